@@ -1,0 +1,79 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+)
+
+// settings binds each flag to an environment variable: the variable, when set, replaces the
+// built-in default, and the flag, when given, wins over both.
+type settings struct {
+	fs     *flag.FlagSet
+	getenv func(string) string
+	errs   []error
+}
+
+func newSettings(name string, getenv func(string) string, out io.Writer) *settings {
+	fs := flag.NewFlagSet("mcpapi "+name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	return &settings{fs: fs, getenv: getenv}
+}
+
+func (s *settings) describe(usage, env string) string {
+	if env == "" {
+		return usage
+	}
+	return usage + " (env " + env + ")"
+}
+
+func (s *settings) String(p *string, name, env, def, usage string) {
+	if v := s.env(env); v != "" {
+		def = v
+	}
+	s.fs.StringVar(p, name, def, s.describe(usage, env))
+}
+
+func (s *settings) Duration(p *time.Duration, name, env string, def time.Duration, usage string) {
+	if v := s.env(env); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			s.errs = append(s.errs, fmt.Errorf("%s: %w", env, err))
+		} else {
+			def = d
+		}
+	}
+	s.fs.DurationVar(p, name, def, s.describe(usage, env))
+}
+
+func (s *settings) Int(p *int, name, env string, def int, usage string) {
+	if v := s.env(env); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			s.errs = append(s.errs, fmt.Errorf("%s: %w", env, err))
+		} else {
+			def = n
+		}
+	}
+	s.fs.IntVar(p, name, def, s.describe(usage, env))
+}
+
+func (s *settings) env(name string) string {
+	if name == "" {
+		return ""
+	}
+	return s.getenv(name)
+}
+
+// Parse parses the arguments; a bad environment value is an error like a bad flag.
+func (s *settings) Parse(args []string) error {
+	if err := s.fs.Parse(args); err != nil {
+		return err
+	}
+	if len(s.errs) > 0 {
+		return s.errs[0]
+	}
+	return nil
+}

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mcpapi/mcpapi/server"
+	"github.com/mcpapi/mcpapi/store"
+)
+
+type serveConfig struct {
+	addr, databaseURL, publicURL, logFormat, bootstrapToken string
+	authCacheTTL, shutdownTimeout                           time.Duration
+	readHeaderTimeout, readTimeout, writeTimeout            time.Duration
+	idleTimeout                                             time.Duration
+	maxHeaderBytes                                          int
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var cfg serveConfig
+	s := newSettings("serve", getenv, stderr)
+	s.String(&cfg.addr, "addr", "MCPAPI_ADDR", "127.0.0.1:8080", "address to listen on")
+	s.String(&cfg.databaseURL, "database-url", "DATABASE_URL", "", "postgres://… or sqlite://PATH; empty: the embedded SQLite file ./data/mcpapi.db")
+	s.String(&cfg.publicURL, "public-url", "MCPAPI_PUBLIC_URL", "", "base of MCP server URLs (default http://<addr>)")
+	s.String(&cfg.logFormat, "log-format", "MCPAPI_LOG_FORMAT", "json", "log format: json or text")
+	s.String(&cfg.bootstrapToken, "bootstrap-token", "MCPAPI_BOOTSTRAP_TOKEN", "", "make sure an API token with this secret exists in environment \"default\"")
+	s.Duration(&cfg.authCacheTTL, "auth-cache-ttl", "MCPAPI_AUTH_CACHE_TTL", 5*time.Second, "how long a verified API token is trusted without a lookup; bounds how late a revocation takes effect (0: no cache)")
+	s.Duration(&cfg.shutdownTimeout, "shutdown-timeout", "MCPAPI_SHUTDOWN_TIMEOUT", 15*time.Second, "how long in-flight requests may take to finish on SIGTERM")
+	s.Duration(&cfg.readHeaderTimeout, "read-header-timeout", "MCPAPI_READ_HEADER_TIMEOUT", 5*time.Second, "time to read request headers")
+	s.Duration(&cfg.readTimeout, "read-timeout", "MCPAPI_READ_TIMEOUT", 30*time.Second, "time to read a whole request")
+	s.Duration(&cfg.writeTimeout, "write-timeout", "MCPAPI_WRITE_TIMEOUT", 30*time.Second, "time to write a response")
+	s.Duration(&cfg.idleTimeout, "idle-timeout", "MCPAPI_IDLE_TIMEOUT", 120*time.Second, "how long an idle keep-alive connection stays open")
+	s.Int(&cfg.maxHeaderBytes, "max-header-bytes", "MCPAPI_MAX_HEADER_BYTES", 1<<20, "largest request header size in bytes")
+	if err := s.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+
+	logger, err := newLogger(cfg.logFormat, stderr)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg.databaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	base := "http://" + ln.Addr().String()
+	if cfg.publicURL == "" {
+		cfg.publicURL = base
+	}
+	if err := bootstrap(ctx, st, cfg.bootstrapToken, base, stderr); err != nil {
+		ln.Close()
+		return err
+	}
+
+	handler, err := server.New(st, server.Config{
+		PublicURL:    cfg.publicURL,
+		AuthCacheTTL: cfg.authCacheTTL,
+		Logger:       logger,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.readHeaderTimeout,
+		ReadTimeout:       cfg.readTimeout,
+		WriteTimeout:      cfg.writeTimeout,
+		IdleTimeout:       cfg.idleTimeout,
+		MaxHeaderBytes:    cfg.maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(stdout, "mcpapi serving on %s (database: %s)\n", base, describeDatabase(cfg.databaseURL))
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "timeout", cfg.shutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// openStore opens the database and brings its schema up to date.
+func openStore(ctx context.Context, databaseURL string) (*store.Store, error) {
+	st, err := store.Open(ctx, databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("migrate database: %w", err)
+	}
+	return st, nil
+}
+
+// bootstrap makes sure somebody can call the API: the configured bootstrap token, or on a
+// database without any API token, a fresh one printed once.
+func bootstrap(ctx context.Context, st *store.Store, secret, base string, stderr io.Writer) error {
+	if secret != "" {
+		if err := st.EnsureAPIToken(ctx, "default", bootstrapUser, store.HashSecret(secret)); err != nil {
+			return fmt.Errorf("bootstrap token: %w", err)
+		}
+		return nil
+	}
+	n, err := st.CountAPITokens(ctx)
+	if err != nil {
+		return fmt.Errorf("count API tokens: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	token, hash := store.NewSecret(apiTokenPrefix)
+	if _, err := st.CreateAPIToken(ctx, "default", bootstrapUser, hash); err != nil {
+		return fmt.Errorf("create first API token: %w", err)
+	}
+	fmt.Fprintf(stderr, `
+No API token existed, so one was created for environment "default". It is shown only now:
+
+    %s
+
+Try it:
+
+    curl -s -X POST %s/integrated-account \
+      -H 'Authorization: Bearer %s' \
+      -H 'Content-Type: application/json' \
+      -d '{"integration":"hubspot","tenant_id":"acme-corp"}'
+
+`, token, base, token)
+	return nil
+}
+
+func newLogger(format string, w io.Writer) (*slog.Logger, error) {
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, nil)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be json or text, not %q", format)
+}
+
+// describeDatabase names the database without its credentials.
+func describeDatabase(url string) string {
+	switch {
+	case url == "":
+		return "sqlite ./data/mcpapi.db"
+	case strings.HasPrefix(url, "sqlite://"):
+		return "sqlite " + strings.TrimPrefix(url, "sqlite://")
+	}
+	return "postgres"
+}
+
+func migrate(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	var databaseURL string
+	s := newSettings("migrate", getenv, stderr)
+	s.String(&databaseURL, "database-url", "DATABASE_URL", "", "postgres://… or sqlite://PATH; empty: ./data/mcpapi.db")
+	if err := s.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	st, err := openStore(ctx, databaseURL)
+	if err != nil {
+		return err
+	}
+	return st.Close()
+}

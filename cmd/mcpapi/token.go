@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mcpapi/mcpapi/store"
+)
+
+// apiTokenPrefix marks API tokens, so that a leaked one is recognisable.
+const apiTokenPrefix = "mcpapi_"
+
+// bootstrapUser is the user id of tokens made by the server itself.
+var bootstrapUser = uuid.MustParse("00000000-0000-0000-0000-000000000001")
+
+const tokenUsage = `usage:
+  mcpapi token create --environment NAME [--user UUID]
+  mcpapi token list [--environment NAME]
+  mcpapi token revoke ID
+`
+
+func token(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, tokenUsage)
+		return errors.New("token: no subcommand given")
+	}
+	var databaseURL, environment, user string
+	s := newSettings("token "+args[0], getenv, stderr)
+	s.String(&databaseURL, "database-url", "DATABASE_URL", "", "postgres://… or sqlite://PATH; empty: ./data/mcpapi.db")
+	switch args[0] {
+	case "create":
+		s.String(&environment, "environment", "", "", "environment the token belongs to (created if missing)")
+		s.String(&user, "user", "", "", "user id the token acts as (default: a new random one)")
+	case "list":
+		s.String(&environment, "environment", "", "", "only this environment's tokens")
+	case "revoke":
+	default:
+		fmt.Fprint(stderr, tokenUsage)
+		return fmt.Errorf("token: unknown subcommand %q", args[0])
+	}
+	if err := s.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	st, err := openStore(ctx, databaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	switch args[0] {
+	case "create":
+		if environment == "" {
+			return errors.New("token create: --environment is required")
+		}
+		userID := uuid.New()
+		if user != "" {
+			if userID, err = uuid.Parse(user); err != nil {
+				return fmt.Errorf("token create: --user: %w", err)
+			}
+		}
+		secret, hash := store.NewSecret(apiTokenPrefix)
+		if _, err := st.CreateAPIToken(ctx, environment, userID, hash); err != nil {
+			return fmt.Errorf("token create: %w", err)
+		}
+		_, err = fmt.Fprintln(stdout, secret)
+		return err
+	case "list":
+		tokens, err := st.ListAPITokens(ctx, environment)
+		if err != nil {
+			return fmt.Errorf("token list: %w", err)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tENVIRONMENT\tUSER\tCREATED\tREVOKED")
+		for _, t := range tokens {
+			revoked := "-"
+			if t.RevokedAt != nil {
+				revoked = t.RevokedAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.EnvironmentName, t.UserID, t.CreatedAt.UTC().Format(time.RFC3339), revoked)
+		}
+		return tw.Flush()
+	default: // revoke
+		if s.fs.NArg() != 1 {
+			return errors.New("token revoke: give exactly one token ID")
+		}
+		id, err := uuid.Parse(s.fs.Arg(0))
+		if err != nil {
+			return fmt.Errorf("token revoke: %w", err)
+		}
+		if err := st.RevokeAPIToken(ctx, id); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("token revoke: no active token %s", id)
+			}
+			return fmt.Errorf("token revoke: %w", err)
+		}
+		fmt.Fprintf(stderr, "revoked %s\n", id)
+		return nil
+	}
+}

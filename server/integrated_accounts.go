@@ -1,0 +1,103 @@
+package server
+
+import (
+	"context"
+
+	"github.com/oapi-codegen/nullable"
+
+	"github.com/mcpapi/mcpapi/gen/api"
+	"github.com/mcpapi/mcpapi/store"
+)
+
+const accountWhat = "integrated account"
+
+// CreateIntegratedAccount creates an integrated account in the caller's environment.
+func (h *Handler) CreateIntegratedAccount(ctx context.Context, req api.CreateIntegratedAccountRequestObject) (api.CreateIntegratedAccountResponseObject, error) {
+	if req.Body == nil {
+		return nil, badRequest("A request body is required.")
+	}
+	p := mustPrincipal(ctx)
+	acc, err := h.store.CreateIntegratedAccount(ctx, p.EnvironmentID, req.Body.Integration, req.Body.TenantId)
+	if err != nil {
+		return nil, storeError(err, accountWhat)
+	}
+	location := accountPath(acc)
+	return api.CreateIntegratedAccount201JSONResponse{
+		Body:    toAPIAccount(acc),
+		Headers: api.CreateIntegratedAccount201ResponseHeaders{Location: &location},
+	}, nil
+}
+
+// ListIntegratedAccounts returns one page of the caller's integrated accounts.
+func (h *Handler) ListIntegratedAccounts(ctx context.Context, req api.ListIntegratedAccountsRequestObject) (api.ListIntegratedAccountsResponseObject, error) {
+	p := mustPrincipal(ctx)
+	items, next, err := h.store.ListIntegratedAccounts(ctx, p.EnvironmentID, pageLimit(req.Params.Limit), deref(req.Params.NextCursor))
+	if err != nil {
+		return nil, storeError(err, accountWhat)
+	}
+	out := api.ListIntegratedAccounts200JSONResponse{Result: make([]api.IntegratedAccount, 0, len(items)), NextCursor: nullableString(next)}
+	for _, a := range items {
+		out.Result = append(out.Result, toAPIAccount(a))
+	}
+	return out, nil
+}
+
+// GetIntegratedAccount returns one integrated account.
+func (h *Handler) GetIntegratedAccount(ctx context.Context, req api.GetIntegratedAccountRequestObject) (api.GetIntegratedAccountResponseObject, error) {
+	p := mustPrincipal(ctx)
+	acc, err := h.store.GetIntegratedAccount(ctx, p.EnvironmentID, req.Id)
+	if err != nil {
+		return nil, storeError(err, accountWhat)
+	}
+	return api.GetIntegratedAccount200JSONResponse(toAPIAccount(acc)), nil
+}
+
+// DeleteIntegratedAccount deletes an integrated account and, by cascade, its MCP servers.
+func (h *Handler) DeleteIntegratedAccount(ctx context.Context, req api.DeleteIntegratedAccountRequestObject) (api.DeleteIntegratedAccountResponseObject, error) {
+	p := mustPrincipal(ctx)
+	if err := h.store.DeleteIntegratedAccount(ctx, p.EnvironmentID, req.Id); err != nil {
+		return nil, storeError(err, accountWhat)
+	}
+	return api.DeleteIntegratedAccount200JSONResponse{Id: req.Id}, nil
+}
+
+func accountPath(a store.IntegratedAccount) string { return "/integrated-account/" + a.ID.String() }
+
+func toAPIAccount(a store.IntegratedAccount) api.IntegratedAccount {
+	out := api.IntegratedAccount{
+		Id:          a.ID,
+		Integration: a.Integration,
+		TenantId:    nullable.NewNullNullable[string](),
+		CreatedAt:   a.CreatedAt.UTC(),
+		UpdatedAt:   a.UpdatedAt.UTC(),
+	}
+	if a.TenantID != nil {
+		out.TenantId.Set(*a.TenantID)
+	}
+	return out
+}
+
+// defaultPageSize is the spec's default for `limit`.
+const defaultPageSize = 20
+
+func pageLimit(limit *int) int {
+	if limit == nil {
+		return defaultPageSize
+	}
+	return *limit
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+func nullableString(s string) nullable.Nullable[string] {
+	if s == "" {
+		return nullable.NewNullNullable[string]()
+	}
+	return nullable.NewNullableWithValue(s)
+}

@@ -1,0 +1,210 @@
+package server
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/oapi-codegen/nullable"
+
+	"github.com/mcpapi/mcpapi/gen/api"
+	"github.com/mcpapi/mcpapi/store"
+)
+
+const mcpWhat = "MCP server"
+
+// mcpTokenPrefix marks MCP server tokens, so that a leaked one is recognisable.
+const mcpTokenPrefix = "mcp_"
+
+// CreateMcpServer creates an MCP server and returns its token, once.
+func (h *Handler) CreateMcpServer(ctx context.Context, req api.CreateMcpServerRequestObject) (api.CreateMcpServerResponseObject, error) {
+	if req.Body == nil {
+		return nil, badRequest("A request body is required.")
+	}
+	p := mustPrincipal(ctx)
+	n := store.NewMcpServer{
+		IntegratedAccountID: req.IntegratedAccountId,
+		Name:                req.Body.Name,
+		CreatedBy:           p.UserID,
+	}
+	if c := req.Body.Config; c != nil {
+		if c.Methods != nil {
+			n.Config.Methods = normalizeScope(*c.Methods)
+		}
+		if c.Tags != nil {
+			n.Config.Tags = normalizeScope(*c.Tags)
+		}
+	}
+	if req.Body.ExpiresAt != nil {
+		t, err := futureTime(*req.Body.ExpiresAt, h.now())
+		if err != nil {
+			return nil, err
+		}
+		n.ExpiresAt = &t
+	}
+	token, hash := store.NewSecret(mcpTokenPrefix)
+	n.TokenHash = hash
+	srv, err := h.store.CreateMcpServer(ctx, p.EnvironmentID, n)
+	if err != nil {
+		return nil, storeError(err, accountWhat)
+	}
+	m := toAPIMcpServer(srv)
+	location := mcpServerPath(srv)
+	noStore := "no-store"
+	return api.CreateMcpServer201JSONResponse{
+		Body: api.McpServerCreated{
+			Id: m.Id, Name: m.Name, IntegratedAccountId: m.IntegratedAccountId, Config: m.Config,
+			ExpiresAt: m.ExpiresAt, CreatedBy: m.CreatedBy, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
+			Token: token,
+			Url:   h.publicURL + "/mcp/" + token,
+		},
+		Headers: api.CreateMcpServer201ResponseHeaders{Location: &location, CacheControl: &noStore},
+	}, nil
+}
+
+// ListMcpServers returns one page of an integrated account's MCP servers.
+func (h *Handler) ListMcpServers(ctx context.Context, req api.ListMcpServersRequestObject) (api.ListMcpServersResponseObject, error) {
+	p := mustPrincipal(ctx)
+	items, next, err := h.store.ListMcpServers(ctx, p.EnvironmentID, req.IntegratedAccountId, pageLimit(req.Params.Limit), deref(req.Params.NextCursor))
+	if err != nil {
+		return nil, storeError(err, accountWhat)
+	}
+	out := api.ListMcpServers200JSONResponse{Result: make([]api.McpServer, 0, len(items)), NextCursor: nullableString(next)}
+	for _, s := range items {
+		out.Result = append(out.Result, toAPIMcpServer(s))
+	}
+	return out, nil
+}
+
+// GetMcpServer returns one MCP server.
+func (h *Handler) GetMcpServer(ctx context.Context, req api.GetMcpServerRequestObject) (api.GetMcpServerResponseObject, error) {
+	p := mustPrincipal(ctx)
+	srv, err := h.store.GetMcpServer(ctx, p.EnvironmentID, req.IntegratedAccountId, req.Id)
+	if err != nil {
+		return nil, storeError(err, mcpWhat)
+	}
+	return api.GetMcpServer200JSONResponse(toAPIMcpServer(srv)), nil
+}
+
+// UpdateMcpServer applies a merge patch in one conditional statement of the store.
+func (h *Handler) UpdateMcpServer(ctx context.Context, req api.UpdateMcpServerRequestObject) (api.UpdateMcpServerResponseObject, error) {
+	body := req.JSONBody
+	if body == nil {
+		body = req.ApplicationMergePatchPlusJSONBody
+	}
+	if body == nil {
+		return nil, badRequest("A request body is required.")
+	}
+	patch, err := toStorePatch(*body, h.now())
+	if err != nil {
+		return nil, err
+	}
+	p := mustPrincipal(ctx)
+	srv, err := h.store.UpdateMcpServer(ctx, p.EnvironmentID, req.IntegratedAccountId, req.Id, patch)
+	if err != nil {
+		return nil, storeError(err, mcpWhat)
+	}
+	return api.UpdateMcpServer200JSONResponse(toAPIMcpServer(srv)), nil
+}
+
+// DeleteMcpServer deletes an MCP server; its token stops working with it.
+func (h *Handler) DeleteMcpServer(ctx context.Context, req api.DeleteMcpServerRequestObject) (api.DeleteMcpServerResponseObject, error) {
+	p := mustPrincipal(ctx)
+	if err := h.store.DeleteMcpServer(ctx, p.EnvironmentID, req.IntegratedAccountId, req.Id); err != nil {
+		return nil, storeError(err, mcpWhat)
+	}
+	return api.DeleteMcpServer200JSONResponse{Id: req.Id}, nil
+}
+
+// toStorePatch turns a validated merge patch into the store's absent / null / value form.
+func toStorePatch(b api.McpServerPatch, now time.Time) (store.Patch, error) {
+	var p store.Patch
+	if b.Name != nil {
+		p.Name = store.Field[string]{Set: true, Value: *b.Name}
+	}
+	if b.Config.IsSpecified() {
+		if b.Config.IsNull() {
+			p.Methods = store.Field[[]string]{Set: true, Null: true}
+			p.Tags = store.Field[[]string]{Set: true, Null: true}
+		} else {
+			cfg := b.Config.MustGet()
+			p.Methods = scopeField(cfg.Methods)
+			p.Tags = scopeField(cfg.Tags)
+		}
+	}
+	if b.ExpiresAt.IsSpecified() {
+		if b.ExpiresAt.IsNull() {
+			p.ExpiresAt = store.Field[time.Time]{Set: true, Null: true}
+		} else {
+			t, err := futureTime(b.ExpiresAt.MustGet(), now)
+			if err != nil {
+				return p, err
+			}
+			p.ExpiresAt = store.Field[time.Time]{Set: true, Value: t}
+		}
+	}
+	return p, nil
+}
+
+func scopeField(n nullable.Nullable[[]string]) store.Field[[]string] {
+	switch {
+	case !n.IsSpecified():
+		return store.Field[[]string]{}
+	case n.IsNull():
+		return store.Field[[]string]{Set: true, Null: true}
+	}
+	return store.Field[[]string]{Set: true, Value: normalizeScope(n.MustGet())}
+}
+
+// normalizeScope lower-cases method names and tags, dropping duplicates and keeping the
+// first-seen order. An empty list stays an empty (non-nil) list: it allows nothing.
+func normalizeScope(in []string) []string {
+	out := make([]string, 0, len(in))
+	seen := make(map[string]struct{}, len(in))
+	for _, s := range in {
+		s = strings.ToLower(s)
+		if _, dup := seen[s]; dup {
+			continue
+		}
+		seen[s] = struct{}{}
+		out = append(out, s)
+	}
+	return out
+}
+
+// futureTime checks an expiry and brings it to what the database keeps: UTC microseconds.
+func futureTime(t, now time.Time) (time.Time, error) {
+	t = t.UTC().Truncate(time.Microsecond)
+	if !t.After(now) {
+		return t, unprocessable("/expires_at", "must be in the future")
+	}
+	return t, nil
+}
+
+func mcpServerPath(s store.McpServer) string {
+	return "/integrated-account/" + s.IntegratedAccountID.String() + "/mcp/" + s.ID.String()
+}
+
+func toAPIMcpServer(s store.McpServer) api.McpServer {
+	out := api.McpServer{
+		Id:                  s.ID,
+		Name:                s.Name,
+		IntegratedAccountId: s.IntegratedAccountID,
+		CreatedBy:           s.CreatedBy,
+		CreatedAt:           s.CreatedAt.UTC(),
+		UpdatedAt:           s.UpdatedAt.UTC(),
+		ExpiresAt:           nullable.NewNullNullable[time.Time](),
+	}
+	if s.Config.Methods != nil {
+		m := s.Config.Methods
+		out.Config.Methods = &m
+	}
+	if s.Config.Tags != nil {
+		t := s.Config.Tags
+		out.Config.Tags = &t
+	}
+	if s.ExpiresAt != nil {
+		out.ExpiresAt.Set(s.ExpiresAt.UTC())
+	}
+	return out
+}

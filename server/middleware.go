@@ -1,0 +1,239 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+)
+
+// maxBodyBytes bounds every request body (64 KiB); larger bodies are answered 413.
+const maxBodyBytes = 64 << 10
+
+const headerRequestID = "X-Request-ID"
+
+var saneRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+
+// withRequestID takes the client's X-Request-ID when it is sane, else makes one, and echoes it on
+// the response.
+func withRequestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(headerRequestID)
+		if !saneRequestID.MatchString(id) {
+			id = uuid.NewString()
+		}
+		c.Set(headerRequestID, id)
+		c.Response().Header().Set(headerRequestID, id)
+		return next(c)
+	}
+}
+
+func requestID(c echo.Context) string {
+	id, _ := c.Get(headerRequestID).(string)
+	return id
+}
+
+// accessLog writes one line per request. It hands errors to the error handler itself, so that the
+// line carries the status that was really sent.
+func accessLog(log *slog.Logger, routes routeTable) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			if err := next(c); err != nil {
+				c.Error(err)
+			}
+			op, _ := routes.lookup(c)
+			attrs := []slog.Attr{
+				slog.String("request_id", requestID(c)),
+				slog.String("method", c.Request().Method),
+				slog.String("route", c.Path()),
+				slog.String("operation_id", op.id),
+				slog.Int("status", c.Response().Status),
+				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			}
+			if p, ok := principalFrom(c.Request().Context()); ok {
+				attrs = append(attrs, slog.String("environment_id", p.EnvironmentID.String()))
+			}
+			log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request", attrs...)
+			return nil
+		}
+	}
+}
+
+// checkContentType answers 415 to a body in a media type the operation does not take, and
+// rewrites an accepted Content-Type to its canonical lower-case form, which is what the
+// validator and the generated handler compare against.
+func checkContentType(routes routeTable) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			op, ok := routes.lookup(c)
+			if !ok || len(op.mediaTypes) == 0 {
+				return next(c)
+			}
+			req := c.Request()
+			raw := req.Header.Get(echo.HeaderContentType)
+			if raw == "" && req.ContentLength == 0 {
+				return next(c) // no body at all: the validator answers that one is required
+			}
+			mt, params, err := mime.ParseMediaType(raw)
+			if err != nil || !slices.Contains(op.mediaTypes, mt) {
+				return newProblem(http.StatusUnsupportedMediaType,
+					"The request body must be one of: "+joinQuoted(op.mediaTypes)+".")
+			}
+			if cs, ok := params["charset"]; ok && !equalFold(cs, "utf-8") {
+				return newProblem(http.StatusUnsupportedMediaType, "The request body must be encoded as UTF-8.")
+			}
+			req.Header.Set(echo.HeaderContentType, mime.FormatMediaType(mt, params))
+			return next(c)
+		}
+	}
+}
+
+// strictJSON refuses what encoding/json would quietly accept: invalid UTF-8, a NUL in a string,
+// a member given twice in one object, and anything after the JSON value.
+func strictJSON(routes routeTable) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			op, ok := routes.lookup(c)
+			req := c.Request()
+			if !ok || len(op.mediaTypes) == 0 || req.Body == nil || req.Body == http.NoBody {
+				return next(c)
+			}
+			data, err := io.ReadAll(req.Body)
+			if err != nil {
+				var tooLarge *http.MaxBytesError
+				if errors.As(err, &tooLarge) {
+					return echo.ErrStatusRequestEntityTooLarge
+				}
+				var he *echo.HTTPError
+				if errors.As(err, &he) {
+					return he
+				}
+				return badRequest("The request body could not be read.")
+			}
+			if len(data) > 0 {
+				if fe := checkJSON(data); fe != nil {
+					return badRequest("The request body is not valid JSON: "+fe.Detail+".", *fe)
+				}
+			}
+			req.Body = io.NopCloser(bytes.NewReader(data))
+			req.ContentLength = int64(len(data))
+			return next(c)
+		}
+	}
+}
+
+// checkJSON walks the tokens of one JSON document; it returns where the first problem is.
+func checkJSON(data []byte) *FieldError {
+	if !utf8.Valid(data) {
+		return &FieldError{Pointer: "", Detail: "is not valid UTF-8"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	type frame struct {
+		object bool
+		keys   map[string]struct{}
+		path   string
+		key    string // the member whose value comes next (objects)
+		index  int    // the next index (arrays)
+		want   bool   // objects: the next string token is a key
+	}
+	var stack []*frame
+	pointerOfValue := func() string {
+		if len(stack) == 0 {
+			return ""
+		}
+		f := stack[len(stack)-1]
+		if f.object {
+			return f.path + "/" + escapePointer(f.key)
+		}
+		return f.path + "/" + strconv.Itoa(f.index)
+	}
+	afterValue := func() {
+		if len(stack) == 0 {
+			return
+		}
+		f := stack[len(stack)-1]
+		if f.object {
+			f.want = true
+		} else {
+			f.index++
+		}
+	}
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return &FieldError{Pointer: pointerOfValue(), Detail: "is malformed JSON"}
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				p := pointerOfValue()
+				stack = append(stack, &frame{object: t == '{', keys: map[string]struct{}{}, path: p, want: t == '{'})
+			default:
+				stack = stack[:len(stack)-1]
+				afterValue()
+			}
+		case string:
+			if len(stack) > 0 && stack[len(stack)-1].object && stack[len(stack)-1].want {
+				f := stack[len(stack)-1]
+				if _, dup := f.keys[t]; dup {
+					return &FieldError{Pointer: f.path + "/" + escapePointer(t), Detail: "is given more than once"}
+				}
+				f.keys[t] = struct{}{}
+				f.key, f.want = t, false
+				if bytes.IndexByte([]byte(t), 0) >= 0 {
+					return &FieldError{Pointer: f.path, Detail: "has a member name with a NUL character"}
+				}
+				continue
+			}
+			if bytes.IndexByte([]byte(t), 0) >= 0 {
+				return &FieldError{Pointer: pointerOfValue(), Detail: "must not contain a NUL character"}
+			}
+			afterValue()
+		default:
+			afterValue()
+		}
+		if len(stack) == 0 {
+			// One complete value has been read: only white space may follow.
+			if _, err := dec.Token(); err != io.EOF {
+				return &FieldError{Pointer: "", Detail: "has data after the JSON value"}
+			}
+			return nil
+		}
+	}
+	if len(stack) > 0 {
+		return &FieldError{Pointer: "", Detail: "is malformed JSON"}
+	}
+	return nil
+}
+
+func joinQuoted(xs []string) string {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += ", "
+		}
+		out += x
+	}
+	return out
+}
+
+func equalFold(a, b string) bool { return len(a) == len(b) && bytes.EqualFold([]byte(a), []byte(b)) }

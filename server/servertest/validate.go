@@ -1,0 +1,125 @@
+// Package servertest holds test helpers shared by the server's and the binary's tests: an HTTP
+// transport that holds every response to openapi.yaml.
+package servertest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/mcpapi/mcpapi/server"
+)
+
+// ValidatingTransport checks every response that passes through it against the spec, and fails
+// the test on any violation: an undocumented status, a body or header off its schema, an error
+// that is not a problem document.
+type ValidatingTransport struct {
+	t      testing.TB
+	base   http.RoundTripper
+	router routers.Router
+}
+
+// NewValidatingTransport wraps base (nil: http.DefaultTransport).
+func NewValidatingTransport(t testing.TB, base http.RoundTripper) *ValidatingTransport {
+	t.Helper()
+	doc, err := server.LoadSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc.Servers = nil // match any host
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &ValidatingTransport{t: t, base: base, router: router}
+}
+
+// RoundTrip sends the request and validates the response before handing it back.
+func (v *ValidatingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var reqBody []byte
+	if req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		if err != nil {
+			return nil, err
+		}
+		req.Body.Close()
+		reqBody = b
+		req.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	resp, err := v.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if verr := v.Check(req, reqBody, resp, body); verr != nil {
+		v.t.Errorf("response breaks openapi.yaml: %s %s → %d: %v\nbody: %s", req.Method, req.URL.Path, resp.StatusCode, verr, body)
+	}
+	return resp, nil
+}
+
+// Check validates one response; it is exported for tests that send raw requests.
+func (v *ValidatingTransport) Check(req *http.Request, reqBody []byte, resp *http.Response, body []byte) error {
+	if resp.StatusCode >= 400 || (resp.StatusCode >= 300 && resp.StatusCode != http.StatusNotModified) {
+		if err := checkProblem(resp, body); err != nil {
+			return err
+		}
+	}
+	if !strings.HasPrefix(req.URL.Path, "/integrated-account") {
+		return nil // not a spec route: only the problem check applies
+	}
+	r2 := req.Clone(context.Background())
+	r2.Body = io.NopCloser(bytes.NewReader(reqBody))
+	route, params, err := v.router.FindRoute(r2)
+	if err != nil {
+		// A path or method outside the spec: only 404/405 are right for it.
+		if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed {
+			return fmt.Errorf("no operation for this request, yet status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{
+			Request: r2, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
+		},
+		Status: resp.StatusCode,
+		Header: resp.Header,
+		Options: &openapi3filter.Options{
+			IncludeResponseStatus:   true,
+			MultiError:              true,
+			SchemaValidationOptions: server.FormatValidators(),
+		},
+	}
+	in.SetBodyBytes(body)
+	return openapi3filter.ValidateResponse(context.Background(), in)
+}
+
+func checkProblem(resp *http.Response, body []byte) error {
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if mt != "application/problem+json" {
+		return fmt.Errorf("status %d with Content-Type %q, want application/problem+json", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	for _, leak := range []string{"SELECT", "UPDATE ", "INSERT", "goroutine", "panic", "gorm", "sql:", "pq:", "SQLSTATE"} {
+		if bytes.Contains(body, []byte(leak)) {
+			return fmt.Errorf("problem body leaks internals (%q)", leak)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,229 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/labstack/echo/v4"
+	oapimw "github.com/oapi-codegen/echo-middleware"
+
+	"github.com/mcpapi/mcpapi"
+)
+
+// LoadSpec parses and validates the embedded openapi.yaml.
+func LoadSpec() (*openapi3.T, error) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(mcpapi.OpenAPIYAML)
+	if err != nil {
+		return nil, fmt.Errorf("load openapi.yaml: %w", err)
+	}
+	if err := doc.Validate(loader.Context); err != nil {
+		return nil, fmt.Errorf("validate openapi.yaml: %w", err)
+	}
+	return doc, nil
+}
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// FormatValidators are the string formats the spec relies on, checked the way the server parses
+// them: "uuid" is any RFC 9562 text form (every version, v7 included), "date-time" is RFC 3339
+// as Go parses it (so a leap second, which the server could not store, is refused up front).
+func FormatValidators() []openapi3.SchemaValidationOption {
+	return []openapi3.SchemaValidationOption{
+		openapi3.WithStringFormatValidator("uuid", openapi3.NewCallbackValidator(func(s string) error {
+			if !uuidPattern.MatchString(s) {
+				return errors.New("must be a UUID")
+			}
+			return nil
+		})),
+		openapi3.WithStringFormatValidator("date-time", openapi3.NewCallbackValidator(func(s string) error {
+			if _, err := time.Parse(time.RFC3339Nano, s); err != nil || strings.ContainsAny(s, "tz") {
+				return errors.New("must be an RFC 3339 date-time")
+			}
+			return nil
+		})),
+	}
+}
+
+// operation is what the middleware chain needs to know of one operation of the spec.
+type operation struct {
+	id string
+	// mediaTypes accepted for the request body; empty when the operation takes none.
+	mediaTypes []string
+}
+
+// routeTable maps an Echo route ("PATCH /integrated-account/:integrated_account_id/mcp/:id") to
+// its operation, so that auth and validation run only on the spec's own routes.
+type routeTable map[string]operation
+
+func newRouteTable(doc *openapi3.T) routeTable {
+	rt := routeTable{}
+	for path, item := range doc.Paths.Map() {
+		echoPath := specPathToEcho(path)
+		for method, op := range item.Operations() {
+			o := operation{id: op.OperationID}
+			if op.RequestBody != nil && op.RequestBody.Value != nil {
+				for mt := range op.RequestBody.Value.Content {
+					o.mediaTypes = append(o.mediaTypes, mt)
+				}
+			}
+			rt[method+" "+echoPath] = o
+		}
+	}
+	return rt
+}
+
+func (rt routeTable) lookup(c echo.Context) (operation, bool) {
+	op, ok := rt[c.Request().Method+" "+c.Path()]
+	return op, ok
+}
+
+var specParam = regexp.MustCompile(`\{([^}]+)\}`)
+
+func specPathToEcho(p string) string { return specParam.ReplaceAllString(p, ":$1") }
+
+// requestValidator validates every request to a spec route with kin-openapi before the generated
+// handler sees it, and keeps the validated body for the handler (KeepValidatedValue), so the body
+// is decoded once, with member names matched exactly.
+func requestValidator(doc *openapi3.T, routes routeTable) echo.MiddlewareFunc {
+	return oapimw.OapiRequestValidatorWithOptions(doc, &oapimw.Options{
+		// The Host is the gateway's business, not the spec's `servers`.
+		DoNotValidateServers:  true,
+		SilenceServersWarning: true,
+		Skipper: func(c echo.Context) bool {
+			_, ok := routes.lookup(c)
+			return !ok
+		},
+		Options: openapi3filter.Options{
+			MultiError:         true,
+			KeepValidatedValue: true,
+			// Authentication is the auth middleware's job; it has already run.
+			AuthenticationFunc:      func(context.Context, *openapi3filter.AuthenticationInput) error { return nil },
+			SchemaValidationOptions: FormatValidators(),
+		},
+		MultiErrorHandler: func(me openapi3.MultiError) *echo.HTTPError {
+			return &echo.HTTPError{Code: http.StatusBadRequest, Internal: me}
+		},
+		ErrorHandler: func(_ echo.Context, err *echo.HTTPError) error {
+			if err.Code != http.StatusBadRequest {
+				return err
+			}
+			cause := err.Internal
+			if cause == nil {
+				cause = err
+			}
+			errs := fieldErrors(cause)
+			detail := "The request is invalid."
+			if len(errs) > 0 {
+				detail = "The request is invalid: " + strings.TrimSpace(strings.TrimPrefix(errs[0].Pointer, "/")+" "+errs[0].Detail) + "."
+			}
+			return &Problem{Status: http.StatusBadRequest, Detail: detail, Errors: errs, Cause: cause}
+		},
+	})
+}
+
+var unsupportedProperty = regexp.MustCompile(`^property "(.*)" is unsupported$`)
+
+// fieldErrors flattens kin-openapi's errors into pointers and short reasons, without echoing the
+// schema or the client's input back.
+func fieldErrors(err error) []FieldError {
+	var out []FieldError
+	var walk func(err error)
+	walk = func(err error) {
+		switch e := err.(type) {
+		case openapi3.MultiError:
+			for _, inner := range e {
+				walk(inner)
+			}
+		case *openapi3filter.RequestError:
+			switch {
+			case e.Parameter != nil:
+				out = append(out, FieldError{Pointer: e.Parameter.Name, Detail: parameterReason(e)})
+			case e.Err != nil && hasSchemaError(e.Err):
+				walk(e.Err)
+			default:
+				detail := e.Reason
+				if e.Err != nil && strings.Contains(e.Err.Error(), "value is required but missing") {
+					detail = "a request body is required"
+				}
+				if detail == "" {
+					detail = "is invalid"
+				}
+				out = append(out, FieldError{Pointer: "", Detail: detail})
+			}
+		case *openapi3.SchemaError:
+			pointer := jsonPointer(e.JSONPointer())
+			if m := unsupportedProperty.FindStringSubmatch(e.Reason); m != nil {
+				out = append(out, FieldError{Pointer: pointer + "/" + escapePointer(m[1]),
+					Detail: "is not a member of this body (unknown or read-only)"})
+				return
+			}
+			out = append(out, FieldError{Pointer: pointer, Detail: schemaReason(e)})
+		default:
+			var re *openapi3filter.RequestError
+			var se *openapi3.SchemaError
+			switch {
+			case errors.As(err, &re):
+				walk(re)
+			case errors.As(err, &se):
+				walk(se)
+			default:
+				out = append(out, FieldError{Pointer: "", Detail: "is invalid"})
+			}
+		}
+	}
+	walk(err)
+	return out
+}
+
+func hasSchemaError(err error) bool {
+	var se *openapi3.SchemaError
+	var me openapi3.MultiError
+	return errors.As(err, &se) || errors.As(err, &me)
+}
+
+func schemaReason(se *openapi3.SchemaError) string {
+	switch {
+	case se.Reason == "Value is not nullable":
+		return "must not be null"
+	case se.SchemaField == "format" && se.Schema != nil:
+		return "must be a valid " + se.Schema.Format
+	}
+	return se.Reason
+}
+
+// parameterReason explains a parameter's error by its first schema or parse error.
+func parameterReason(re *openapi3filter.RequestError) string {
+	var se *openapi3.SchemaError
+	if errors.As(re.Err, &se) {
+		return schemaReason(se)
+	}
+	var pe *openapi3filter.ParseError
+	if errors.As(re.Err, &pe) {
+		return "has an invalid value"
+	}
+	if re.Reason != "" {
+		return re.Reason
+	}
+	return "has an invalid value"
+}
+
+func jsonPointer(parts []string) string {
+	var b strings.Builder
+	for _, p := range parts {
+		b.WriteByte('/')
+		b.WriteString(escapePointer(p))
+	}
+	return b.String()
+}
+
+func escapePointer(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
+}

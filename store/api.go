@@ -1,0 +1,98 @@
+// Package store keeps mcpapi's data in PostgreSQL or an embedded SQLite file through GORM.
+// It speaks its own types and errors; it imports neither the generated API package nor Echo.
+package store
+
+import (
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Errors the store returns; the server maps them to HTTP statuses.
+var (
+	// ErrNotFound: no such row in the caller's environment (a foreign row is simply not found).
+	ErrNotFound = errors.New("not found")
+	// ErrBadCursor: a pagination cursor that this store did not issue (malformed, truncated).
+	ErrBadCursor = errors.New("invalid cursor")
+	// ErrVersionMismatch: a conditional write whose expected version is not the stored one.
+	ErrVersionMismatch = errors.New("version mismatch")
+	// ErrUnavailable: the database could not be reached or timed out.
+	ErrUnavailable = errors.New("database unavailable")
+)
+
+// Principal is who an API token speaks for.
+type Principal struct {
+	TokenID       uuid.UUID
+	EnvironmentID uuid.UUID
+	UserID        uuid.UUID
+}
+
+// APIToken describes a stored API token; the secret itself is never kept, only its hash.
+type APIToken struct {
+	ID              uuid.UUID
+	EnvironmentID   uuid.UUID
+	EnvironmentName string
+	UserID          uuid.UUID
+	CreatedAt       time.Time
+	RevokedAt       *time.Time
+}
+
+// IntegratedAccount is the parent of MCP servers: one connected account of an integration.
+type IntegratedAccount struct {
+	ID            uuid.UUID
+	EnvironmentID uuid.UUID
+	Integration   string
+	TenantID      *string
+	Version       int64
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Config scopes the tools of an MCP server. A nil list is unrestricted (absent in JSON);
+// an empty non-nil list allows nothing and is kept as [].
+type Config struct {
+	Methods []string
+	Tags    []string
+}
+
+// McpServer is one MCP server record.
+type McpServer struct {
+	ID                  uuid.UUID
+	EnvironmentID       uuid.UUID
+	IntegratedAccountID uuid.UUID
+	Name                string
+	Config              Config
+	ExpiresAt           *time.Time
+	CreatedBy           uuid.UUID
+	Version             int64
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
+// NewMcpServer is what creating an MCP server needs.
+type NewMcpServer struct {
+	IntegratedAccountID uuid.UUID
+	Name                string
+	Config              Config
+	ExpiresAt           *time.Time
+	CreatedBy           uuid.UUID
+	TokenHash           []byte
+}
+
+// Field is one member of a partial update: absent (Set false), null (Set and Null), or a value.
+type Field[T any] struct {
+	Set   bool
+	Null  bool
+	Value T
+}
+
+// Patch is a partial update of an MCP server. Lists arrive already normalised.
+type Patch struct {
+	Name      Field[string]
+	Methods   Field[[]string]
+	Tags      Field[[]string]
+	ExpiresAt Field[time.Time]
+	// IfVersion, when set, makes the update conditional on the stored version (If-Match).
+	IfVersion *int64
+}

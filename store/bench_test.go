@@ -1,0 +1,60 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/mcpapi/mcpapi/store"
+	"github.com/mcpapi/mcpapi/store/storetest"
+)
+
+// BenchmarkUpdateMcpServer measures the one-statement PATCH: "serial" is one caller changing
+// one server, "parallel" is GOMAXPROCS×4 callers each changing its own server, "noop" is a
+// patch that changes nothing. PostgreSQL is skipped when unreachable.
+func BenchmarkUpdateMcpServer(b *testing.B) {
+	for _, kind := range storetest.Kinds() {
+		b.Run(kind, func(b *testing.B) {
+			s := storetest.OpenStore(b, storetest.Open(b, kind))
+			f := newFixture(b, s)
+			ctx := context.Background()
+			b.Run("serial", func(b *testing.B) {
+				m := f.server(b, "bench", store.Config{})
+				i := 0
+				for b.Loop() {
+					i++
+					p := store.Patch{Name: set(fmt.Sprint("n", i)), Tags: set([]string{fmt.Sprint(i)})}
+					if _, err := s.UpdateMcpServer(ctx, f.env, f.account.ID, m.ID, p); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("noop", func(b *testing.B) {
+				m := f.server(b, "bench", store.Config{Tags: []string{"t"}})
+				p := store.Patch{Name: set("bench"), Tags: set([]string{"t"})}
+				for b.Loop() {
+					if _, err := s.UpdateMcpServer(ctx, f.env, f.account.ID, m.ID, p); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("parallel", func(b *testing.B) {
+				b.SetParallelism(4)
+				var n atomic.Int64
+				b.RunParallel(func(pb *testing.PB) {
+					m := f.server(b, "bench", store.Config{})
+					i := n.Add(1) * 1_000_000_000
+					for pb.Next() {
+						i++
+						p := store.Patch{Methods: set([]string{fmt.Sprint(i)})}
+						if _, err := s.UpdateMcpServer(ctx, f.env, f.account.ID, m.ID, p); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		})
+	}
+}

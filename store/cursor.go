@@ -1,0 +1,75 @@
+package store
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Page sizes for list calls: a limit below 1 means DefaultPageSize, above MaxPageSize is capped.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 1000
+)
+
+// cursorVersion is the first byte of every cursor, so the format can change later.
+const cursorVersion = 1
+
+// cursorLen: version, created_at as Unix microseconds, id.
+const cursorLen = 1 + 8 + 16
+
+// position is a point in the (created_at, id) order of a list.
+type position struct {
+	CreatedAt time.Time
+	ID        uuid.UUID
+}
+
+// encodeCursor makes the opaque cursor that resumes a list after p.
+func encodeCursor(p position) string {
+	b := make([]byte, 0, cursorLen)
+	b = append(b, cursorVersion)
+	b = binary.BigEndian.AppendUint64(b, uint64(p.CreatedAt.UnixMicro()))
+	b = append(b, p.ID[:]...)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decodeCursor reads a cursor made by encodeCursor; "" is the start. Anything else that is
+// not exactly such a cursor is ErrBadCursor.
+func decodeCursor(cursor string) (*position, error) {
+	if cursor == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(cursor)
+	if err != nil || len(b) != cursorLen || b[0] != cursorVersion {
+		return nil, ErrBadCursor
+	}
+	micros := int64(binary.BigEndian.Uint64(b[1:9]))
+	id, err := uuid.FromBytes(b[9:])
+	if err != nil || id == uuid.Nil || micros < 0 {
+		return nil, ErrBadCursor
+	}
+	return &position{CreatedAt: time.UnixMicro(micros).UTC(), ID: id}, nil
+}
+
+// pageLimit applies the page size bounds.
+func pageLimit(limit int) int {
+	switch {
+	case limit < 1:
+		return DefaultPageSize
+	case limit > MaxPageSize:
+		return MaxPageSize
+	default:
+		return limit
+	}
+}
+
+// page trims rows fetched with limit+1 to limit and makes the next cursor when there was more.
+func page[T any](rows []T, limit int, pos func(T) position) ([]T, string) {
+	if len(rows) <= limit {
+		return rows, ""
+	}
+	rows = rows[:limit]
+	return rows, encodeCursor(pos(rows[limit-1]))
+}

@@ -1,0 +1,83 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// wrapErr prefixes err with the operation and, when the database could not be reached,
+// timed out or is busy, also wraps ErrUnavailable. Store sentinels pass through as they are.
+func wrapErr(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrBadCursor), errors.Is(err, ErrVersionMismatch),
+		errors.Is(err, ErrUnavailable):
+		return err
+	case unavailable(err):
+		return fmt.Errorf("store: %s: %w: %w", op, ErrUnavailable, err)
+	default:
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+}
+
+// unavailable reports errors that say nothing about the request and everything about the
+// database: timeouts, cancellation, refused or broken connections, shutdown, busy files.
+func unavailable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
+		return true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) || pgconn.Timeout(err) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// 08: connection exception; 53: insufficient resources; 57P0x: shutdown/cannot connect.
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "53") ||
+			strings.HasPrefix(pgErr.Code, "57P")
+	}
+	if code, ok := sqliteCode(err); ok {
+		// SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
+		return code&0xff == 5 || code&0xff == 6
+	}
+	return false
+}
+
+// foreignKeyViolation reports a write refused because a referenced row does not exist.
+func foreignKeyViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23503"
+	}
+	if code, ok := sqliteCode(err); ok {
+		return code == 787 || // SQLITE_CONSTRAINT_FOREIGNKEY
+			code&0xff == 19 && strings.Contains(err.Error(), "FOREIGN KEY constraint failed")
+	}
+	return false
+}
+
+func sqliteCode(err error) (int, bool) {
+	var coded interface {
+		error
+		Code() int
+	}
+	if errors.As(err, &coded) {
+		return coded.Code(), true
+	}
+	return 0, false
+}

@@ -1,0 +1,146 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+const mcpServerColumns = `id, environment_id, integrated_account_id, name, config, expires_at, created_by, version, created_at, updated_at`
+
+// CreateMcpServer creates an MCP server under an integrated account of env (version 1).
+// ErrNotFound when the account is not in env: the composite foreign key
+// (environment_id, integrated_account_id) refuses the row, so there is no check to race with.
+func (s *Store) CreateMcpServer(ctx context.Context, env uuid.UUID, n NewMcpServer) (McpServer, error) {
+	if len(n.TokenHash) == 0 {
+		return McpServer{}, errors.New("store: create mcp server: empty token hash")
+	}
+	cfg, err := json.Marshal(n.Config)
+	if err != nil {
+		return McpServer{}, fmt.Errorf("store: create mcp server: %w", err)
+	}
+	t := now()
+	m, err := writeOne(ctx, s, "create mcp server", scanMcpServer,
+		`INSERT INTO mcp_servers (id, environment_id, integrated_account_id, name, config, expires_at,
+		     created_by, token_hash, version, created_at, updated_at)
+		 VALUES (?, ?, ?, ?, `+s.jsonParam()+`, ?, ?, ?, 1, ?, ?) RETURNING `+mcpServerColumns,
+		newID(), env, n.IntegratedAccountID, n.Name, string(cfg), s.bindNullTime(n.ExpiresAt),
+		n.CreatedBy, n.TokenHash, s.bindTime(t), s.bindTime(t))
+	if foreignKeyViolation(err) {
+		return McpServer{}, ErrNotFound
+	}
+	return m, err
+}
+
+// GetMcpServer reads one MCP server of an integrated account of env.
+func (s *Store) GetMcpServer(ctx context.Context, env, accountID, id uuid.UUID) (McpServer, error) {
+	return queryOne(ctx, s, "get mcp server", scanMcpServer,
+		`SELECT `+mcpServerColumns+` FROM mcp_servers
+		 WHERE id = ? AND integrated_account_id = ? AND environment_id = ?`, id, accountID, env)
+}
+
+// ListMcpServers lists the MCP servers of an integrated account of env oldest first, limit
+// per page, resuming after cursor ("" for the first page); next is "" on the last page.
+// ErrNotFound when the account is not in env (checked only when the page is empty).
+func (s *Store) ListMcpServers(ctx context.Context, env, accountID uuid.UUID, limit int, cursor string) (items []McpServer, next string, err error) {
+	pos, err := decodeCursor(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	limit = pageLimit(limit)
+	q := `SELECT ` + mcpServerColumns + ` FROM mcp_servers WHERE environment_id = ? AND integrated_account_id = ?`
+	args := []any{env, accountID}
+	if pos != nil {
+		q += ` AND (created_at, id) > (?, ?)`
+		args = append(args, s.bindTime(pos.CreatedAt), pos.ID)
+	}
+	q += ` ORDER BY created_at, id LIMIT ?`
+	args = append(args, limit+1)
+	rows, err := queryAll(ctx, s, "list mcp servers", scanMcpServer, q, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(rows) == 0 {
+		if _, err := s.GetIntegratedAccount(ctx, env, accountID); err != nil {
+			return nil, "", err
+		}
+		return []McpServer{}, "", nil
+	}
+	items, next = page(rows, limit, func(m McpServer) position { return position{m.CreatedAt, m.ID} })
+	return items, next, nil
+}
+
+// DeleteMcpServer deletes an MCP server of an integrated account of env.
+func (s *Store) DeleteMcpServer(ctx context.Context, env, accountID, id uuid.UUID) error {
+	n, err := s.exec(ctx, "delete mcp server",
+		`DELETE FROM mcp_servers WHERE id = ? AND integrated_account_id = ? AND environment_id = ?`,
+		id, accountID, env)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// McpServerByTokenHash finds the MCP server an MCP token belongs to, in any environment.
+// Expiry is the caller's to check.
+func (s *Store) McpServerByTokenHash(ctx context.Context, hash []byte) (McpServer, error) {
+	return queryOne(ctx, s, "mcp server by token", scanMcpServer,
+		`SELECT `+mcpServerColumns+` FROM mcp_servers WHERE token_hash = ?`, hash)
+}
+
+// RotateMcpServerToken replaces the token hash of an MCP server, moving version and
+// updated_at. With ifVersion, only when the stored version is *ifVersion (else
+// ErrVersionMismatch).
+func (s *Store) RotateMcpServerToken(ctx context.Context, env, accountID, id uuid.UUID, newHash []byte, ifVersion *int64) (McpServer, error) {
+	if len(newHash) == 0 {
+		return McpServer{}, errors.New("store: rotate mcp server token: empty hash")
+	}
+	q := `UPDATE mcp_servers SET token_hash = ?, version = version + 1, updated_at = ?
+		WHERE id = ? AND integrated_account_id = ? AND environment_id = ?`
+	args := []any{newHash, s.bindTime(now()), id, accountID, env}
+	if ifVersion != nil {
+		q += ` AND version = ?`
+		args = append(args, *ifVersion)
+	}
+	rows, err := writeAll(ctx, s, "rotate mcp server token", scanMcpServer, q+` RETURNING `+mcpServerColumns, args...)
+	if err != nil {
+		return McpServer{}, err
+	}
+	if len(rows) == 1 {
+		return rows[0], nil
+	}
+	if _, err := s.GetMcpServer(ctx, env, accountID, id); err != nil {
+		return McpServer{}, err
+	}
+	// The update matched nothing although the row exists: only the version can explain it.
+	return McpServer{}, ErrVersionMismatch
+}
+
+// jsonParam is the placeholder of a JSON document: SQLite validates and minifies it.
+func (s *Store) jsonParam() string {
+	if s.sqlite() {
+		return `json(?)`
+	}
+	return `?`
+}
+
+func scanMcpServer(r scanner) (McpServer, error) {
+	var (
+		m                McpServer
+		cfg              configColumn
+		expires          nullDBTime
+		created, updated dbTime
+	)
+	err := r.Scan(&m.ID, &m.EnvironmentID, &m.IntegratedAccountID, &m.Name, &cfg, &expires,
+		&m.CreatedBy, &m.Version, &created, &updated)
+	m.Config, m.ExpiresAt = Config(cfg), expires.t
+	m.CreatedAt, m.UpdatedAt = time.Time(created), time.Time(updated)
+	return m, err
+}

@@ -1,0 +1,154 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// DefaultSQLitePath is the database file used when no database URL is given.
+const DefaultSQLitePath = "./data/mcpapi.db"
+
+// Dialect names returned by (*Store).Dialect.
+const (
+	DialectPostgres = "postgres"
+	DialectSQLite   = "sqlite"
+)
+
+// Store is mcpapi's data access. It is safe for concurrent use.
+type Store struct {
+	db      *gorm.DB
+	dialect string
+	writes  chan struct{} // SQLite: one writer at a time in this process (see lockWrites)
+}
+
+// Open connects to databaseURL: postgres:// or postgresql:// for PostgreSQL (pgx),
+// sqlite://PATH for an SQLite file (sqlite:///abs/x.db or sqlite://rel/x.db), or "" for
+// the SQLite file ./data/mcpapi.db. It does not migrate; call Migrate.
+func Open(ctx context.Context, databaseURL string) (*Store, error) {
+	dialect, target, err := parseURL(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	var dialector gorm.Dialector
+	switch dialect {
+	case DialectPostgres:
+		dialector = postgres.New(postgres.Config{DSN: target})
+	case DialectSQLite:
+		if dir := filepath.Dir(target); dir != "." {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("store: create database folder: %w", err)
+			}
+		}
+		dialector = sqlite.Open(sqliteDSN(target))
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{
+		SkipDefaultTransaction: true,
+		PrepareStmt:            true,
+		DisableAutomaticPing:   true,
+		Logger:                 logger.Discard,
+		NowFunc:                now,
+	})
+	if err != nil {
+		return nil, wrapErr("open", err)
+	}
+	s := &Store{db: db, dialect: dialect}
+	if dialect == DialectSQLite {
+		s.writes = make(chan struct{}, 1)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, wrapErr("open", err)
+	}
+	configurePool(dialect, sqlDB)
+	if err := s.Ping(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// parseURL tells the dialect and the driver's connection string from a database URL.
+func parseURL(databaseURL string) (dialect, target string, err error) {
+	switch {
+	case databaseURL == "":
+		return DialectSQLite, DefaultSQLitePath, nil
+	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
+		return DialectPostgres, databaseURL, nil
+	case strings.HasPrefix(databaseURL, "sqlite://"):
+		path := strings.TrimPrefix(databaseURL, "sqlite://")
+		if path == "" {
+			return "", "", errors.New("store: sqlite URL has no file path")
+		}
+		if strings.ContainsAny(path, "?#") {
+			return "", "", errors.New("store: sqlite URL must be sqlite://PATH without query or fragment")
+		}
+		return DialectSQLite, path, nil
+	default:
+		return "", "", errors.New("store: unsupported database URL (want postgres://, postgresql:// or sqlite://)")
+	}
+}
+
+// sqliteDSN adds the pragmas every pooled connection needs: foreign keys enforced, WAL so
+// readers do not block the writer, a busy timeout so writers queue instead of failing with
+// "database is locked", and BEGIN IMMEDIATE for the (rare) explicit transactions.
+func sqliteDSN(path string) string {
+	return path + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(NORMAL)&_txlock=immediate"
+}
+
+// now is the clock of every stored time: UTC, microseconds (what both databases keep).
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// Close releases the connection pool.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return wrapErr("ping", err)
+	}
+	return wrapErr("ping", sqlDB.PingContext(ctx))
+}
+
+// Dialect is "postgres" or "sqlite".
+func (s *Store) Dialect() string { return s.dialect }
+
+// DB exposes the GORM handle, for tests and benchmarks only.
+func (s *Store) DB() *gorm.DB { return s.db }
+
+func (s *Store) sqlite() bool { return s.dialect == DialectSQLite }
+
+// configurePool sizes the connection pool per dialect.
+func configurePool(dialect string, sqlDB interface {
+	SetMaxOpenConns(int)
+	SetMaxIdleConns(int)
+	SetConnMaxIdleTime(time.Duration)
+}) {
+	switch dialect {
+	case DialectPostgres:
+		sqlDB.SetMaxOpenConns(25)
+		sqlDB.SetMaxIdleConns(25)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	case DialectSQLite:
+		sqlDB.SetMaxOpenConns(8)
+		sqlDB.SetMaxIdleConns(8)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	}
+}

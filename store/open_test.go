@@ -1,0 +1,114 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcpapi/mcpapi/store"
+	"github.com/mcpapi/mcpapi/store/storetest"
+)
+
+func TestOpenSQLitePaths(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	ctx := ctxT(t)
+	for _, tc := range []struct{ url, file string }{
+		{"", filepath.Join(dir, "data", "mcpapi.db")},
+		{"sqlite://rel/sub/x.db", filepath.Join(dir, "rel", "sub", "x.db")},
+		{"sqlite://" + filepath.ToSlash(filepath.Join(dir, "abs", "y.db")), filepath.Join(dir, "abs", "y.db")},
+	} {
+		s, err := store.Open(ctx, tc.url)
+		if err != nil {
+			t.Fatalf("Open(%q): %v", tc.url, err)
+		}
+		if s.Dialect() != store.DialectSQLite {
+			t.Errorf("Open(%q).Dialect() = %q", tc.url, s.Dialect())
+		}
+		must(t, s.Ping(ctx))
+		must(t, s.Close())
+		if _, err := os.Stat(tc.file); err != nil {
+			t.Errorf("Open(%q) did not create %s: %v", tc.url, tc.file, err)
+		}
+	}
+}
+
+func TestOpenRejectsBadURLs(t *testing.T) {
+	for _, u := range []string{"mysql://x", "sqlite://", "sqlite://x.db?mode=memory", "file.db", "postgres"} {
+		s, err := store.Open(ctxT(t), u)
+		if err == nil {
+			_ = s.Close()
+			t.Errorf("Open(%q) succeeded", u)
+		}
+	}
+}
+
+func TestOpenUnreachablePostgresIsUnavailable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := store.Open(ctx, "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=3")
+	wantErr(t, err, store.ErrUnavailable)
+	if strings.Contains(err.Error(), "SELECT") {
+		t.Errorf("error leaks SQL: %v", err)
+	}
+}
+
+func TestDialectAndPing(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, url string) {
+		s := storetest.OpenStore(t, url)
+		want := store.DialectSQLite
+		if strings.HasPrefix(url, "postgres") {
+			want = store.DialectPostgres
+		}
+		if s.Dialect() != want {
+			t.Errorf("Dialect() = %q, want %q", s.Dialect(), want)
+		}
+		must(t, s.Ping(ctxT(t)))
+		if s.DB() == nil {
+			t.Error("DB() is nil")
+		}
+	})
+}
+
+func TestCancelledContextIsUnavailable(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		f := newFixture(t, s)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err := s.GetIntegratedAccount(ctx, f.env, f.account.ID)
+		wantErr(t, err, store.ErrUnavailable)
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("error %v does not wrap context.Canceled", err)
+		}
+		ctx, cancel = context.WithTimeout(context.Background(), time.Nanosecond)
+		defer cancel()
+		time.Sleep(time.Millisecond)
+		_, _, err = s.ListIntegratedAccounts(ctx, f.env, 10, "")
+		wantErr(t, err, store.ErrUnavailable)
+	})
+}
+
+// Every pooled SQLite connection gets the pragmas, not just the first one.
+func TestSQLitePragmasOnEveryConnection(t *testing.T) {
+	s := storetest.OpenStore(t, storetest.SQLiteURL(t))
+	sqlDB, err := s.DB().DB()
+	must(t, err)
+	ctx := ctxT(t)
+	for i := 0; i < 4; i++ {
+		conn, err := sqlDB.Conn(ctx) // held open, so each iteration gets another connection
+		must(t, err)
+		defer conn.Close()
+		var fk, busy int
+		var mode string
+		must(t, conn.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk))
+		must(t, conn.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy))
+		must(t, conn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode))
+		if fk != 1 || busy != 10000 || mode != "wal" {
+			t.Errorf("connection %d: foreign_keys=%d busy_timeout=%d journal_mode=%s", i, fk, busy, mode)
+		}
+	}
+}

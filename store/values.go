@@ -1,0 +1,155 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// sqliteTimeLayout is how SQLite keeps times: UTC, microseconds, fixed width, so that text
+// order is time order and equal times are equal text.
+const sqliteTimeLayout = "2006-01-02 15:04:05.000000+00:00"
+
+// utc normalises a time to what the databases store: UTC, microseconds.
+func utc(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// bindTime is the argument to bind for a time: a time.Time on PostgreSQL, the fixed-width
+// text on SQLite (the driver's own format trims trailing zeros, which breaks equality).
+func (s *Store) bindTime(t time.Time) any {
+	t = utc(t)
+	if s.sqlite() {
+		return t.Format(sqliteTimeLayout)
+	}
+	return t
+}
+
+// bindNullTime binds nil as NULL.
+func (s *Store) bindNullTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return s.bindTime(*t)
+}
+
+// dbTime scans a stored time (time.Time from pgx, text from SQLite) as UTC.
+type dbTime time.Time
+
+func (d *dbTime) Scan(src any) error {
+	t, err := parseDBTime(src)
+	if err != nil {
+		return err
+	}
+	*d = dbTime(t)
+	return nil
+}
+
+// nullDBTime scans a nullable stored time.
+type nullDBTime struct{ t *time.Time }
+
+func (d *nullDBTime) Scan(src any) error {
+	if src == nil {
+		d.t = nil
+		return nil
+	}
+	t, err := parseDBTime(src)
+	if err != nil {
+		return err
+	}
+	d.t = &t
+	return nil
+}
+
+var timeLayouts = []string{
+	sqliteTimeLayout,
+	"2006-01-02 15:04:05.999999999-07:00",
+	time.RFC3339Nano,
+	"2006-01-02 15:04:05.999999999",
+}
+
+func parseDBTime(src any) (time.Time, error) {
+	var s string
+	switch v := src.(type) {
+	case time.Time:
+		return utc(v), nil
+	case string:
+		s = v
+	case []byte:
+		s = string(v)
+	default:
+		return time.Time{}, fmt.Errorf("store: cannot scan %T as a time", src)
+	}
+	for _, layout := range timeLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return utc(t), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("store: cannot parse stored time %q", s)
+}
+
+// configJSON is the stored shape of Config: a key is present only when its list restricts.
+type configJSON struct {
+	Methods *[]string `json:"methods,omitempty"`
+	Tags    *[]string `json:"tags,omitempty"`
+}
+
+// MarshalJSON writes nil lists as absent keys and empty lists as [].
+func (c Config) MarshalJSON() ([]byte, error) {
+	var j configJSON
+	if c.Methods != nil {
+		j.Methods = &c.Methods
+	}
+	if c.Tags != nil {
+		j.Tags = &c.Tags
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads absent or null keys as nil lists and [] as an empty non-nil list.
+func (c *Config) UnmarshalJSON(b []byte) error {
+	var j configJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*c = Config{}
+	if j.Methods != nil {
+		c.Methods = nonNil(*j.Methods)
+	}
+	if j.Tags != nil {
+		c.Tags = nonNil(*j.Tags)
+	}
+	return nil
+}
+
+// configColumn scans the config column (jsonb or JSON text).
+type configColumn Config
+
+func (c *configColumn) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case []byte:
+		b = v
+	case string:
+		b = []byte(v)
+	default:
+		return fmt.Errorf("store: cannot scan %T as config", src)
+	}
+	var cfg Config
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return fmt.Errorf("store: stored config: %w", err)
+	}
+	*c = configColumn(cfg)
+	return nil
+}
+
+// listJSON is a list as a JSON array: never null, so a nil list set as a value means [].
+func listJSON(list []string) string {
+	b, _ := json.Marshal(nonNil(list)) // []string always marshals
+	return string(b)
+}
+
+func nonNil(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
+}
