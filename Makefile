@@ -3,7 +3,7 @@ GO      ?= go
 ADDR    ?= 127.0.0.1:8080
 PKGS    := ./...
 
-.PHONY: run build test test-race generate check-generated vet fmt bench
+.PHONY: run build test test-race generate check-generated vet fmt bench lint-spec
 
 ## run: serve on the embedded SQLite database (./data/mcpapi.db) at $(ADDR)
 run:
@@ -35,3 +35,28 @@ vet:
 
 fmt:
 	gofmt -l -w $$(git ls-files '*.go' | grep -v '^gen/')
+
+## lint-spec: lint openapi.yaml with Spectral and Redocly CLI (needs node and npm, not Go); any
+## warning or error fails. The linters are pinned in tools/spec-lint/package-lock.json.
+SPEC_LINT := tools/spec-lint
+SPEC      ?= openapi.yaml
+SPEC_LINT_ENV := REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true SCARF_ANALYTICS=false
+lint-spec: $(SPEC_LINT)/node_modules/.installed
+	$(SPEC_LINT_ENV) $(SPEC_LINT)/node_modules/.bin/spectral lint --ruleset $(SPEC_LINT)/.spectral.yaml --fail-severity=warn $(SPEC)
+	@echo '$(SPEC_LINT)/node_modules/.bin/redocly lint --config $(SPEC_LINT)/redocly.yaml $(SPEC)'
+	@out=$$($(SPEC_LINT_ENV) $(SPEC_LINT)/node_modules/.bin/redocly lint --config $(SPEC_LINT)/redocly.yaml \
+	    --format=stylish --max-problems=1000 $(SPEC) 2>&1); rc=$$?; printf '%s\n' "$$out"; \
+	  test $$rc -eq 0 || exit $$rc; \
+	  if printf '%s\n' "$$out" | grep -Eq '^ *[0-9]+:[0-9]+ +warning |You have [0-9]+ warnings?'; then \
+	    echo 'lint-spec: Redocly reported warnings, and warnings fail'; exit 1; fi
+
+# (Re)install the pinned linters only when node_modules is missing or the lock file changed.
+$(SPEC_LINT)/node_modules/.installed: $(SPEC_LINT)/package.json $(SPEC_LINT)/package-lock.json
+	SCARF_ANALYTICS=false npm ci --prefix $(SPEC_LINT) --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+## bench: mcpapi serve vs. a bare net/http+pgx floor vs. pgbench on a fresh PostgreSQL database
+## (~20 min; BENCH_FLAGS="--quick" for a smoke run; see README "Performance")
+BENCH_FLAGS ?=
+bench:
+	$(GO) run ./cmd/mcpapi-bench $(BENCH_FLAGS)

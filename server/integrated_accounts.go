@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 
 	"github.com/oapi-codegen/nullable"
 
@@ -21,10 +22,10 @@ func (h *Handler) CreateIntegratedAccount(ctx context.Context, req api.CreateInt
 	if err != nil {
 		return nil, storeError(err, accountWhat)
 	}
-	location := accountPath(acc)
+	location, tag := accountPath(acc), etag(acc.Version)
 	return api.CreateIntegratedAccount201JSONResponse{
 		Body:    toAPIAccount(acc),
-		Headers: api.CreateIntegratedAccount201ResponseHeaders{Location: &location},
+		Headers: api.CreateIntegratedAccount201ResponseHeaders{Location: &location, ETag: &tag},
 	}, nil
 }
 
@@ -49,13 +50,21 @@ func (h *Handler) GetIntegratedAccount(ctx context.Context, req api.GetIntegrate
 	if err != nil {
 		return nil, storeError(err, accountWhat)
 	}
-	return api.GetIntegratedAccount200JSONResponse(toAPIAccount(acc)), nil
+	tag := etag(acc.Version)
+	if noneMatch(req.Params.IfNoneMatch, acc.Version) {
+		return api.GetIntegratedAccount304Response{Headers: api.NotModifiedResponseHeaders{ETag: &tag}}, nil
+	}
+	return api.GetIntegratedAccount200JSONResponse{Body: toAPIAccount(acc), Headers: api.GetIntegratedAccount200ResponseHeaders{ETag: &tag}}, nil
 }
 
 // DeleteIntegratedAccount deletes an integrated account and, by cascade, its MCP servers.
 func (h *Handler) DeleteIntegratedAccount(ctx context.Context, req api.DeleteIntegratedAccountRequestObject) (api.DeleteIntegratedAccountResponseObject, error) {
 	p := mustPrincipal(ctx)
-	if err := h.store.DeleteIntegratedAccount(ctx, p.EnvironmentID, req.Id); err != nil {
+	current, err := h.store.DeleteIntegratedAccount(ctx, p.EnvironmentID, req.Id, ifMatchVersions(req.Params.IfMatch))
+	if errors.Is(err, store.ErrVersionMismatch) {
+		return nil, preconditionFailed(accountWhat, current.Version)
+	}
+	if err != nil {
 		return nil, storeError(err, accountWhat)
 	}
 	return api.DeleteIntegratedAccount200JSONResponse{Id: req.Id}, nil

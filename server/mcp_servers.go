@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -48,17 +49,10 @@ func (h *Handler) CreateMcpServer(ctx context.Context, req api.CreateMcpServerRe
 	if err != nil {
 		return nil, storeError(err, accountWhat)
 	}
-	m := toAPIMcpServer(srv)
-	location := mcpServerPath(srv)
-	noStore := "no-store"
+	location, tag, noStore := mcpServerPath(srv), etag(srv.Version), "no-store"
 	return api.CreateMcpServer201JSONResponse{
-		Body: api.McpServerCreated{
-			Id: m.Id, Name: m.Name, IntegratedAccountId: m.IntegratedAccountId, Config: m.Config,
-			ExpiresAt: m.ExpiresAt, CreatedBy: m.CreatedBy, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
-			Token: token,
-			Url:   h.publicURL + "/mcp/" + token,
-		},
-		Headers: api.CreateMcpServer201ResponseHeaders{Location: &location, CacheControl: &noStore},
+		Body:    h.withToken(srv, token),
+		Headers: api.CreateMcpServer201ResponseHeaders{Location: &location, CacheControl: &noStore, ETag: &tag},
 	}, nil
 }
 
@@ -83,7 +77,11 @@ func (h *Handler) GetMcpServer(ctx context.Context, req api.GetMcpServerRequestO
 	if err != nil {
 		return nil, storeError(err, mcpWhat)
 	}
-	return api.GetMcpServer200JSONResponse(toAPIMcpServer(srv)), nil
+	tag := etag(srv.Version)
+	if noneMatch(req.Params.IfNoneMatch, srv.Version) {
+		return api.GetMcpServer304Response{Headers: api.NotModifiedResponseHeaders{ETag: &tag}}, nil
+	}
+	return api.GetMcpServer200JSONResponse{Body: toAPIMcpServer(srv), Headers: api.GetMcpServer200ResponseHeaders{ETag: &tag}}, nil
 }
 
 // UpdateMcpServer applies a merge patch in one conditional statement of the store.
@@ -99,21 +97,60 @@ func (h *Handler) UpdateMcpServer(ctx context.Context, req api.UpdateMcpServerRe
 	if err != nil {
 		return nil, err
 	}
+	patch.IfMatch = ifMatchVersions(req.Params.IfMatch)
 	p := mustPrincipal(ctx)
 	srv, err := h.store.UpdateMcpServer(ctx, p.EnvironmentID, req.IntegratedAccountId, req.Id, patch)
+	if errors.Is(err, store.ErrVersionMismatch) {
+		return nil, preconditionFailed(mcpWhat, srv.Version)
+	}
 	if err != nil {
 		return nil, storeError(err, mcpWhat)
 	}
-	return api.UpdateMcpServer200JSONResponse(toAPIMcpServer(srv)), nil
+	tag := etag(srv.Version)
+	return api.UpdateMcpServer200JSONResponse{Body: toAPIMcpServer(srv), Headers: api.UpdateMcpServer200ResponseHeaders{ETag: &tag}}, nil
 }
 
 // DeleteMcpServer deletes an MCP server; its token stops working with it.
 func (h *Handler) DeleteMcpServer(ctx context.Context, req api.DeleteMcpServerRequestObject) (api.DeleteMcpServerResponseObject, error) {
 	p := mustPrincipal(ctx)
-	if err := h.store.DeleteMcpServer(ctx, p.EnvironmentID, req.IntegratedAccountId, req.Id); err != nil {
+	current, err := h.store.DeleteMcpServer(ctx, p.EnvironmentID, req.IntegratedAccountId, req.Id, ifMatchVersions(req.Params.IfMatch))
+	if errors.Is(err, store.ErrVersionMismatch) {
+		return nil, preconditionFailed(mcpWhat, current.Version)
+	}
+	if err != nil {
 		return nil, storeError(err, mcpWhat)
 	}
 	return api.DeleteMcpServer200JSONResponse{Id: req.Id}, nil
+}
+
+// RotateMcpServerToken gives an MCP server a new token; the old one stops working at once.
+func (h *Handler) RotateMcpServerToken(ctx context.Context, req api.RotateMcpServerTokenRequestObject) (api.RotateMcpServerTokenResponseObject, error) {
+	p := mustPrincipal(ctx)
+	token, hash := store.NewSecret(mcpTokenPrefix)
+	srv, err := h.store.RotateMcpServerToken(ctx, p.EnvironmentID, req.IntegratedAccountId, req.Id, hash, ifMatchVersions(req.Params.IfMatch))
+	if errors.Is(err, store.ErrVersionMismatch) {
+		return nil, preconditionFailed(mcpWhat, srv.Version)
+	}
+	if err != nil {
+		return nil, storeError(err, mcpWhat)
+	}
+	tag, noStore := etag(srv.Version), "no-store"
+	return api.RotateMcpServerToken200JSONResponse{
+		Body:    h.withToken(srv, token),
+		Headers: api.RotateMcpServerToken200ResponseHeaders{ETag: &tag, CacheControl: &noStore},
+	}, nil
+}
+
+// withToken is the one response that shows a token: on creation and on rotation.
+func (h *Handler) withToken(srv store.McpServer, token string) api.McpServerCreated {
+	m := toAPIMcpServer(srv)
+	url := h.publicURL + "/mcp/" + token
+	return api.McpServerCreated{
+		Id: m.Id, Name: m.Name, IntegratedAccountId: m.IntegratedAccountId, Config: m.Config,
+		ExpiresAt: m.ExpiresAt, CreatedBy: m.CreatedBy, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
+		Token: &token,
+		Url:   &url,
+	}
 }
 
 // toStorePatch turns a validated merge patch into the store's absent / null / value form.

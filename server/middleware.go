@@ -127,6 +127,7 @@ func strictJSON(routes routeTable) echo.MiddlewareFunc {
 					return badRequest("The request body is not valid JSON: "+fe.Detail+".", *fe)
 				}
 			}
+			c.Set(rawBodyKey, data)
 			req.Body = io.NopCloser(bytes.NewReader(data))
 			req.ContentLength = int64(len(data))
 			return next(c)

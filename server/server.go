@@ -65,6 +65,7 @@ func New(st *store.Store, cfg Config) (*echo.Echo, error) {
 		checkContentType(routes),                                // 415 before the validator
 		strictJSON(routes),                                      // JSON that encoding/json would let through
 		requestValidator(doc, routes),                           // 7. kin-openapi request validation
+		idempotent(st, routes, cfg.Logger),                      // Idempotency-Key on creates
 	)
 	api.RegisterHandlers(e, api.NewStrictHandler(h, nil)) // 8.–10. strict handler → Handler → store
 	return e, nil

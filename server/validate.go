@@ -57,6 +57,8 @@ type operation struct {
 	id string
 	// mediaTypes accepted for the request body; empty when the operation takes none.
 	mediaTypes []string
+	// idempotent operations take an Idempotency-Key.
+	idempotent bool
 }
 
 // routeTable maps an Echo route ("PATCH /integrated-account/:integrated_account_id/mcp/:id") to
@@ -69,6 +71,11 @@ func newRouteTable(doc *openapi3.T) routeTable {
 		echoPath := specPathToEcho(path)
 		for method, op := range item.Operations() {
 			o := operation{id: op.OperationID}
+			for _, p := range op.Parameters {
+				if p.Value != nil && p.Value.In == openapi3.ParameterInHeader && p.Value.Name == headerIdempotencyKey {
+					o.idempotent = true
+				}
+			}
 			if op.RequestBody != nil && op.RequestBody.Value != nil {
 				for mt := range op.RequestBody.Value.Content {
 					o.mediaTypes = append(o.mediaTypes, mt)

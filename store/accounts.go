@@ -56,17 +56,34 @@ func (s *Store) ListIntegratedAccounts(ctx context.Context, env uuid.UUID, limit
 	return items, next, nil
 }
 
-// DeleteIntegratedAccount deletes an integrated account of env and, by cascade, its MCP servers.
-func (s *Store) DeleteIntegratedAccount(ctx context.Context, env, id uuid.UUID) error {
-	n, err := s.exec(ctx, "delete integrated account",
-		`DELETE FROM integrated_accounts WHERE id = ? AND environment_id = ?`, id, env)
+// DeleteIntegratedAccount deletes an integrated account of env and, by cascade, its MCP
+// servers, and returns the deleted row. With ifMatch non-nil, only when the stored version
+// is one of ifMatch (an empty list never matches). One DELETE … RETURNING; when it deletes
+// nothing: without ifMatch ErrNotFound, with it one SELECT tells ErrNotFound from a
+// mismatch, which returns the current row with ErrVersionMismatch.
+func (s *Store) DeleteIntegratedAccount(ctx context.Context, env, id uuid.UUID, ifMatch []int64) (IntegratedAccount, error) {
+	q := `DELETE FROM integrated_accounts WHERE id = ? AND environment_id = ?`
+	args := []any{id, env}
+	if ifMatch != nil {
+		cond, arg := s.versionIn(ifMatch)
+		q += ` AND ` + cond
+		args = append(args, arg)
+	}
+	rows, err := writeAll(ctx, s, "delete integrated account", scanAccount, q+` RETURNING `+accountColumns, args...)
 	if err != nil {
-		return err
+		return IntegratedAccount{}, err
 	}
-	if n == 0 {
-		return ErrNotFound
+	if len(rows) == 1 {
+		return rows[0], nil
 	}
-	return nil
+	if ifMatch == nil {
+		return IntegratedAccount{}, ErrNotFound
+	}
+	a, err := s.GetIntegratedAccount(ctx, env, id)
+	if err != nil {
+		return IntegratedAccount{}, err
+	}
+	return a, ErrVersionMismatch
 }
 
 func scanAccount(r scanner) (IntegratedAccount, error) {

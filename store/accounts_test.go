@@ -40,8 +40,12 @@ func TestIntegratedAccounts(t *testing.T) {
 		_, err = s.CreateIntegratedAccount(ctx, uuid.New(), "slack", nil)
 		wantErr(t, err, store.ErrNotFound)
 
-		must(t, s.DeleteIntegratedAccount(ctx, env, a.ID))
-		wantErr(t, s.DeleteIntegratedAccount(ctx, env, a.ID), store.ErrNotFound)
+		deleted, err := s.DeleteIntegratedAccount(ctx, env, a.ID, nil)
+		must(t, err)
+		if deleted.ID != a.ID || deleted.Version != a.Version || !deleted.CreatedAt.Equal(a.CreatedAt) {
+			t.Fatalf("deleted %+v, want %+v", deleted, a)
+		}
+		wantErr(t, errOnly(s.DeleteIntegratedAccount(ctx, env, a.ID, nil)), store.ErrNotFound)
 		_, err = s.GetIntegratedAccount(ctx, env, a.ID)
 		wantErr(t, err, store.ErrNotFound)
 	})
@@ -60,7 +64,7 @@ func TestDeleteAccountCascades(t *testing.T) {
 		keep, err := s.CreateMcpServer(ctx, f.env, store.NewMcpServer{IntegratedAccountID: other.ID, Name: "keep", CreatedBy: uuid.New(), TokenHash: hash})
 		must(t, err)
 
-		must(t, s.DeleteIntegratedAccount(ctx, f.env, f.account.ID))
+		must(t, errOnly(s.DeleteIntegratedAccount(ctx, f.env, f.account.ID, nil)))
 		_, err = s.GetMcpServer(ctx, f.env, f.account.ID, m1.ID)
 		wantErr(t, err, store.ErrNotFound)
 		_, _, err = s.ListMcpServers(ctx, f.env, f.account.ID, 10, "")
@@ -95,7 +99,8 @@ func TestTenancy(t *testing.T) {
 		if len(items) != 1 || items[0].ID != theirs.account.ID {
 			t.Fatalf("their list shows %+v", items)
 		}
-		wantErr(t, s.DeleteIntegratedAccount(ctx, theirs.env, mine.account.ID), store.ErrNotFound)
+		wantErr(t, errOnly(s.DeleteIntegratedAccount(ctx, theirs.env, mine.account.ID, nil)), store.ErrNotFound)
+		wantErr(t, errOnly(s.DeleteIntegratedAccount(ctx, theirs.env, mine.account.ID, []int64{1})), store.ErrNotFound)
 
 		// MCP servers, addressed through their environment with my account and server ids.
 		_, err = s.GetMcpServer(ctx, theirs.env, mine.account.ID, m.ID)
@@ -106,10 +111,15 @@ func TestTenancy(t *testing.T) {
 		wantErr(t, err, store.ErrNotFound)
 		_, err = s.UpdateMcpServer(ctx, theirs.env, mine.account.ID, m.ID, store.Patch{})
 		wantErr(t, err, store.ErrNotFound)
-		wantErr(t, s.DeleteMcpServer(ctx, theirs.env, mine.account.ID, m.ID), store.ErrNotFound)
+		wantErr(t, errOnly(s.DeleteMcpServer(ctx, theirs.env, mine.account.ID, m.ID, nil)), store.ErrNotFound)
+		wantErr(t, errOnly(s.DeleteMcpServer(ctx, theirs.env, mine.account.ID, m.ID, []int64{m.Version})), store.ErrNotFound)
 		_, err = s.CreateMcpServer(ctx, theirs.env, store.NewMcpServer{IntegratedAccountID: mine.account.ID, Name: "x", CreatedBy: uuid.New(), TokenHash: hash})
 		wantErr(t, err, store.ErrNotFound)
 		_, err = s.RotateMcpServerToken(ctx, theirs.env, mine.account.ID, m.ID, hash, nil)
+		wantErr(t, err, store.ErrNotFound)
+		_, err = s.RotateMcpServerToken(ctx, theirs.env, mine.account.ID, m.ID, hash, []int64{m.Version})
+		wantErr(t, err, store.ErrNotFound)
+		_, err = s.UpdateMcpServer(ctx, theirs.env, mine.account.ID, m.ID, store.Patch{Name: set("stolen"), IfMatch: []int64{m.Version}})
 		wantErr(t, err, store.ErrNotFound)
 
 		// My server under their account id, in my environment: not found either.
@@ -117,7 +127,7 @@ func TestTenancy(t *testing.T) {
 		wantErr(t, err, store.ErrNotFound)
 		_, err = s.UpdateMcpServer(ctx, mine.env, theirs.account.ID, m.ID, store.Patch{Name: set("stolen")})
 		wantErr(t, err, store.ErrNotFound)
-		wantErr(t, s.DeleteMcpServer(ctx, mine.env, theirs.account.ID, m.ID), store.ErrNotFound)
+		wantErr(t, errOnly(s.DeleteMcpServer(ctx, mine.env, theirs.account.ID, m.ID, nil)), store.ErrNotFound)
 
 		// Nothing moved.
 		sameServer(t, mine.get(t, m.ID), m)
@@ -157,8 +167,10 @@ func TestMcpServerCRUD(t *testing.T) {
 			t.Errorf("unrestricted config stored as %s, want {}", raw)
 		}
 
-		must(t, s.DeleteMcpServer(ctx, f.env, f.account.ID, m.ID))
-		wantErr(t, s.DeleteMcpServer(ctx, f.env, f.account.ID, m.ID), store.ErrNotFound)
+		deleted, err := s.DeleteMcpServer(ctx, f.env, f.account.ID, m.ID, nil)
+		must(t, err)
+		sameServer(t, deleted, m)
+		wantErr(t, errOnly(s.DeleteMcpServer(ctx, f.env, f.account.ID, m.ID, nil)), store.ErrNotFound)
 		_, err = s.GetMcpServer(ctx, f.env, f.account.ID, m.ID)
 		wantErr(t, err, store.ErrNotFound)
 		items, _, err := s.ListMcpServers(ctx, f.env, f.account.ID, 10, "")

@@ -15,7 +15,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrBadCursor: a pagination cursor that this store did not issue (malformed, truncated).
 	ErrBadCursor = errors.New("invalid cursor")
-	// ErrVersionMismatch: a conditional write whose expected version is not the stored one.
+	// ErrVersionMismatch: a conditional write (If-Match) whose versions do not include the
+	// stored one; nothing was written. The value returned with it is the CURRENT row as
+	// stored, so the caller can answer 412 with the current ETag (its Version).
 	ErrVersionMismatch = errors.New("version mismatch")
 	// ErrUnavailable: the database could not be reached or timed out.
 	ErrUnavailable = errors.New("database unavailable")
@@ -93,6 +95,8 @@ type Patch struct {
 	Methods   Field[[]string]
 	Tags      Field[[]string]
 	ExpiresAt Field[time.Time]
-	// IfVersion, when set, makes the update conditional on the stored version (If-Match).
-	IfVersion *int64
+	// IfMatch makes the update conditional on the stored version (If-Match): nil is
+	// unconditional; otherwise the update applies only when the stored version is one of
+	// the list, so an empty non-nil list never matches.
+	IfMatch []int64
 }

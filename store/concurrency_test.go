@@ -1,11 +1,9 @@
 package store_test
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -140,35 +138,6 @@ func TestConcurrentPatchesOfDifferentMembers(t *testing.T) {
 	})
 }
 
-// Concurrent conditional patches at the same version: exactly one wins.
-func TestConcurrentIfVersion(t *testing.T) {
-	const goroutines = 20
-	forEachStore(t, func(t *testing.T, s *store.Store) {
-		f := newFixture(t, s)
-		m := f.server(t, "start", store.Config{})
-		var wins, mismatches atomic.Int64
-		run(t, goroutines, func(i int) error {
-			p := store.Patch{Name: set(fmt.Sprint("w", i)), Tags: set([]string{fmt.Sprint(i)}), IfVersion: ptr(m.Version)}
-			_, err := s.UpdateMcpServer(ctxT(t), f.env, f.account.ID, m.ID, p)
-			switch {
-			case err == nil:
-				wins.Add(1)
-			case errors.Is(err, store.ErrVersionMismatch):
-				mismatches.Add(1)
-			default:
-				return err
-			}
-			return nil
-		})
-		if wins.Load() != 1 || mismatches.Load() != goroutines-1 {
-			t.Fatalf("%d wins, %d mismatches; want 1 and %d", wins.Load(), mismatches.Load(), goroutines-1)
-		}
-		if final := f.get(t, m.ID); final.Version != m.Version+1 {
-			t.Fatalf("version %d, want %d", final.Version, m.Version+1)
-		}
-	})
-}
-
 // Many writers of every kind at once never see "database is locked" (or any error).
 func TestConcurrentWriters(t *testing.T) {
 	const goroutines = 50
@@ -207,11 +176,12 @@ func TestConcurrentWriters(t *testing.T) {
 			if _, err := s.Authenticate(ctx, hash); err != nil {
 				return err
 			}
-			if err := s.DeleteMcpServer(ctx, env, a.ID, last.ID); err != nil {
+			if _, err := s.DeleteMcpServer(ctx, env, a.ID, last.ID, nil); err != nil {
 				return err
 			}
 			if i%2 == 0 {
-				return s.DeleteIntegratedAccount(ctx, env, a.ID)
+				_, err := s.DeleteIntegratedAccount(ctx, env, a.ID, []int64{a.Version})
+				return err
 			}
 			return nil
 		})

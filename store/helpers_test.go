@@ -75,6 +75,9 @@ func must(t testing.TB, err error) {
 	}
 }
 
+// errOnly keeps the error of a call that returns a value and an error.
+func errOnly[T any](_ T, err error) error { return err }
+
 func wantErr(t testing.TB, err, want error) {
 	t.Helper()
 	if !errors.Is(err, want) {

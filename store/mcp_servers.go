@@ -74,18 +74,34 @@ func (s *Store) ListMcpServers(ctx context.Context, env, accountID uuid.UUID, li
 	return items, next, nil
 }
 
-// DeleteMcpServer deletes an MCP server of an integrated account of env.
-func (s *Store) DeleteMcpServer(ctx context.Context, env, accountID, id uuid.UUID) error {
-	n, err := s.exec(ctx, "delete mcp server",
-		`DELETE FROM mcp_servers WHERE id = ? AND integrated_account_id = ? AND environment_id = ?`,
-		id, accountID, env)
+// DeleteMcpServer deletes an MCP server of an integrated account of env and returns the
+// deleted row. With ifMatch non-nil, only when the stored version is one of ifMatch (an
+// empty list never matches). One DELETE … RETURNING; when it deletes nothing: without
+// ifMatch ErrNotFound, with it one SELECT tells ErrNotFound from a mismatch, which returns
+// the current row with ErrVersionMismatch.
+func (s *Store) DeleteMcpServer(ctx context.Context, env, accountID, id uuid.UUID, ifMatch []int64) (McpServer, error) {
+	q := `DELETE FROM mcp_servers WHERE id = ? AND integrated_account_id = ? AND environment_id = ?`
+	args := []any{id, accountID, env}
+	if ifMatch != nil {
+		cond, arg := s.versionIn(ifMatch)
+		q += ` AND ` + cond
+		args = append(args, arg)
+	}
+	rows, err := writeAll(ctx, s, "delete mcp server", scanMcpServer, q+` RETURNING `+mcpServerColumns, args...)
 	if err != nil {
-		return err
+		return McpServer{}, err
 	}
-	if n == 0 {
-		return ErrNotFound
+	if len(rows) == 1 {
+		return rows[0], nil
 	}
-	return nil
+	if ifMatch == nil {
+		return McpServer{}, ErrNotFound
+	}
+	m, err := s.GetMcpServer(ctx, env, accountID, id)
+	if err != nil {
+		return McpServer{}, err
+	}
+	return m, ErrVersionMismatch
 }
 
 // McpServerByTokenHash finds the MCP server an MCP token belongs to, in any environment.
@@ -95,19 +111,22 @@ func (s *Store) McpServerByTokenHash(ctx context.Context, hash []byte) (McpServe
 		`SELECT `+mcpServerColumns+` FROM mcp_servers WHERE token_hash = ?`, hash)
 }
 
-// RotateMcpServerToken replaces the token hash of an MCP server, moving version and
-// updated_at. With ifVersion, only when the stored version is *ifVersion (else
-// ErrVersionMismatch).
-func (s *Store) RotateMcpServerToken(ctx context.Context, env, accountID, id uuid.UUID, newHash []byte, ifVersion *int64) (McpServer, error) {
+// RotateMcpServerToken replaces the token hash of an MCP server, moving version by one and
+// updated_at to now (never back), and returns the row as stored. With ifMatch non-nil, only
+// when the stored version is one of ifMatch (an empty list never matches). When nothing was
+// updated, one SELECT tells ErrNotFound from a mismatch, which returns the current row with
+// ErrVersionMismatch.
+func (s *Store) RotateMcpServerToken(ctx context.Context, env, accountID, id uuid.UUID, newHash []byte, ifMatch []int64) (McpServer, error) {
 	if len(newHash) == 0 {
 		return McpServer{}, errors.New("store: rotate mcp server token: empty hash")
 	}
-	q := `UPDATE mcp_servers SET token_hash = ?, version = version + 1, updated_at = ?
+	q := `UPDATE mcp_servers SET token_hash = ?, version = version + 1, ` + s.touch() + `
 		WHERE id = ? AND integrated_account_id = ? AND environment_id = ?`
 	args := []any{newHash, s.bindTime(now()), id, accountID, env}
-	if ifVersion != nil {
-		q += ` AND version = ?`
-		args = append(args, *ifVersion)
+	if ifMatch != nil {
+		cond, arg := s.versionIn(ifMatch)
+		q += ` AND ` + cond
+		args = append(args, arg)
 	}
 	rows, err := writeAll(ctx, s, "rotate mcp server token", scanMcpServer, q+` RETURNING `+mcpServerColumns, args...)
 	if err != nil {
@@ -116,11 +135,25 @@ func (s *Store) RotateMcpServerToken(ctx context.Context, env, accountID, id uui
 	if len(rows) == 1 {
 		return rows[0], nil
 	}
-	if _, err := s.GetMcpServer(ctx, env, accountID, id); err != nil {
+	if ifMatch == nil {
+		return McpServer{}, ErrNotFound
+	}
+	m, err := s.GetMcpServer(ctx, env, accountID, id)
+	if err != nil {
 		return McpServer{}, err
 	}
 	// The update matched nothing although the row exists: only the version can explain it.
-	return McpServer{}, ErrVersionMismatch
+	return m, ErrVersionMismatch
+}
+
+// touch is the SET term for updated_at, taking the time to bind: now, but never before the
+// stored value. The time is read before the row is locked, so a writer that waited for
+// another could otherwise move updated_at back while version moves on.
+func (s *Store) touch() string {
+	if s.sqlite() {
+		return `updated_at = max(?, updated_at)` // fixed-width UTC text: text order is time order
+	}
+	return `updated_at = GREATEST(?::timestamptz, updated_at)`
 }
 
 // jsonParam is the placeholder of a JSON document: SQLite validates and minifies it.

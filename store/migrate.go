@@ -29,6 +29,10 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if s.sqlite() {
 		sqliteMigrateMu.Lock()
 		defer sqliteMigrateMu.Unlock()
+		if err := s.lockWrites(ctx); err != nil {
+			return wrapErr("migrate", err)
+		}
+		defer s.unlockWrites()
 	}
 	if _, err := provider.Up(ctx); err != nil {
 		return wrapErr("migrate", err)

@@ -8,9 +8,9 @@ import (
 	"github.com/mcpapi/mcpapi/store/storetest"
 )
 
-const latestVersion = 1
+const latestVersion = 2
 
-var tables = []string{"environments", "api_tokens", "integrated_accounts", "mcp_servers"}
+var tables = []string{"environments", "api_tokens", "integrated_accounts", "mcp_servers", "idempotency_keys"}
 
 func TestMigrateIsIdempotent(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, url string) {

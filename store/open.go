@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -136,17 +137,14 @@ func (s *Store) DB() *gorm.DB { return s.db }
 func (s *Store) sqlite() bool { return s.dialect == DialectSQLite }
 
 // configurePool sizes the connection pool per dialect.
-func configurePool(dialect string, sqlDB interface {
-	SetMaxOpenConns(int)
-	SetMaxIdleConns(int)
-	SetConnMaxIdleTime(time.Duration)
-}) {
+func configurePool(dialect string, sqlDB *sql.DB) {
 	switch dialect {
 	case DialectPostgres:
 		sqlDB.SetMaxOpenConns(25)
 		sqlDB.SetMaxIdleConns(25)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	case DialectSQLite:
+		// Readers run side by side (WAL); writers queue in Go (see lockWrites).
 		sqlDB.SetMaxOpenConns(8)
 		sqlDB.SetMaxIdleConns(8)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)

@@ -112,3 +112,28 @@ func TestSQLitePragmasOnEveryConnection(t *testing.T) {
 		}
 	}
 }
+
+// Explicit SQLite transactions begin IMMEDIATE: a second one waits for the first instead of
+// starting and failing later with "database is locked" when it tries to write.
+func TestSQLiteTransactionsBeginImmediate(t *testing.T) {
+	s := storetest.OpenStore(t, storetest.SQLiteURL(t))
+	sqlDB, err := s.DB().DB()
+	must(t, err)
+	tx1, err := sqlDB.BeginTx(ctxT(t), nil)
+	must(t, err)
+	began := make(chan error, 1)
+	go func() {
+		tx2, err := sqlDB.BeginTx(ctxT(t), nil)
+		if err == nil {
+			err = tx2.Rollback()
+		}
+		began <- err
+	}()
+	select {
+	case err := <-began:
+		t.Fatalf("second transaction began (err %v) while the first holds the write lock: not BEGIN IMMEDIATE", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	must(t, tx1.Rollback())
+	must(t, <-began) // and it gets its turn once the first ends
+}

@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// Empty reports whether the patch sets no member (IfVersion aside).
+// Empty reports whether the patch sets no member (IfMatch aside).
 func (p Patch) Empty() bool {
 	return !p.Name.Set && !p.Methods.Set && !p.Tags.Set && !p.ExpiresAt.Set
 }
@@ -19,9 +19,12 @@ func (p Patch) Empty() bool {
 //   - only the members present are set; methods and tags are merged into config by the
 //     database, so concurrent patches of different members never overwrite each other;
 //   - the row changes only if some present member differs from what is stored (and, with
-//     IfVersion, only at that version); then version moves by one and updated_at to now;
-//   - if no row changed, one SELECT tells ErrNotFound, ErrVersionMismatch or a no-op, for
-//     which the stored row is returned unchanged.
+//     IfMatch, only when the stored version is one of IfMatch); then version moves by one
+//     and updated_at to now;
+//   - if no row changed, one SELECT tells: no such row → ErrNotFound; stored version not in
+//     IfMatch → the current row with ErrVersionMismatch; else a no-op → the stored row.
+//
+// An empty patch writes nothing and only does the SELECT.
 func (s *Store) UpdateMcpServer(ctx context.Context, env, accountID, id uuid.UUID, p Patch) (McpServer, error) {
 	if p.Name.Set && p.Name.Null {
 		return McpServer{}, errors.New("store: update mcp server: name cannot be null")
@@ -40,8 +43,10 @@ func (s *Store) UpdateMcpServer(ctx context.Context, env, accountID, id uuid.UUI
 	if err != nil {
 		return McpServer{}, err
 	}
-	if p.IfVersion != nil && m.Version != *p.IfVersion {
-		return McpServer{}, ErrVersionMismatch
+	// Versions only grow and a caller only knows versions that existed, so a stored version
+	// in IfMatch here is the one the UPDATE saw: the patch was a no-op at that version.
+	if !versionMatches(p.IfMatch, m.Version) {
+		return m, ErrVersionMismatch
 	}
 	return m, nil
 }
@@ -106,16 +111,17 @@ func (s *Store) patchStatement(env, accountID, id uuid.UUID, p Patch) (string, [
 	} else if configExpr != "config" {
 		sets = append(sets, "config = "+configExpr)
 	}
-	sets, setArgs = append(sets, "version = version + 1", "updated_at = ?"), append(setArgs, s.bindTime(now()))
+	sets, setArgs = append(sets, "version = version + 1", s.touch()), append(setArgs, s.bindTime(now()))
 
 	q := "UPDATE mcp_servers SET " + strings.Join(sets, ", ") +
 		" WHERE id = ? AND integrated_account_id = ? AND environment_id = ?" +
 		" AND (" + strings.Join(differs, " OR ") + ")"
 	args := append(setArgs, id, accountID, env)
 	args = append(args, differArgs...)
-	if p.IfVersion != nil {
-		q += " AND version = ?"
-		args = append(args, *p.IfVersion)
+	if p.IfMatch != nil {
+		cond, arg := s.versionIn(p.IfMatch)
+		q += " AND " + cond
+		args = append(args, arg)
 	}
 	return q + " RETURNING " + mcpServerColumns, args
 }

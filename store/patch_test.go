@@ -140,7 +140,9 @@ func TestPatchNoOpMovesNothing(t *testing.T) {
 		time.Sleep(2 * time.Millisecond)
 		for _, p := range []store.Patch{
 			{},
-			{IfVersion: ptr(m.Version)},
+			{IfMatch: []int64{m.Version}},
+			{IfMatch: []int64{m.Version + 3, m.Version}},
+			{Name: set("n"), IfMatch: []int64{m.Version}},
 			{Name: set("n")},
 			{Methods: set([]string{"a", "b"})},
 			{Tags: set([]string{})},
@@ -231,33 +233,6 @@ func TestPatchComparesConfigSemantically(t *testing.T) {
 	})
 }
 
-func TestPatchIfVersion(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s *store.Store) {
-		f := newFixture(t, s)
-		m := f.server(t, "n", store.Config{})
-		got, err := f.patch(t, m.ID, store.Patch{Name: set("a"), IfVersion: ptr(m.Version)})
-		must(t, err)
-		if got.Version != m.Version+1 || got.Name != "a" {
-			t.Fatalf("matching version: %s", show(got))
-		}
-		for _, p := range []store.Patch{
-			{Name: set("b"), IfVersion: ptr(m.Version)}, // stale: a change
-			{Name: set("a"), IfVersion: ptr(m.Version)}, // stale: would be a no-op
-			{IfVersion: ptr(m.Version)},                 // stale: nothing to change
-			{Name: set("b"), IfVersion: ptr(got.Version + 5)},
-		} {
-			_, err := f.patch(t, m.ID, p)
-			wantErr(t, err, store.ErrVersionMismatch)
-		}
-		sameServer(t, f.get(t, m.ID), got)
-		noop, err := f.patch(t, m.ID, store.Patch{Name: set("a"), IfVersion: ptr(got.Version)})
-		must(t, err)
-		sameServer(t, noop, got)
-		_, err = f.patch(t, uuid.New(), store.Patch{Name: set("b"), IfVersion: ptr(int64(1))})
-		wantErr(t, err, store.ErrNotFound)
-	})
-}
-
 func TestPatchErrors(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		f := newFixture(t, s)
@@ -334,4 +309,31 @@ func TestConfigJSON(t *testing.T) {
 	if c.Methods != nil || c.Tags != nil {
 		t.Errorf("nulls read as %#v", c)
 	}
+}
+
+// updated_at never goes back, even when the clock (or a writer that waited) is behind the
+// stored value; version still moves.
+func TestUpdatedAtNeverGoesBack(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		f := newFixture(t, s)
+		m := f.server(t, "n", store.Config{})
+		future := time.Now().UTC().Add(time.Hour).Truncate(time.Microsecond)
+		arg := any(future)
+		if s.Dialect() == store.DialectSQLite {
+			arg = future.Format("2006-01-02 15:04:05.000000+00:00")
+		}
+		must(t, s.DB().WithContext(ctxT(t)).Exec("UPDATE mcp_servers SET updated_at = ? WHERE id = ?", arg, m.ID).Error)
+		got, err := f.patch(t, m.ID, store.Patch{Name: set("later")})
+		must(t, err)
+		if got.Version != m.Version+1 || !got.UpdatedAt.Equal(future) {
+			t.Fatalf("patch: version %d updated_at %v, want %d and %v", got.Version, got.UpdatedAt, m.Version+1, future)
+		}
+		_, hash := store.NewSecret(store.MCPTokenPrefix)
+		got, err = s.RotateMcpServerToken(ctxT(t), f.env, f.account.ID, m.ID, hash, nil)
+		must(t, err)
+		if got.Version != m.Version+2 || !got.UpdatedAt.Equal(future) {
+			t.Fatalf("rotate: version %d updated_at %v", got.Version, got.UpdatedAt)
+		}
+		sameServer(t, f.get(t, m.ID), got)
+	})
 }

@@ -232,8 +232,8 @@ func TestMcpServerTokens(t *testing.T) {
 		must(t, err)
 		sameServer(t, got, m)
 		_, newHash := store.NewSecret(store.MCPTokenPrefix)
-		wantErr(t, rotateErr(s.RotateMcpServerToken(ctx, f.env, f.account.ID, m.ID, newHash, ptr(int64(7)))), store.ErrVersionMismatch)
-		rot, err := s.RotateMcpServerToken(ctx, f.env, f.account.ID, m.ID, newHash, ptr(m.Version))
+		wantErr(t, errOnly(s.RotateMcpServerToken(ctx, f.env, f.account.ID, m.ID, newHash, []int64{7})), store.ErrVersionMismatch)
+		rot, err := s.RotateMcpServerToken(ctx, f.env, f.account.ID, m.ID, newHash, []int64{m.Version})
 		must(t, err)
 		if rot.Version != m.Version+1 || !rot.UpdatedAt.After(m.UpdatedAt) {
 			t.Fatalf("rotation did not move version/updated_at: %+v", rot)
@@ -250,5 +250,3 @@ func TestMcpServerTokens(t *testing.T) {
 		wantErr(t, err, store.ErrNotFound)
 	})
 }
-
-func rotateErr(_ store.McpServer, err error) error { return err }

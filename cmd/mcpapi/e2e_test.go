@@ -24,13 +24,14 @@ func TestLifecycle(t *testing.T) {
 		acc := a.newAccount()
 		methods := []string{"GET", "POST", "get", "READ", "DOWNLAOD"}
 		expires := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
-		created, err := a.client.CreateMcpServerWithResponse(ctx, acc, client.McpServerCreate{
+		created, err := a.client.CreateMcpServerWithResponse(ctx, acc, nil, client.McpServerCreate{
 			Name: "Read-only HubSpot", Config: &client.McpServerConfig{Methods: &methods}, ExpiresAt: &expires,
 		})
 		if err != nil || created.JSON201 == nil {
 			t.Fatalf("create: %v %s", err, created.Body)
 		}
 		srv := *created.JSON201
+		token, url := deref(srv.Token), deref(srv.Url)
 		h := created.HTTPResponse.Header
 		if got, want := h.Get("Location"), "/integrated-account/"+acc.String()+"/mcp/"+srv.Id.String(); got != want {
 			t.Errorf("Location %q, want %q", got, want)
@@ -38,11 +39,11 @@ func TestLifecycle(t *testing.T) {
 		if h.Get("Cache-Control") != "no-store" {
 			t.Errorf("Cache-Control %q, want no-store", h.Get("Cache-Control"))
 		}
-		if !strings.HasPrefix(srv.Token, "mcp_") || len(srv.Token) < 40 {
-			t.Errorf("token %q is not a long random mcp_ token", srv.Token)
+		if !strings.HasPrefix(token, "mcp_") || len(token) < 40 {
+			t.Errorf("token %q is not a long random mcp_ token", token)
 		}
-		if srv.Url != a.base+"/mcp/"+srv.Token {
-			t.Errorf("url %q, want %q", srv.Url, a.base+"/mcp/"+srv.Token)
+		if url != a.base+"/mcp/"+token {
+			t.Errorf("url %q, want %q", url, a.base+"/mcp/"+token)
 		}
 		if got := deref(srv.Config.Methods); !slices.Equal(got, []string{"get", "post", "read", "downlaod"}) {
 			t.Errorf("methods %v, want normalised [get post read downlaod]", got)
@@ -57,7 +58,7 @@ func TestLifecycle(t *testing.T) {
 		// GET never shows the token, and returns what the create returned.
 		got := a.do(http.MethodGet, "/integrated-account/"+acc.String()+"/mcp/"+srv.Id.String(), "")
 		mustStatus(t, got, http.StatusOK)
-		if strings.Contains(string(got.body), srv.Token) || strings.Contains(string(got.body), `"token"`) {
+		if strings.Contains(string(got.body), token) || strings.Contains(string(got.body), `"token"`) {
 			t.Errorf("GET leaks the token: %s", got.body)
 		}
 		g := a.getServer(acc, srv.Id)
@@ -67,7 +68,7 @@ func TestLifecycle(t *testing.T) {
 
 		// PATCH the name, then config.tags: each leaves the rest as it was.
 		name := "Updated MCP server"
-		p1, err := a.client.UpdateMcpServerWithResponse(ctx, acc, srv.Id, client.McpServerPatch{Name: &name})
+		p1, err := a.client.UpdateMcpServerWithResponse(ctx, acc, srv.Id, nil, client.McpServerPatch{Name: &name})
 		if err != nil || p1.JSON200 == nil {
 			t.Fatalf("patch name: %v %s", err, p1.Body)
 		}
@@ -94,7 +95,7 @@ func TestLifecycle(t *testing.T) {
 		if err != nil || list.JSON200 == nil || len(list.JSON200.Result) != 1 || list.JSON200.NextCursor.IsSpecified() && !list.JSON200.NextCursor.IsNull() {
 			t.Fatalf("list: %v %s", err, list.Body)
 		}
-		del, err := a.client.DeleteMcpServerWithResponse(ctx, acc, srv.Id)
+		del, err := a.client.DeleteMcpServerWithResponse(ctx, acc, srv.Id, nil)
 		if err != nil || del.JSON200 == nil || del.JSON200.Id != srv.Id {
 			t.Fatalf("delete: %v %s", err, del.Body)
 		}

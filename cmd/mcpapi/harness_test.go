@@ -200,7 +200,7 @@ func mustStatus(t *testing.T, r response, want int) {
 func (a *app) newAccount() uuid.UUID {
 	a.t.Helper()
 	tenant := "acme"
-	res, err := a.client.CreateIntegratedAccountWithResponse(context.Background(),
+	res, err := a.client.CreateIntegratedAccountWithResponse(context.Background(), nil,
 		client.IntegratedAccountCreate{Integration: "hubspot", TenantId: &tenant})
 	if err != nil || res.JSON201 == nil {
 		a.t.Fatalf("create account: %v %v %s", err, res.StatusCode(), res.Body)
@@ -212,7 +212,7 @@ func (a *app) newAccount() uuid.UUID {
 func (a *app) newServer(account uuid.UUID) client.McpServerCreated {
 	a.t.Helper()
 	methods, tags := []string{"list"}, []string{"contacts"}
-	res, err := a.client.CreateMcpServerWithResponse(context.Background(), account, client.McpServerCreate{
+	res, err := a.client.CreateMcpServerWithResponse(context.Background(), account, nil, client.McpServerCreate{
 		Name: "srv", Config: &client.McpServerConfig{Methods: &methods, Tags: &tags},
 	})
 	if err != nil || res.JSON201 == nil {
@@ -223,7 +223,7 @@ func (a *app) newServer(account uuid.UUID) client.McpServerCreated {
 
 func (a *app) getServer(account, id uuid.UUID) client.McpServer {
 	a.t.Helper()
-	res, err := a.client.GetMcpServerWithResponse(context.Background(), account, id)
+	res, err := a.client.GetMcpServerWithResponse(context.Background(), account, id, nil)
 	if err != nil || res.JSON200 == nil {
 		a.t.Fatalf("get server: %v %v %s", err, res.StatusCode(), res.Body)
 	}

@@ -89,6 +89,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	fmt.Fprintf(stdout, "mcpapi serving on %s (database: %s)\n", base, describeDatabase(cfg.databaseURL))
 
+	go purgeIdempotencyKeys(ctx, st, logger)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -152,6 +153,25 @@ Try it:
 
 `, token, base, token)
 	return nil
+}
+
+// purgeIdempotencyKeys deletes expired Idempotency-Keys now and then, until ctx ends. An expired
+// key is already ignored when reused; this only keeps the table small.
+func purgeIdempotencyKeys(ctx context.Context, st *store.Store, logger *slog.Logger) {
+	tick := time.NewTicker(10 * time.Minute)
+	defer tick.Stop()
+	for {
+		if n, err := st.PurgeIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
+			logger.Warn("purge of expired idempotency keys failed", "error", err)
+		} else if n > 0 {
+			logger.Info("purged expired idempotency keys", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 func newLogger(format string, w io.Writer) (*slog.Logger, error) {

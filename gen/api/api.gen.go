@@ -255,7 +255,7 @@ type McpServerCreated struct {
 	// Token The server's secret token. It is stored only as a hash and cannot be shown again.
 	//
 	// Example: mcp_q3L1r0dC0h2Jm0d0cXoTqg1r3kqZyZ0Yt5h9JmL2w8E
-	Token string `json:"token"`
+	Token *string `json:"token,omitempty"`
 
 	// UpdatedAt Time at which the MCP server was last updated.
 	//
@@ -265,7 +265,7 @@ type McpServerCreated struct {
 	// Url The URL an MCP client connects to; it contains the token.
 	//
 	// Example: http://127.0.0.1:8080/mcp/mcp_q3L1r0dC0h2Jm0d0cXoTqg1r3kqZyZ0Yt5h9JmL2w8E
-	Url string `json:"url"`
+	Url *string `json:"url,omitempty"`
 }
 
 // McpServerList One page of MCP servers.
@@ -349,6 +349,15 @@ type Problem struct {
 // Example: ["list","get"]
 type ScopeList = []string
 
+// IdempotencyKey defines model for IdempotencyKey.
+type IdempotencyKey = string
+
+// IfMatch defines model for IfMatch.
+type IfMatch = string
+
+// IfNoneMatch defines model for IfNoneMatch.
+type IfNoneMatch = string
+
 // IntegratedAccountID defines model for IntegratedAccountID.
 type IntegratedAccountID = openapi_types.UUID
 
@@ -366,6 +375,11 @@ type NextCursor = string
 // Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
 type BadRequest = Problem
 
+// Conflict An error, as an RFC 9457 problem document.
+//
+// Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
+type Conflict = Problem
+
 // InternalServerError An error, as an RFC 9457 problem document.
 //
 // Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
@@ -380,6 +394,11 @@ type NotFound = Problem
 //
 // Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
 type PayloadTooLarge = Problem
+
+// PreconditionFailed An error, as an RFC 9457 problem document.
+//
+// Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
+type PreconditionFailed = Problem
 
 // ServiceUnavailable An error, as an RFC 9457 problem document.
 //
@@ -411,6 +430,32 @@ type ListIntegratedAccountsParams struct {
 	NextCursor *NextCursor `form:"next_cursor,omitempty" json:"next_cursor,omitempty"`
 }
 
+// CreateIntegratedAccountParams defines parameters for CreateIntegratedAccount.
+type CreateIntegratedAccountParams struct {
+	// IdempotencyKey A key of your choice (1–255 printable ASCII characters) that makes a create safe to retry.
+	// It is bound to the caller's environment, the method and the path, and kept 24 hours. A
+	// retry with the same key and the same body (compared as parsed JSON) replays the first
+	// 2xx response, with `Idempotent-Replayed: true`, and creates nothing. Only 2xx responses
+	// are kept, so after a 4xx the same key may be used with a corrected body. The same key with
+	// another body or path answers 422; a retry while the first request is still running
+	// waits for it (up to 10 seconds), then replays it or answers 409.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// DeleteIntegratedAccountParams defines parameters for DeleteIntegratedAccount.
+type DeleteIntegratedAccountParams struct {
+	// IfMatch Apply the request only if the resource's current `ETag` is one of these (RFC 9110
+	// §13.1.1), or, with `*`, if the resource exists. Otherwise nothing changes: 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// GetIntegratedAccountParams defines parameters for GetIntegratedAccount.
+type GetIntegratedAccountParams struct {
+	// IfNoneMatch Answer 304 without a body if the resource's current `ETag` is one of these, or with `*`
+	// (RFC 9110 §13.1.2). Compared weakly, so `W/"3"` matches `"3"`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
 // ListMcpServersParams defines parameters for ListMcpServers.
 type ListMcpServersParams struct {
 	// Limit The largest number of items to return in one page.
@@ -419,6 +464,46 @@ type ListMcpServersParams struct {
 	// NextCursor The opaque `next_cursor` of the previous page. Omit it for the first page. A cursor this
 	// server did not issue is rejected (400).
 	NextCursor *NextCursor `form:"next_cursor,omitempty" json:"next_cursor,omitempty"`
+}
+
+// CreateMcpServerParams defines parameters for CreateMcpServer.
+type CreateMcpServerParams struct {
+	// IdempotencyKey A key of your choice (1–255 printable ASCII characters) that makes a create safe to retry.
+	// It is bound to the caller's environment, the method and the path, and kept 24 hours. A
+	// retry with the same key and the same body (compared as parsed JSON) replays the first
+	// 2xx response, with `Idempotent-Replayed: true`, and creates nothing. Only 2xx responses
+	// are kept, so after a 4xx the same key may be used with a corrected body. The same key with
+	// another body or path answers 422; a retry while the first request is still running
+	// waits for it (up to 10 seconds), then replays it or answers 409.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// DeleteMcpServerParams defines parameters for DeleteMcpServer.
+type DeleteMcpServerParams struct {
+	// IfMatch Apply the request only if the resource's current `ETag` is one of these (RFC 9110
+	// §13.1.1), or, with `*`, if the resource exists. Otherwise nothing changes: 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// GetMcpServerParams defines parameters for GetMcpServer.
+type GetMcpServerParams struct {
+	// IfNoneMatch Answer 304 without a body if the resource's current `ETag` is one of these, or with `*`
+	// (RFC 9110 §13.1.2). Compared weakly, so `W/"3"` matches `"3"`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// UpdateMcpServerParams defines parameters for UpdateMcpServer.
+type UpdateMcpServerParams struct {
+	// IfMatch Apply the request only if the resource's current `ETag` is one of these (RFC 9110
+	// §13.1.1), or, with `*`, if the resource exists. Otherwise nothing changes: 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// RotateMcpServerTokenParams defines parameters for RotateMcpServerToken.
+type RotateMcpServerTokenParams struct {
+	// IfMatch Apply the request only if the resource's current `ETag` is one of these (RFC 9110
+	// §13.1.1), or, with `*`, if the resource exists. Otherwise nothing changes: 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
 // CreateIntegratedAccountJSONRequestBody defines body for CreateIntegratedAccount for application/json ContentType.
@@ -440,28 +525,31 @@ type ServerInterface interface {
 	ListIntegratedAccounts(ctx echo.Context, params ListIntegratedAccountsParams) error
 	// CreateIntegratedAccount Create an integrated account
 	// (POST /integrated-account)
-	CreateIntegratedAccount(ctx echo.Context) error
+	CreateIntegratedAccount(ctx echo.Context, params CreateIntegratedAccountParams) error
 	// DeleteIntegratedAccount Delete an integrated account
 	// (DELETE /integrated-account/{id})
-	DeleteIntegratedAccount(ctx echo.Context, id openapi_types.UUID) error
+	DeleteIntegratedAccount(ctx echo.Context, id openapi_types.UUID, params DeleteIntegratedAccountParams) error
 	// GetIntegratedAccount Get an integrated account
 	// (GET /integrated-account/{id})
-	GetIntegratedAccount(ctx echo.Context, id openapi_types.UUID) error
+	GetIntegratedAccount(ctx echo.Context, id openapi_types.UUID, params GetIntegratedAccountParams) error
 	// ListMcpServers List the MCP servers of an integrated account
 	// (GET /integrated-account/{integrated_account_id}/mcp)
 	ListMcpServers(ctx echo.Context, integratedAccountId IntegratedAccountID, params ListMcpServersParams) error
 	// CreateMcpServer Create an MCP server
 	// (POST /integrated-account/{integrated_account_id}/mcp)
-	CreateMcpServer(ctx echo.Context, integratedAccountId IntegratedAccountID) error
+	CreateMcpServer(ctx echo.Context, integratedAccountId IntegratedAccountID, params CreateMcpServerParams) error
 	// DeleteMcpServer Delete an MCP server
 	// (DELETE /integrated-account/{integrated_account_id}/mcp/{id})
-	DeleteMcpServer(ctx echo.Context, integratedAccountId IntegratedAccountID, id McpServerID) error
+	DeleteMcpServer(ctx echo.Context, integratedAccountId IntegratedAccountID, id McpServerID, params DeleteMcpServerParams) error
 	// GetMcpServer Get an MCP server
 	// (GET /integrated-account/{integrated_account_id}/mcp/{id})
-	GetMcpServer(ctx echo.Context, integratedAccountId IntegratedAccountID, id McpServerID) error
+	GetMcpServer(ctx echo.Context, integratedAccountId IntegratedAccountID, id McpServerID, params GetMcpServerParams) error
 	// UpdateMcpServer Update an MCP server
 	// (PATCH /integrated-account/{integrated_account_id}/mcp/{id})
-	UpdateMcpServer(ctx echo.Context, integratedAccountId IntegratedAccountID, id McpServerID) error
+	UpdateMcpServer(ctx echo.Context, integratedAccountId IntegratedAccountID, id McpServerID, params UpdateMcpServerParams) error
+	// RotateMcpServerToken Rotate the token of an MCP server
+	// (POST /integrated-account/{integrated_account_id}/mcp/{id}/token)
+	RotateMcpServerToken(ctx echo.Context, integratedAccountId IntegratedAccountID, id McpServerID, params RotateMcpServerTokenParams) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -498,8 +586,28 @@ func (w *ServerInterfaceWrapper) ListIntegratedAccounts(ctx echo.Context) error 
 func (w *ServerInterfaceWrapper) CreateIntegratedAccount(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateIntegratedAccountParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.CreateIntegratedAccount(ctx)
+	err = w.Handler.CreateIntegratedAccount(ctx, params)
 	return err
 }
 
@@ -514,8 +622,28 @@ func (w *ServerInterfaceWrapper) DeleteIntegratedAccount(ctx echo.Context) error
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteIntegratedAccountParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.DeleteIntegratedAccount(ctx, id)
+	err = w.Handler.DeleteIntegratedAccount(ctx, id, params)
 	return err
 }
 
@@ -530,8 +658,28 @@ func (w *ServerInterfaceWrapper) GetIntegratedAccount(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetIntegratedAccountParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetIntegratedAccount(ctx, id)
+	err = w.Handler.GetIntegratedAccount(ctx, id, params)
 	return err
 }
 
@@ -578,8 +726,28 @@ func (w *ServerInterfaceWrapper) CreateMcpServer(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter integrated_account_id: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateMcpServerParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.CreateMcpServer(ctx, integratedAccountId)
+	err = w.Handler.CreateMcpServer(ctx, integratedAccountId, params)
 	return err
 }
 
@@ -602,8 +770,28 @@ func (w *ServerInterfaceWrapper) DeleteMcpServer(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteMcpServerParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.DeleteMcpServer(ctx, integratedAccountId, id)
+	err = w.Handler.DeleteMcpServer(ctx, integratedAccountId, id, params)
 	return err
 }
 
@@ -626,8 +814,28 @@ func (w *ServerInterfaceWrapper) GetMcpServer(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetMcpServerParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetMcpServer(ctx, integratedAccountId, id)
+	err = w.Handler.GetMcpServer(ctx, integratedAccountId, id, params)
 	return err
 }
 
@@ -650,8 +858,72 @@ func (w *ServerInterfaceWrapper) UpdateMcpServer(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateMcpServerParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.UpdateMcpServer(ctx, integratedAccountId, id)
+	err = w.Handler.UpdateMcpServer(ctx, integratedAccountId, id, params)
+	return err
+}
+
+// RotateMcpServerToken converts echo context to params.
+func (w *ServerInterfaceWrapper) RotateMcpServerToken(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "integrated_account_id" -------------
+	var integratedAccountId IntegratedAccountID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "integrated_account_id", ctx.Param("integrated_account_id"), &integratedAccountId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter integrated_account_id: %s", err))
+	}
+
+	// ------------- Path parameter "id" -------------
+	var id McpServerID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RotateMcpServerTokenParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RotateMcpServerToken(ctx, integratedAccountId, id, params)
 	return err
 }
 
@@ -711,16 +983,42 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/integrated-account/:integrated_account_id/mcp/:id", wrapper.DeleteMcpServer, options.OperationMiddlewares["deleteMcpServer"]...)
 	router.GET(options.BaseURL+"/integrated-account/:integrated_account_id/mcp/:id", wrapper.GetMcpServer, options.OperationMiddlewares["getMcpServer"]...)
 	router.PATCH(options.BaseURL+"/integrated-account/:integrated_account_id/mcp/:id", wrapper.UpdateMcpServer, options.OperationMiddlewares["updateMcpServer"]...)
+	router.POST(options.BaseURL+"/integrated-account/:integrated_account_id/mcp/:id/token", wrapper.RotateMcpServerToken, options.OperationMiddlewares["rotateMcpServerToken"]...)
 
 }
 
 type BadRequestApplicationProblemPlusJSONResponse Problem
 
+type ConflictResponseHeaders struct {
+	RetryAfter *int
+}
+type ConflictApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers ConflictResponseHeaders
+}
+
 type InternalServerErrorApplicationProblemPlusJSONResponse Problem
 
 type NotFoundApplicationProblemPlusJSONResponse Problem
 
+type NotModifiedResponseHeaders struct {
+	ETag *string
+}
+type NotModifiedResponse struct {
+	Headers NotModifiedResponseHeaders
+}
+
 type PayloadTooLargeApplicationProblemPlusJSONResponse Problem
+
+type PreconditionFailedResponseHeaders struct {
+	ETag *string
+}
+type PreconditionFailedApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers PreconditionFailedResponseHeaders
+}
 
 type ServiceUnavailableResponseHeaders struct {
 	RetryAfter *int
@@ -837,7 +1135,8 @@ func (response ListIntegratedAccounts503ApplicationProblemPlusJSONResponse) Visi
 }
 
 type CreateIntegratedAccountRequestObject struct {
-	Body *CreateIntegratedAccountJSONRequestBody
+	Params CreateIntegratedAccountParams
+	Body   *CreateIntegratedAccountJSONRequestBody
 }
 
 type CreateIntegratedAccountResponseObject interface {
@@ -845,7 +1144,9 @@ type CreateIntegratedAccountResponseObject interface {
 }
 
 type CreateIntegratedAccount201ResponseHeaders struct {
-	Location *string
+	ETag               *string
+	IdempotentReplayed *string
+	Location           *string
 }
 
 type CreateIntegratedAccount201JSONResponse struct {
@@ -860,6 +1161,12 @@ func (response CreateIntegratedAccount201JSONResponse) VisitCreateIntegratedAcco
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	if response.Headers.Location != nil {
 		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
 	}
@@ -903,6 +1210,25 @@ func (response CreateIntegratedAccount401ApplicationProblemPlusJSONResponse) Vis
 	return err
 }
 
+type CreateIntegratedAccount409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateIntegratedAccount409ApplicationProblemPlusJSONResponse) VisitCreateIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateIntegratedAccount413ApplicationProblemPlusJSONResponse struct {
 	PayloadTooLargeApplicationProblemPlusJSONResponse
 }
@@ -931,6 +1257,22 @@ func (response CreateIntegratedAccount415ApplicationProblemPlusJSONResponse) Vis
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntegratedAccount422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreateIntegratedAccount422ApplicationProblemPlusJSONResponse) VisitCreateIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -971,7 +1313,8 @@ func (response CreateIntegratedAccount503ApplicationProblemPlusJSONResponse) Vis
 }
 
 type DeleteIntegratedAccountRequestObject struct {
-	Id openapi_types.UUID `json:"id"`
+	Id     openapi_types.UUID `json:"id"`
+	Params DeleteIntegratedAccountParams
 }
 
 type DeleteIntegratedAccountResponseObject interface {
@@ -1043,6 +1386,25 @@ func (response DeleteIntegratedAccount404ApplicationProblemPlusJSONResponse) Vis
 	return err
 }
 
+type DeleteIntegratedAccount412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteIntegratedAccount412ApplicationProblemPlusJSONResponse) VisitDeleteIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteIntegratedAccount500ApplicationProblemPlusJSONResponse struct {
 	InternalServerErrorApplicationProblemPlusJSONResponse
 }
@@ -1079,25 +1441,46 @@ func (response DeleteIntegratedAccount503ApplicationProblemPlusJSONResponse) Vis
 }
 
 type GetIntegratedAccountRequestObject struct {
-	Id openapi_types.UUID `json:"id"`
+	Id     openapi_types.UUID `json:"id"`
+	Params GetIntegratedAccountParams
 }
 
 type GetIntegratedAccountResponseObject interface {
 	VisitGetIntegratedAccountResponse(w http.ResponseWriter) error
 }
 
-type GetIntegratedAccount200JSONResponse IntegratedAccount
+type GetIntegratedAccount200ResponseHeaders struct {
+	ETag *string
+}
+
+type GetIntegratedAccount200JSONResponse struct {
+	Body    IntegratedAccount
+	Headers GetIntegratedAccount200ResponseHeaders
+}
 
 func (response GetIntegratedAccount200JSONResponse) VisitGetIntegratedAccountResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
+}
+
+type GetIntegratedAccount304Response = NotModifiedResponse
+
+func (response GetIntegratedAccount304Response) VisitGetIntegratedAccountResponse(w http.ResponseWriter) error {
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetIntegratedAccount400ApplicationProblemPlusJSONResponse struct {
@@ -1297,6 +1680,7 @@ func (response ListMcpServers503ApplicationProblemPlusJSONResponse) VisitListMcp
 
 type CreateMcpServerRequestObject struct {
 	IntegratedAccountId IntegratedAccountID `json:"integrated_account_id"`
+	Params              CreateMcpServerParams
 	Body                *CreateMcpServerJSONRequestBody
 }
 
@@ -1305,8 +1689,10 @@ type CreateMcpServerResponseObject interface {
 }
 
 type CreateMcpServer201ResponseHeaders struct {
-	CacheControl *string
-	Location     *string
+	CacheControl       *string
+	ETag               *string
+	IdempotentReplayed *string
+	Location           *string
 }
 
 type CreateMcpServer201JSONResponse struct {
@@ -1323,6 +1709,12 @@ func (response CreateMcpServer201JSONResponse) VisitCreateMcpServerResponse(w ht
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.CacheControl != nil {
 		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
 	}
 	if response.Headers.Location != nil {
 		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
@@ -1379,6 +1771,25 @@ func (response CreateMcpServer404ApplicationProblemPlusJSONResponse) VisitCreate
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMcpServer409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateMcpServer409ApplicationProblemPlusJSONResponse) VisitCreateMcpServerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1469,6 +1880,7 @@ func (response CreateMcpServer503ApplicationProblemPlusJSONResponse) VisitCreate
 type DeleteMcpServerRequestObject struct {
 	IntegratedAccountId IntegratedAccountID `json:"integrated_account_id"`
 	Id                  McpServerID         `json:"id"`
+	Params              DeleteMcpServerParams
 }
 
 type DeleteMcpServerResponseObject interface {
@@ -1540,6 +1952,25 @@ func (response DeleteMcpServer404ApplicationProblemPlusJSONResponse) VisitDelete
 	return err
 }
 
+type DeleteMcpServer412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteMcpServer412ApplicationProblemPlusJSONResponse) VisitDeleteMcpServerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteMcpServer500ApplicationProblemPlusJSONResponse struct {
 	InternalServerErrorApplicationProblemPlusJSONResponse
 }
@@ -1578,24 +2009,45 @@ func (response DeleteMcpServer503ApplicationProblemPlusJSONResponse) VisitDelete
 type GetMcpServerRequestObject struct {
 	IntegratedAccountId IntegratedAccountID `json:"integrated_account_id"`
 	Id                  McpServerID         `json:"id"`
+	Params              GetMcpServerParams
 }
 
 type GetMcpServerResponseObject interface {
 	VisitGetMcpServerResponse(w http.ResponseWriter) error
 }
 
-type GetMcpServer200JSONResponse McpServer
+type GetMcpServer200ResponseHeaders struct {
+	ETag *string
+}
+
+type GetMcpServer200JSONResponse struct {
+	Body    McpServer
+	Headers GetMcpServer200ResponseHeaders
+}
 
 func (response GetMcpServer200JSONResponse) VisitGetMcpServerResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
+}
+
+type GetMcpServer304Response = NotModifiedResponse
+
+func (response GetMcpServer304Response) VisitGetMcpServerResponse(w http.ResponseWriter) error {
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetMcpServer400ApplicationProblemPlusJSONResponse struct {
@@ -1687,6 +2139,7 @@ func (response GetMcpServer503ApplicationProblemPlusJSONResponse) VisitGetMcpSer
 type UpdateMcpServerRequestObject struct {
 	IntegratedAccountId               IntegratedAccountID `json:"integrated_account_id"`
 	Id                                McpServerID         `json:"id"`
+	Params                            UpdateMcpServerParams
 	JSONBody                          *UpdateMcpServerJSONRequestBody
 	ApplicationMergePatchPlusJSONBody *UpdateMcpServerApplicationMergePatchPlusJSONRequestBody
 }
@@ -1695,15 +2148,25 @@ type UpdateMcpServerResponseObject interface {
 	VisitUpdateMcpServerResponse(w http.ResponseWriter) error
 }
 
-type UpdateMcpServer200JSONResponse McpServer
+type UpdateMcpServer200ResponseHeaders struct {
+	ETag *string
+}
+
+type UpdateMcpServer200JSONResponse struct {
+	Body    McpServer
+	Headers UpdateMcpServer200ResponseHeaders
+}
 
 func (response UpdateMcpServer200JSONResponse) VisitUpdateMcpServerResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1756,6 +2219,25 @@ func (response UpdateMcpServer404ApplicationProblemPlusJSONResponse) VisitUpdate
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMcpServer412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMcpServer412ApplicationProblemPlusJSONResponse) VisitUpdateMcpServerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1843,6 +2325,149 @@ func (response UpdateMcpServer503ApplicationProblemPlusJSONResponse) VisitUpdate
 	return err
 }
 
+type RotateMcpServerTokenRequestObject struct {
+	IntegratedAccountId IntegratedAccountID `json:"integrated_account_id"`
+	Id                  McpServerID         `json:"id"`
+	Params              RotateMcpServerTokenParams
+}
+
+type RotateMcpServerTokenResponseObject interface {
+	VisitRotateMcpServerTokenResponse(w http.ResponseWriter) error
+}
+
+type RotateMcpServerToken200ResponseHeaders struct {
+	CacheControl *string
+	ETag         *string
+}
+
+type RotateMcpServerToken200JSONResponse struct {
+	Body    McpServerCreated
+	Headers RotateMcpServerToken200ResponseHeaders
+}
+
+func (response RotateMcpServerToken200JSONResponse) VisitRotateMcpServerTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateMcpServerToken400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RotateMcpServerToken400ApplicationProblemPlusJSONResponse) VisitRotateMcpServerTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateMcpServerToken401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RotateMcpServerToken401ApplicationProblemPlusJSONResponse) VisitRotateMcpServerTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateMcpServerToken404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RotateMcpServerToken404ApplicationProblemPlusJSONResponse) VisitRotateMcpServerTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateMcpServerToken412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response RotateMcpServerToken412ApplicationProblemPlusJSONResponse) VisitRotateMcpServerTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateMcpServerToken500ApplicationProblemPlusJSONResponse struct {
+	InternalServerErrorApplicationProblemPlusJSONResponse
+}
+
+func (response RotateMcpServerToken500ApplicationProblemPlusJSONResponse) VisitRotateMcpServerTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateMcpServerToken503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RotateMcpServerToken503ApplicationProblemPlusJSONResponse) VisitRotateMcpServerTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// ListIntegratedAccounts List integrated accounts
@@ -1872,6 +2497,9 @@ type StrictServerInterface interface {
 	// UpdateMcpServer Update an MCP server
 	// (PATCH /integrated-account/{integrated_account_id}/mcp/{id})
 	UpdateMcpServer(ctx context.Context, request UpdateMcpServerRequestObject) (UpdateMcpServerResponseObject, error)
+	// RotateMcpServerToken Rotate the token of an MCP server
+	// (POST /integrated-account/{integrated_account_id}/mcp/{id}/token)
+	RotateMcpServerToken(ctx context.Context, request RotateMcpServerTokenRequestObject) (RotateMcpServerTokenResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -1912,8 +2540,10 @@ func (sh *strictHandler) ListIntegratedAccounts(ctx echo.Context, params ListInt
 }
 
 // CreateIntegratedAccount operation middleware
-func (sh *strictHandler) CreateIntegratedAccount(ctx echo.Context) error {
+func (sh *strictHandler) CreateIntegratedAccount(ctx echo.Context, params CreateIntegratedAccountParams) error {
 	var request CreateIntegratedAccountRequestObject
+
+	request.Params = params
 
 	var body CreateIntegratedAccountJSONRequestBody
 	var err error
@@ -1958,10 +2588,11 @@ func (sh *strictHandler) CreateIntegratedAccount(ctx echo.Context) error {
 }
 
 // DeleteIntegratedAccount operation middleware
-func (sh *strictHandler) DeleteIntegratedAccount(ctx echo.Context, id openapi_types.UUID) error {
+func (sh *strictHandler) DeleteIntegratedAccount(ctx echo.Context, id openapi_types.UUID, params DeleteIntegratedAccountParams) error {
 	var request DeleteIntegratedAccountRequestObject
 
 	request.Id = id
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.DeleteIntegratedAccount(ctx.Request().Context(), request.(DeleteIntegratedAccountRequestObject))
@@ -1983,10 +2614,11 @@ func (sh *strictHandler) DeleteIntegratedAccount(ctx echo.Context, id openapi_ty
 }
 
 // GetIntegratedAccount operation middleware
-func (sh *strictHandler) GetIntegratedAccount(ctx echo.Context, id openapi_types.UUID) error {
+func (sh *strictHandler) GetIntegratedAccount(ctx echo.Context, id openapi_types.UUID, params GetIntegratedAccountParams) error {
 	var request GetIntegratedAccountRequestObject
 
 	request.Id = id
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetIntegratedAccount(ctx.Request().Context(), request.(GetIntegratedAccountRequestObject))
@@ -2034,10 +2666,11 @@ func (sh *strictHandler) ListMcpServers(ctx echo.Context, integratedAccountId In
 }
 
 // CreateMcpServer operation middleware
-func (sh *strictHandler) CreateMcpServer(ctx echo.Context, integratedAccountId IntegratedAccountID) error {
+func (sh *strictHandler) CreateMcpServer(ctx echo.Context, integratedAccountId IntegratedAccountID, params CreateMcpServerParams) error {
 	var request CreateMcpServerRequestObject
 
 	request.IntegratedAccountId = integratedAccountId
+	request.Params = params
 
 	var body CreateMcpServerJSONRequestBody
 	var err error
@@ -2082,11 +2715,12 @@ func (sh *strictHandler) CreateMcpServer(ctx echo.Context, integratedAccountId I
 }
 
 // DeleteMcpServer operation middleware
-func (sh *strictHandler) DeleteMcpServer(ctx echo.Context, integratedAccountId IntegratedAccountID, id McpServerID) error {
+func (sh *strictHandler) DeleteMcpServer(ctx echo.Context, integratedAccountId IntegratedAccountID, id McpServerID, params DeleteMcpServerParams) error {
 	var request DeleteMcpServerRequestObject
 
 	request.IntegratedAccountId = integratedAccountId
 	request.Id = id
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.DeleteMcpServer(ctx.Request().Context(), request.(DeleteMcpServerRequestObject))
@@ -2108,11 +2742,12 @@ func (sh *strictHandler) DeleteMcpServer(ctx echo.Context, integratedAccountId I
 }
 
 // GetMcpServer operation middleware
-func (sh *strictHandler) GetMcpServer(ctx echo.Context, integratedAccountId IntegratedAccountID, id McpServerID) error {
+func (sh *strictHandler) GetMcpServer(ctx echo.Context, integratedAccountId IntegratedAccountID, id McpServerID, params GetMcpServerParams) error {
 	var request GetMcpServerRequestObject
 
 	request.IntegratedAccountId = integratedAccountId
 	request.Id = id
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetMcpServer(ctx.Request().Context(), request.(GetMcpServerRequestObject))
@@ -2134,11 +2769,12 @@ func (sh *strictHandler) GetMcpServer(ctx echo.Context, integratedAccountId Inte
 }
 
 // UpdateMcpServer operation middleware
-func (sh *strictHandler) UpdateMcpServer(ctx echo.Context, integratedAccountId IntegratedAccountID, id McpServerID) error {
+func (sh *strictHandler) UpdateMcpServer(ctx echo.Context, integratedAccountId IntegratedAccountID, id McpServerID, params UpdateMcpServerParams) error {
 	var request UpdateMcpServerRequestObject
 
 	request.IntegratedAccountId = integratedAccountId
 	request.Id = id
+	request.Params = params
 	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/json") {
 		var body UpdateMcpServerJSONRequestBody
 		var err error
@@ -2209,112 +2845,164 @@ func (sh *strictHandler) UpdateMcpServer(ctx echo.Context, integratedAccountId I
 	return nil
 }
 
+// RotateMcpServerToken operation middleware
+func (sh *strictHandler) RotateMcpServerToken(ctx echo.Context, integratedAccountId IntegratedAccountID, id McpServerID, params RotateMcpServerTokenParams) error {
+	var request RotateMcpServerTokenRequestObject
+
+	request.IntegratedAccountId = integratedAccountId
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RotateMcpServerToken(ctx.Request().Context(), request.(RotateMcpServerTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RotateMcpServerToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RotateMcpServerTokenResponseObject); ok {
+		return validResponse.VisitRotateMcpServerTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7F39cts4kn8VFG+rxs5RsuSPJJbr/tA4mR3P5mtje7M7kS+CSEjChgQYALSsTalqH+Ke4R5sn+QKDZAE",
-	"P2RKtpPN3OSPqXEkkGh0N/oLv4Y+ewGPE84IU9IbfPbIDY6TiMDfZ0yRmcCKhMMg4ClT+kOZxjEWS2/g",
-	"DRmi+QiE7RDfu8ZRSvTQQBD91QesvIG339s/7PT6nX7vonc86PUGvd6vnu/R0Bt4/QnuTw97/c6T/tOD",
-	"zuGT4KhzTA6OO+Qp2T96Qg6CJ8dHeqydjXLmDbx5OpEJ1xMqwjBTH+BVOIhJJ+Ai8XwvTcKW+Vcr33sZ",
-	"JOdEXBNRW93L0zdImq/cVXE2pTP9V0zUnIfSG7z3Iio1JTOivCvfU3gGnwacKRwo6fnAZcwokd7Vyl/L",
-	"mX6v4Ew2ZqKp6QV9vD85CDqH4RHpPJ4+6XWe9o/3O/hgchgchY/Jk+lTz/fITUIFkdl7D3qd/n7noH+x",
-	"fzA4Oh4cHecc32/n+GOH45pUI98P2wiM4Zh4A+8twWGHs2iJfk4n50ZmzbLpX/T3BweFbN5gFczfEvMe",
-	"VzrmM6TmxEoIYRYiQZIIBwRRJZERDnys8AxpAclWMf7x+YXne29en+v/vX0+fOb53rPX7169GL5+5goW",
-	"J9TzvQWZzDn/qGWVSsVjEK1d86VZn6tD+YLOA57U1mMoBy7pVWU0n8C/7GL0B0gqvJQIS0QVomuWVFPA",
-	"q1U++yUTRCpBA1UlIebXxJ0uG0c5M3ycEwQatmxhJEujaFXWRvhI0zAnOCQC7MsLHtjN/NkLiQwETeze",
-	"vpgTlGA1R3wKs9q9oCniqQhIF3QdLJU38PYKNe1YNd3bREP34iDZ23AnyGBOYgy8XWrheZo1bAZCfcXP",
-	"FRekvoxhtNCyGjPekXrE2EeSssAwWRCZcCYJCrAQlEiEkSSBIKq8uOzZEg2EpbGWb/6l1s0aXe/evRum",
-	"ak6YogFWpJnNuBih5QxzEKQ4SiVBO29/OkWPnxz1dstE/UiwIAIJgqP4v0ZeHCQ4oSPvVj6tfC/BAsdE",
-	"WfHX3MvZs2YSz55lelD3N2W6NnYk3sDT+lXYqGZL53uCfEqpIKE3UCIl7vqmXMRgvdIURtb5/4LGVDUv",
-	"KcJiRqRCLI0nROjlUUViqfkuiEqFdq2IM70LZmVt3+9Z+j+lBDaiXUAEk7kEhmSK00iZR2J8Q2OtNP2e",
-	"/hdl9l853cAAa6Vyl9gukcK+lSWxsYOpS+K+bH9FbtRpKiQXzcTzBH9KCRozcqM+BDBwnC0nEeSa8lQa",
-	"vqPXsTayCk25gK+nVEhlvxsi8yxScypHzLqhkIaIcW2ZZUoQlUiQv5NAK+zOYa+32x2xEpte/n24fHXa",
-	"W7w87928/OnPNy+f8QX89xP3muXsUF2SdoxvXhA2U3NvsH/0GESc/bvvN23GzP7AXvwRh2/Jp5RIZU26",
-	"Iibcw0kSWduwlwg+iUj8n3+Xxma7sSJl1zjSsUEtQoTPUUy0ort+IyQK08jKRJjJNcPsE6BOQnBtK947",
-	"o+NUbxuu0IQg7VQ830u4Vl6hPQEwaXXle1JhlUpvcKjVXVFlzBYOUbbMnCd4wlM1mESYfTSMKXj6B0Gm",
-	"3sD7j70iRt4z38q9N4YZ5pG6kjkLinGklZaEiItsdSdobBY3RppkiQgOtLebEhZSNrPs6norH8ykYDgy",
-	"O/K5furOMjJvqgkpZeQmMVoKVDWKqWEc4kGQCkFAWBnHj1yOZ8QjQz16bl//xXjfSCVzAsUuesVRxglk",
-	"VicRFgSFVAYRl3o14NTVTzxl4R15zZzHC16/4kimwTyPY9buh8KsogWWoO9T/TqX0Ye9w4LRr7hCZsIv",
-	"rtiGdBRyYggjNzospYbJAY4iIn6QiLBrKjiLifbREHsuI47DC85faN93R7Yq53FHhdGEh0vENbs0EZkv",
-	"vN3WwDO5OSE3ASEhenx0dPAYTZaKyBKv+wcFr+1S0AXnyFDzlYwJUEyliR70UjFDjw/Rn+iPwGK9x2hA",
-	"Lhm+xjTCk+iuXE7LbygYrYkJscITLMG5uQPXsVsaqvRwReKECyxotHQfLVsPh9F2QeiyNM0XZXV5dUKb",
-	"ZT2tNt2KcyQjvjjRIZpYoggrE/U4Kc1b/U1nOFWkIfg4JwFnIQR5C0y1B5tyQczbKJuVAqh+QyhdhGia",
-	"9kumQ3cu6D9IeHc5l15RMlTGbw/fnCHFPxLW7BOqo0zEY2K3sq3qF2ItUf6F5VmiLKZSUjbzC5fso5R9",
-	"ZHzBtIAFueYfDd2OSN+9e9epplFNBNlH9qpZlxVWInhApNTK9JwpqpZ3lFmCpXpukvCqGze5eWaJ9cBG",
-	"oRVpubF+E5I9Mk1VKsitkVd1cDn8cjL+UhC2v+9K32EFsrz4etHYgkRRx8Zjk1ShADMbTYIEtEqAi8YS",
-	"4SaWgqW9ZDJNEi4UCV+SkOKLZXJ3W5u/qtGpqTkGujWRv5y/frWFW8vWZKnQs5d92pErlZwMBEtCsKav",
-	"7NggczKJr03IcBCQRBMVA1GaGtn1CgKAh89IRCz/1uWqGIVmUHMN6fMWZdGV7yWCJ0QoauPqsC1LvnXu",
-	"TXPl9sy3yJrfa6KKohCf6CRUU/4TJVGYJxFlml8zUsnXDOeslCoMy5XPEADxIPtBoRirYG4rXLM0wkJv",
-	"IkGk1JOUrIWpHO4pPJN7vTpbswmqZL6zO2IhOJuhBVVzRCt1oO1IqjDSobFW0IMtiOz3tjx23Ovv6oyC",
-	"2xkKlfaRrRtAsTorMWRFsEoRs8yNNvFmJPoZm5qE3XiAU5d5wBkz+ZItfYHYi9MdauyGI/vfwMlOVZtc",
-	"kmublcYEYYUWc2r1pF5ohDzMvqSyfZvXn29XTWpH0Zg0qVqT7bhk9FNKEA11DDGlZhs+YPmzxZBUxNFk",
-	"2ZwBUP7KmUSlo01qLng6m5dpdIRbndaRdnXSv/FUIB2m1Zlizl6IgM02ZmkUjdFiThhi2o1oqc3oNSlr",
-	"cEmZ9CMm1TG1xhpdrrbdWXUiLBWyb3ow/anb/LLwXJ6WTh1Li9rIdJzCwxDZhCHVb8fRG2eHTXEkSa0a",
-	"gxhZtKnt5y23f93/fhV1dQqsjw9b6qv31eUylRMScTbTeeN6JXao6+8/bVUUh2MbSf8FlWucR4Jn4Nrq",
-	"QpYVKbuVazgPhBo0nFC8v6oJtTS6Sai2+m45p4cDLa4ZsIU/2HrZQUrrbs9ouk2RnEWiTKfs5FGovT8c",
-	"FOjp4FinLUqu++lVEXgLgZc1AVoi/RKbmiRZQjfUSqXO6Q06U7LIlBm5JkKHKsqcTVX9/28EA2G07DeD",
-	"eKjFLDmbb9OeXMSnZniFt+0eq1JsbgtyXAFtFuS4YqySUyRJqdQEzHl+2n/b+eKGytAa6rjaUk80iHty",
-	"8EO2P6TiiUQLLj5CMamwN1RvFbt37IurXGyE5DRysdVQbRY6ZkeX9zyo3ThmrGyczayosaCOHlKJJjxl",
-	"Yc3nPVSIm0GKytT9nMaYdQTBIRSnIG1rY2DTXr9nCFnZkBuEjq4ZuXvoCEzx12IhrDkqbZrS5t4uxKza",
-	"re1Cy/OAJzrHN6mq68iGBieVFc7wRBKmiuOqDNV0YrKECVdzOP4z4/wRbN8lUpxH6/Mu/WJyk8BpIRpb",
-	"JzgGlNRYe74xCng8oToBoWqOhq+eVU7+7+M5y04if8/tXgJAZxDGrbIpNn5g1S49gJZtnR3ERMwA6QWH",
-	"32hsNGxck2EiCAjRAvykscqKCxIizshJZoAFYNjkiFGFdtIc6EbC3ZNMDyKCrwmA51IWzDGbgQTN49lW",
-	"X8x5RJBZa/ZOUJTbhPgQ2MGKyV8r6LpN1XmWgxJ0vRJginJsnwPqK9mS9gXkoeytmVCClSJCk/Xf74ed",
-	"X3HnH73O8VXx54fuoHP16A9NRjLGN2dmjqPeWv9n4+FCh5t5keEn78KIdRL6xlhw+668e7q+xtE9TNS/",
-	"CUJ5bRD9cAHyvcO+kzVnZyXIGM68ONixB4oLv3IoU8KVHbXhyspBBVB21a6mECfiKHo9hRPHjWTprfzP",
-	"FW0w59SNJiEXpYHYGonqnFd7l9yRREs49kNzLOfgy4vDQTnnC4bwDNNKJTEOkg+fDl70RS887c33f4l7",
-	"YS/4K7/4NOuLg4+ffl3+2vubOpof/xK/2F88fd4YHIqomerLty+y4CaIqPZetlqlVfJEaxnsM8qMQzSL",
-	"KpevlEoGe3v9/SfdXrfX7Q+e9p72APe8Pd1FTC1oazyZYQb02uoacNVoeaJlnvq5EbA54CmLDqRz+faF",
-	"bwUDsuOsdqrXarJ+h4UIu03uoLnrjl1cToEyP6DelfDI7WXIQnG+zfLjptDfe5UpHSY8RHnStbkPXZa8",
-	"f94Ah7BPDo4f7zbkgq+zfhpznq2NiLaiEPdvYiq+bEPQg4QzhoMtMY2J7MpoFhOxuAr7xWKWVm1ujmGy",
-	"YH5d8KL9d+GizSLKRDZwffuQpqa9GaqlqaQOyCnfwoe0ah4fHj1BFgGEQh6kBhLbjKVoAsX8WwHxW4Ey",
-	"FnpzObAMMDxN6JG2ddbLtHbh1Wl/4sJAEM3hnmWz9Jvx9Jm1dkjayAA6oJlVPRGlTCrMAtLexpat2HSa",
-	"GI3IIPSokoZ+la62Bq8CFH5ohzRla9nRodn4rx2rRp2zZ+NdHzarBZRBqBbxGYo4/5gmlTJ+/5fjX5/8",
-	"ef8vB396+vLw1dGbx2+fnD+9OL78SxN1mQ43UfbzxcUbZAaggIdl6w5Kn7dAHR0fOy1QZkNUELb5Fqkb",
-	"UjnXi7I4vYwbHykL9d9WqpVuuaZd5hwVW/BgdaLLt2dIkCkRxLQMYlXU9WX7rO42bo3WLdYP1pzzuclx",
-	"F1XBBoqhZsenWSHKdLbs5OVRoxaWQjTWo8c+Gs+IGu8iG0vhmX4CSqgDhKEKO2IJlpJIU6/V6pb3IGSt",
-	"kwVgMN7VXoHEpqUjwJJ0KJOESaroNRnoIUv4yiZ9pm1YpYKRcMQiviCio5/yjQULU4OfJBKFgieJfSLv",
-	"BetIQhjiIiQCfSSJ6iLtAuJELQ0zcBTxhRxpFzWnbFapH1arJ7kxKqRoB3ydelMttpMkSAVVy3PoCgXS",
-	"JtD6OUzVvNH9FXhrE4w5bSB+nt0Ba8ema9SONl+N0Q4XKBF6H4ZoAqHbiJmuO6nsaXT2IPjz8W4XnRMW",
-	"6mQYSzQeWmQ5+IMBso2qo7TXOwhgJviTjI0kTLerN7CrKjik8xcDWqVsyjNoLzY90zais2TEmEIOToQs",
-	"pT9ysLc3o2qeTroBj/fMaPs/r4aGfYkZnhFZCt2ziKcRdVBF6KEkwkoHX90RG7EhQ48e1Z979Eg7Wr4Z",
-	"5g/tuNuVMzJiGT7lB5nlk7ug8Y8eFXQ/euQAVmCuhuMTvYmkNiXSHnvx6YhRqGvwCEKn4RnCMx1PxHhp",
-	"epHt6UA3P20ZvnqWHRl0wWLsdtFz7fed6kHeXD1ibv2gqBsExNgV5yoBmp+B+0AohkLMJKWRQlPBY0QV",
-	"FF80ZSY0Bp6fcnatzTNncjBiHfQczpF08GTYyQgJWzQ03z2ZlqKh3R9llo4YcnfWCYIzKzAxmjBJtE0U",
-	"Ns+RUOPSzA4RgFSxKm9Ls8bcqGpRIIS1ydKxfzESYSYXWjHJDQ5UpE3cR4Jw1lYBst457B3udvXy3xbh",
-	"HQhAEAOe3RlXQenjEzR+M7w4/XmMcCQ5UvgjkZqG0kjI+TqQ8wGQfuyjPPProkvbxpHleRgaa0zrLZBz",
-	"QWNLhX7q4ODgGOUZio490eXFqTFMWKGYS4ViGgguoWcHJYIEVFLOuoVkTXMhBW0dr4P7j/OQ3ySqOhvY",
-	"7aK/FDGrCW3BXYBYGwNXyvKGUeuZcBmKnOOPTSdcDXasX10gj8H4RTQgTBLHog0THMxJZ7/bq1myxWLR",
-	"xfB1l4vZnn1W7r04O33+6vw5PFNETZlt/Nc//8fdjDEYOWDG8M2Z53vazBn71+/2zBt4Qpi2kAPvoNvr",
-	"Hnjg3ubgehoiYv2xdp41V6RDFHmb9VzXrFipkaA3YJZNxKBT2BFLmfb2AWcQuDOFdIAhlBwgHafAi2u9",
-	"5Vkrv96AM6LymtGJucXD5q4jVisZgaRyG3IW2qXVEGPSK1+vsKaMXgzZM7cTrPzWgU4/vU4kS33j+73e",
-	"LX0vzf1Ls4amwnzBbnvLbRW73wQG/WqLTplmyGVD30wr6HLle4dGLE3z5eLbc3r+4ZF++yOlzr2V7x1t",
-	"Mk9TAzs8e9D+bENLK7A0V54Xpve4xgavqM2dNXwLBV/elMWYEynpxkIu7OO2LufqRjWvqoM78zT7Rx4u",
-	"t9w+mV5WWsVsNOYGczYnWvJU5Lji0nVBW6Ku76HK9jB6VU47lUjJqmZP+lsyJChOEJtoyoY2YWzvvqB1",
-	"/WztbSNrrj+6raE0HweTfq2tfdjfYHtWm/rhuaNNJmvon/wm7IlR1ebd32pTVn5j1e4zDVfG0ESk6Rom",
-	"0764zuQoPiMQiZuwL4oMIruUKsItYVSYXAEOtJMRs0gFHc/CySiCeWyKACfZeUB/2DtsijQMYc0G7F5B",
-	"QFg0bJbjgHrL5O1XDG7u4LewX1k76eabHEMBopy9L4jIV/FVnfJh77D9ofx6k29i1xmO33HX+c0ZwFuo",
-	"6sl1FYhbUoC6J/8jUV9gFzg5zLfour4r7e1K+0ei7qyxlVTt33Tn3f1uWrta6+6aoCurvThINkjXS9iF",
-	"6Zrd25akI8jRR+xLJOkW1jFiRZKOLozf1QSYE/OISlN4asze8xP833DWPjSssrWoHP+C8BTKUWptIt8C",
-	"fHEz/O9dZl+iy2ybqkQZedVSjShhr777jtayRYO5a/MnzvAmP9JiE5puXNXGobUS4tRwASPURGUXXTTd",
-	"aqvq6NsRG0OiMs7j5nEqovGJczhbgDrnRBAfSW4ObOGIFzG+6CLjMijLu0b0kyPGtNeKqCThABXHuaHf",
-	"cJTrrznDbbDahhcFEO4+JRxBcPiaRdX7m5DIt7PD6sywGThybtoe+D7y+6Hy72BOvlJFyGVvubWhGVb8",
-	"/Z733zvY+K6qvLZasKa5Goylc2WeQaAYk0dZhpwz+6BSNzyFQ7pTzpTgUVvxMLubfOV/6/XGbZ34v6VA",
-	"ebi/v8nD9cv+vrHiZgkP2xxcbJ/dbVPoLOY6QVQ1tlhtWrhcU7YsO+uvVa5s/s2QLS6Xe7AyZcXwfK9E",
-	"blmJ3GCLbFB5dKSwLryv+AJTQMg8QmMt8gFVW+aXw9xagnRaQLb3kO0a+l0rNyo1bqSSD5AStleX3F+I",
-	"gAwya+MpS/kNForiKFra6yuqyeQOYJheQjcP9LEUmC7fAAPJdQHbVwturgEdMbgHFHBthKndwYiNWAcN",
-	"M7RU5eoHKlFEpm7Dvx491lErgIztbZH55QJU5RcK1H7AwUfYwKqKvhPTU25fanPRgV6ovUCAStOvFBYg",
-	"reLqgi6qwRq5KKMaAbpVvwABKwsxlgjbGwt2iuTXYPN4BqzdrV6RgKjy9YtjDK7WQT+61yaYUBQrFNKY",
-	"MMC/ZbQNUPl99nqEDhoXyQlw17QZFWA7JIkyPMZwoa4p8Zb4vL9f0BtEBAtAA1ILVXRoLbcn6dkzHKDB",
-	"dWf5SIYK3BnTcOyjcZGXjX30r3/+724JL5j/VMeIaTNlVBf0SfGYBgMX+5XpNZ+ikE4BrK8KEGIUAZgR",
-	"kemUBKqLhqZnbcSAqRk804LD0c7482oM/VgQOEhEPqU4QjWdkbt5/LPf62WtNmTEcghn9utQhmHjIpUa",
-	"F/egaLFVajZUZjcj5K8xszaVRExr1UOVRLIGsFu9kPtzYOCG7O9otT9kfnJr5Xtp6dev2h90fi3rDp7P",
-	"9uatfO82JOvvjRsb1Hy2DWOshtcj9OzX4eBUAiPDWot4rtyZ0lr80cGeLZb6UMXzfC/kCxZhHm7YDPr/",
-	"+Tiisddyk9/5+xIRZWG7rOxVbsm/7WDze1lj6+jYKN6mZQ2nrQkCZLeh6f0VtMrawfWT+SGKeICjTMeg",
-	"JanoZ9KeXqQMWpBvqUxCwGyJq525VNtyGjp9TrJrxIn9unLngd2OTdADHdlX+o6c8yfTGQK3mumo2HSM",
-	"SKLWZq4/2H4dZ1aX2aur1f8FAAD//w==",
+	"7H3rchu3/eirYPZ0JpL/JEVSkmVRcz4osp0o8UXVpW4T+oTgLkgiWgJrACuKzWgm73DOM7Tv0UfJk5zB",
+	"D8Au9sKbJDtO4w+dxiKwC/zu9/0lCPk04YwwJYPeLwG5xdMkJvDfp0yRscCKRMdhyFOm9B9lOp1iMQ96",
+	"wTFDNFuBsF3SCG5wnBK9NBRE//QTVkEv6La7e812p9lpX7YPe+12r93+IWgENAp6QWeIO6O9dqd50Hm2",
+	"29w7CPebh2T3sEmeke7+AdkNDw739Vr7NspZ0Asm6VAmXL9QEYaZ+gkehcMpaYZcJEEjSJNoxfvv7hrB",
+	"6zC5IOKGiMrtXp+cIWl+8m/F2YiO9X9NiZrwSAa9H4OYSn2SMVHB+0ag8Bj+GnKmcKhk0AAoY0aJDN7f",
+	"NRZCptPOIePWDPVp2mEHd4e7YXMv2ifNp6ODdvNZ57DbxLvDvXA/ekoORs+CRkBuEyqIdM/dbTc73eZu",
+	"57K729s/7O0fZhDvrob4Uw/i+qgGvz9tgjCGpyToBecER03O4jn6Nh1eGJzV46Zz2en2dnPcnGEVTs6J",
+	"eY6PHfM3pCbEYghhFiFBkhiHBFElkUEO/FnhMdIIkivR+M2Ly6ARnL290P93/uL4edAInr999+bV8dvn",
+	"PmJxQoNGMCPDCefXGlepVHwKqLV3vjL382kou9BFyJPKfczJAUr6Vu7MR/Avexn9ByQVnkuEJaIK0QVX",
+	"qhDg+7vs7VdMEKkEDVX5CFN+Q/zXuXWUMwPHCUFAYfMVgGRpHN8VqRH+pM8wITgiAuTLi0sM+yIiQ0ET",
+	"y9fHSCrB2RgRpqiaAyT4CF4uiOSpCMlXEoWpEIQpdEOE1OfbOn95gg47nTb6z7+ftZ61drdb6FShcILZ",
+	"mEg0o2rSZ+SGiDkSBMf2hwbcywGdtdCVJABXhgano+ZrDa8BrNH/fMMZsX9r9RmwGwjLoBf0g91+EDQC",
+	"GU7IFAMK5hrHgYYgGwPuTyMyTbgiTAG25ySqXv5MEEmYamj8DpRIyaCBZhPC3PUTzvQJpf23fowGDmaI",
+	"YBFTIpAgH1IiFdzY8IdmlEH28nDe/J7MB63C8fWbCqcnLJ1qAoIfNOFXbvOKh1YSl+9wOSEowWrisGYF",
+	"WYa94qt3chnTtDJmZx3xsjMNk501xdgyrLzhF4oLUkOH8Uwz2oDxptQrBg0kKQtJERUhFoISiTCSJBRE",
+	"FS/n9tbCNvuxFr7v3r07TjVRKhpiRerBjPMVmgngHQQpjlJJDEs8PdhvbxcP9TXBAggFx9P/3Q+mYYIT",
+	"uoJ67xpBggWeEmV516On78m8jouvCZDmnKcChRNOQ4K2Or/9+n+7+/soEZQpPIwJOr44OT3V3ChwqJ+9",
+	"jdQEKzTF1wBUQztI4hFcSxAl5q0+O9WiDw15qqUSN1SG45iIryQi7IYKzqbARp40cxJMk6bh+2uSKNTd",
+	"QxOeCtlCx30Gzy+xjr6H2wt/GPJojrZAoQtt+EiUYCFJhL67ePtm23Kl4dARFVL1Wff2NqOYhnl8zpCq",
+	"6cRBD1mO168zN5eIcTWhbNxCb7WU8p8k+wwLArdoIMkRHimtB9He7W3x9FM8R0OiaSIyL8co5EKQUHOl",
+	"vk0LXfrrjbDE+s1EmOtyYVgaMzkjQqK9bvcIYWThNaExye+biSAqkVQ0jpFIGaNs3GczrFXziAstZLfS",
+	"RCOv09asw1kktwFfLIMgVfq92Svbh2WpuzfqhF38jDQNsJrWJGxqIxCsF20mgr7JjZGSICxQ/RTfviJs",
+	"rCZBr7u/3wimlLl/dzQDKEWEfub/+bHfv+22m/3+7cGL9//zl6COgU9HoCpqWCNJrJJ3gAIFRBfquIFW",
+	"lAMNTs6IlaqOv7XK67P//Luz2+q0OtsNxIWjsCeDRvmhiNxqO6iF3mrUzqgkjr6cpuyhvU53kXarB6jV",
+	"k4sg2Wl39+rho/XpIhgB0tFuew8uw1OFsKHETcGkIZIBpM98OwFg1t1uoRPHyzOCr+M5cNPg3Q5ce4Cm",
+	"+ohEooH596bAya2GjSFU9r9On9ergdPnTtdWHbKi7F/b0wp6mt4n+U3qXYFGoGmYCm3LaOHl33DExRTM",
+	"+zSFlTU2BJ1SVX+lGIuxZg2WTodE6OtRRabSKoFUaN8T8JzgcdGi6Lbt+T+kBCxVe4EYXuYfMCIjnMbK",
+	"bJniWzrVirnTbgPn239l5wYAWDM+8xlXYyR3AIqYWNsDq2LioWB/Q27VSSokF/WH5wn+kBI0YORW/RTC",
+	"woG7TiLIDeWpNHBHb6faWlYg0nMFYH47RmYvUhMq+8z6aRGNtMxBVMoULFlBfjaaaGuv3d4uc9frn4/n",
+	"b07as9cX7dvXL/96+/o5n8H/XvKgHs/eqRcL96dl4V5j8GR6Vu/+GkfnRlpbn0drbv2fOElia3/tJIIP",
+	"YzL9n5+lsYv9YAplNzimUU0IBf6OpkQTuu9YRURhGluceDrV7gByEoJre+xHb/U01WzDlVb52usKGkHC",
+	"NfEKbW0DkO7eNwKpsEpl0NvT5K6oMqYhjpC7ZgYTPOSp6g1jzK4NYHKY/kWQUdAL/tdOHkTaMb/KnTMD",
+	"DLOlSmTehaY41kRLIi2q7e2O0MBcboD0kSUiONQexYiwSKsrA65WcNcITjgbxdadvRdiXsZ0PCl5w5cV",
+	"a8ZahVSCjTTBYJqhEWVUTkhUi7jjms0l+yM3kihDieBjQaTUqM3xc5jjJ7vqR0TO8bouZO3Rj6xNGGNl",
+	"JJ7n75/rX5rHI0VqBM+FsQG1gNdWIhqSERfEPE3bv75U6NS4Krl4dqpTMBwbKf1CU9K9ycM8qcK4KSO3",
+	"iZFcQKn1FFBdh3gIFkvkY3nf50J3eGROj17Yx388lNedknnRtRZ6w5GDBDK3k0h7HxGVYcylvg040+ql",
+	"dsruCWvmbc9h/YYjmYaTzORbKCNzVYtmjj3144rstJcD+g1XyLzwows7a39H3Lh0xhDXjLPId3XwfM0j",
+	"OqJ1saLCgw0jaqmkH2hN4TG9IcwFs7zo1RFi3Dh+QW1Aru6mdtkOrLHRxHnMcXTJ+SttrN0T58rb7vGX",
+	"dTs1LvWFnPG2XDnCnkz/kduQkAg93d/ffYqGc0WKcrWzmxOCvQq65ByZ03wi7WdcGmnMXX1VzNDTPfQ9",
+	"/RrwfyZAKlK98yWmMbkvZ0mFY1LVcBn5GO8vshEuqoCBBMHROsymqa74AI0yF5nNiNA5ikUsdD0seLdF",
+	"9rqfiDFr3UhNRNrFKLBRzkHGb57ll38QN2lZT0NyxfANpjEexvdlqLT4hCLCI6zwEJsQsr9wEZalORVE",
+	"nLX2F1jQeO5vLWoxj6fshdBV4TUfFZvF2wltMkKQUfsgnCMZ89lnYp9cMZyqCRf0n/dm6bT0iILCND7F",
+	"8dkpUvyasAXWaWmV8caMX1nUmZ0crYWTf2R8Fk42pVJSNm7k7kIDpeya8RnTCBbkhl9XePDdu3fNchh9",
+	"GT+Wo+4WWYngIZFSE9MLyErdE2cJluqFyaCVzUmTWHMWgV5Yi7Q8p2YU3ZC4LaNUpYIs9QrLi4uuoZeu",
+	"KziI3a6PfQ8UyMLi03mKMxLHTesrDlOFQsyspwsYIFEPUmEVUDZMILnPqk6MIF5cvCbk3eqzAGhApknC",
+	"hSLRaxJRfDlP7i+gs0fVGj2QALHq57uLt282MHscIOwp9NuL2nbfR2V2DARXQnCnT2z4QCiIeRFbhMOQ",
+	"JPpQUziUPo1sBfkBAIbPSUzUIqPYBN8wisyi+sTjLxsUQtw1gkTwhAhFrVMYrQr7LX33usG/1aG8PAz4",
+	"oz5Unknkw59JqPTJX1ISR5kHXDzzW0ZKASgDOYulEsAy4jMHAGeGfaVMgNxG5cdpjIXmQEGkNv+KIsbU",
+	"CuwoPJY77SpY3QvKx3xnOWIGdQHAqrQU2N7sSCVAemes5jE1CyL7u82pHrY729od5oUsjiZpEDT6j1Ce",
+	"4mKmLnNaynwXobEKve6IDQemOmTXlmxVcR5yxoyzb2P5tojAq7Aq4f4PUMtVpib/yBVmpVOCsEKzCbV0",
+	"Us2cGNPePKTEvvX3z9hVH7Wp6JTUkVqd7Lhi9ENKEI204TGihg0fMZ+zQpCU0FEn2bwFJo7pgESlR01q",
+	"Ing6nhTP6CG3/FoP2+WX/oOnAmnbrgoUU21FBDDbgKVxPDBFMkyrEY018NiKp/CJSW8x/pFJnlTO5VPb",
+	"vUknxlIh+6RHo5+qzC8iz4dpoc6wcKm1RMcJbAbLJjJOOY7PPA4b4ViSavSYkdkqsv1lQ/av6t9PQq5e",
+	"xujp3oqE0UNpuXjKIYk5G2tnczER+wnk7rOVhOJBbC3sv6JygfJI8BhUWxXJsoRlPxUHFYCQVIOU64/v",
+	"K0gtrK5Dqk0nWsjp5XAWXwzYqDWwnssMr+R2d6ZlhORdEjmasi+PI639IVmkXwd56lVWclVP3+WGtxB4",
+	"XkGgPWSjAKY6TBbqmStxfi8djU6VzN1rKI7Upooyyfay/v+DVD0bKvvD1DhXbJYMzMuoJ0PxiVlegu1q",
+	"jVXKlKwycnwErWfk+GgsHyd3klKpDzDhWYnosoKJNYlhpanjU0vV0SB+2usrxx9S8USiGRfXEIHK5Q3V",
+	"rGJ5xz64DMXaIvxaKK4UVOuZjq4W44GVJ2vbjCXGWU+KGgnq0aFXz/lxTFzXRFA83bfpFLOmIDiCiBa4",
+	"basAWMfrDzQhSwy5hunoi5H7m44AlMbC4i4rjgpMU2DuzUzMstzazLS8CHmifXzjqvqK7Nh0RrjAGR5K",
+	"wlSea3V9DEfGSxhyNYHctVnXcH0BivN4sd+lH0xuE0h1o4FVgrY3QGu+AQr5dEi1A0LVBB2/eV4qZXqI",
+	"5iwqiew5y7UEtJmAGXfnXrH2hrvV2DtzlZsbeQdTIsZQgw3VPGhgKGxQwWFiGiFcS49Ja0O5fIQ4I0dO",
+	"AAvoWpF9BgXFWWsLibaPHB3EBN8QqCZOmcvUue2O1WcTHhNk7uqeCYSyDImP0S1UEvkLEV2VqdrP8vqC",
+	"fK0ERZJZN4/XxlOQJasvkJmySz0hvy76uPkDbv6z3Tx8n//nT61e8/2Tv9QJySm+PTXv2G8v1H/WHs5p",
+	"uB4WrmPqPoBYhKHPDATLufL+7voCRfc4Vv86PYkLjejHM5AfbPYdLUi4FWpgsdPiIMceyS78xKbM8i6I",
+	"5UYFnOz9ajIFOxHH8dsRpCnXwmVw16jjfdN3hQaAskHWqjNIRTxAw5TGCo0En2qXFn3tVL9TL7Mi5hGV",
+	"feacEehScaQguNJ/NL05VrFQBqkS14SX9bpBPyI0cVrnus8yzRXPEZYIowmWE9Pnk6Uw5YTPGMJjTJkt",
+	"gy6Svsnk9+phYOnWAgOWQgMk1Ghu9O4igUzD5KcPu686oh2dtCfd76btqB3+nV9+GHfE7vWHH+Y/tP+h",
+	"9ieH301fdWfPXtRawiKuP/XV+StnyYUx1RC1oTkN9CPNUiBUKDPa31yqGKtTKunt7HS6B612q93q9J61",
+	"n7WhM3Dzc+cOhKC1xnOJpt/XytJ4njmzvk1vUlZF/AAKrs5fNSz0AUGcVfKUK4XwnzC0YnnhHuS5KJHk",
+	"Qwoo9hGJq9AysjqwmhPO5xlQXbc740GBVw8IjxFw9bXIYwdaH+4JQVr5YPfw6XaNd/vWzQQwGXotRJjr",
+	"bF9HVHzcoQaPYqAZCK6w0oytWizuMTaYT7AfzQpbSc31VplzTxaZYzClINPD5hLFQ9ZAfXMjrUK9rk6n",
+	"LkkABWQwgwAzBA2Te/sHyNY0oYiHqalQr68OqSvz+V17ljYqM5mBWZgXmoDgqauHWXXPauDZXrz82pdc",
+	"mEpMYzlaMMtGfctTPgsjO9JaAtArA7qrutaUSYVZSFZPc3A3Ns2AhiJcRwsqOdafZLhDjVaBE/60ukjL",
+	"3WVLm2aDvzctGTVPnw+2G8CstkQOTLWYj1HM+XWalBITne8Ofzj4a/dvu98/e733Zv/s6fnBxbPLw6u/",
+	"1Z3O0XDdyb69vDxDZgEKeVSU7kD0WZfq/uGh16VqGKJUaJyxSM2ElYm+lK08dNC4pizS/22xWhoaUcdl",
+	"XvLblkOWX3R1fooEGRFBTFsAVnmmQq5+q8/Gq1xPZasX4c4ZnOsUdx7nrDkxRCH5yIXWTPPhVhbwNWRh",
+	"T4gGevWggQZjogbbyNpSeKx3QFC4hzDElfsswVISaRxOTW5564WdIJKXQE5hdg2Zmg6rEEvSpEwSJqmi",
+	"N6Snl8zhJ+vZmdFHKhWMRH0W8xkRTb3LDgKIUlMRSiSKBE8Sks/CABuqKQlhiIuICBgm0UJaBUwTNTfA",
+	"wHHMZ7LP3CSKYkS0HA/KhFGORbvg00TQKradJGEqqJpfwHAUONoQJqAcp6p28oBXdm5H6/gTRZx3Z0YK",
+	"mOEpdrX5aYC2uDATTkiEhmC69ZnpJZXK5tfdRtDng+0WuiAs0h4vlmhwbAvsQR/0kJ3X0k/b7d0Q3gT/",
+	"SewkAjP0JejZW+UQ0v6LKcOlbMRdsTI2jbLWorPHmGIKjjYRsuD+yN7OzpiqSTpshXy6Y1bb/wsq9b2v",
+	"McNjIgumu7N4ausoyjWHKImx0sZXq8/67JihJ0+q+548cSMe1qhiRFs+u3JG+sxV3HwlnT+5DRT/5El+",
+	"7idPvBIceFdNQkgzkdSiRNpEHh/1mYkY8RhMp+NThMfanpjiuRnJY/MdrSx/dPzmuUuCtEBibLfQC633",
+	"vehBNmOoz/z4QR43CElNIMtRqg1ZQbSlEA6DCIs+mTGNAeYnnN1o8cyZ7PVZE72AzJg2ngw4GSHRCgrN",
+	"uMdRKTq2/FEEaZ8hn7OOEGThTFMVVUgSLRNFNsGLSgNsO/AHqyJbmjtmQlWjAmX1/N7KbJwMucWhirWI",
+	"uyYIu+4SwPXWXntvu6Wvf56bd4AAQUw58NagXGY/OEKDs+PLk28HCMeSI4WvidRnKKwEn68JPh+0Bgwa",
+	"KPP8WujKdrM4Pw9Df5GZjgDHuaRTewq9a3d39xBlHoq2PdHV5YntZFBoyqVCUxoKbsbroESQkErKWSvH",
+	"rOn1pUCtg0UNDIPM5LczZ/b2D7Zb6G+5zWpMW1AXgNZaw5WyrKe/4eYQFYqrs4pq139RKqTWj85rqUH4",
+	"xTQkTBJPoh0nOJyQZrfVrkiy2WzWwvBzi4vxjt0rd16dnrx4c/EC9uRWk5ONv/36/3xmnIKQA2Acn50G",
+	"jcD2OQa9oNNqmyfwhDAtIXvBbqvd2g1AvU1A9dRYxPrPWnlWVJE2UeQy6bl47lUhRoLOQCwbi0G7sH2W",
+	"Mq3tQ85c16M2MISSPaTtFBNAL4//cNNWNAOOicpiRkdmEqH1XfusEjICTGUy5DSyV6vUwMmgOGVsQWIg",
+	"X7JjBsjcNVYu9EaeaEeyMNqj224v6eSpb+Ma1/RWZhf2G3aWRez+EFX17zfo/akvIq3pBFpZRnrXCPYM",
+	"Wurel6FvxxvLAls6q7cUGhjvGsH+Ou+pmycBe3dX763p7AWQZsTzyowCqIAhyGNzpzW/QsCX13kxJ3Z2",
+	"HGa1hSxLhg4YO1Qrg0qjnOJ9NsXXpuVVa0OJR6SXD4GrHZoHkrwyES8bYVcnGszhqwWym8qG0oRCw/ZA",
+	"Kl/zaL4hxztWKvXrWQPStz+tG2fGHlpTszCldcPS9wdwn60IuCt6ykqk5K4iAjsbAiTM07h1Z3JL6wqd",
+	"73+hRU2Fy3t3tD+2ZOrioGFifJWhqtqUd/nc7Xv39vtzX5v+4NdlW2tGxZZGri7bna0DcH0qObrXPly9",
+	"KRtgpDd01hCe5SEjsG9/ndPV9Ovqzd3uOpurDd+fhaYwHF0v11dqi7tGbTz2FxrdGRUSk7o5s6bVdpEy",
+	"UXxMwMcyBn0cO87xggAww5oK4wVCPULSZ7aqRnsqkPNG8B7r/EEhgjf5c6+F3hn+dQM4GtbodH22prpB",
+	"9Rm4htlUaBJLgvY63e06TWNu9giaxk76fATLMsr7movGZbWzePns/fWtxg00jOu6Xl8MY4hqFUNCMyKy",
+	"W3xSS2+vvbd6UzbCCiTNGsKiZkbPZyErDLLuKSsa9R7pOUSZ5aKI2BKX1GNgbxAVmvA4gsnAoGwLE3jM",
+	"8GYjAzSnV2fB1vH0N0Q9BkPno2kfgak9P/9ztJUeNLZod02eysaYfc78/vsz7TdE3ZtjSzT+O40Jfthw",
+	"2vcLjZS6UrK7nWmYrBE+K9QSjRZIr1VBMwQxsz77GEEzW2bVZ3nQDF0aa0kfwFSwxFSaQHBtNC2rqPkD",
+	"R9GODahsbDirR7OT7YsDAAuBtRWFaH7E7Usf68foY90kSlishFwRHSzUQn7RHSvDiDXibpU+8ZbX6ZFV",
+	"tlLNkHotHFZGJr2cCtTs1Z3SfJii8rEVVS157zO/AQDqeVIRD468Yom8yHpCBIEh/1BAASUXiPFZCxmV",
+	"QVnWl6Z39hnTWiumkkQ9lJdXRI2a0orGgpqKPuuzZbFVVAmtmrtn/fm1Vfzmux99JmyUKO8/KIAKT7O8",
+	"8DBV6MkTxgv9EgCqJ0+ObJdDXm3fZ1uDs7cXl+i3X/8FNVm/aKVrdm47lYZRasbBcbYkoJsX4P6ugVxB",
+	"cPSWxeX5ezDr1Mg9jyadBjDNEpkOeOSPwT2sQeoecvcTxYV98Ba7zOr7Ib58ZO/P3iVxX1JeGJFaMOei",
+	"KFld6Zz9DA9zJb+GD46yHi8tDBd/tWnbfBKAUIiGOunKuDDS1QhGz80+gTKFE86U4PEqf9t9pOyu8SXz",
+	"8BhxvS+pik+Yqij0LdQbnZt7/ZukLfJ3HXkdnYXm3nXTEH22Xh4CbZyGeIB99LukH+o/jrvBTNVHSzuU",
+	"hPyXzMKnyyyswdprZBI8BC5yV0sq2wTEnOI2uYU+W5BcQI+YW3gIlz5qTkFmI96WphS8tsfNjavVDPcl",
+	"dfDZpQ7WYslHCPGsjhb7H8mDiFD9px7PsFAUx/HcDrwqB4e2oEb4NXTLQp9oXjPdMIX35CZvi1MzbgaH",
+	"9xlMDofQCWFqu9dnfdZEx64auTQsikoUk5E/IkivHmjnCpp47HzpbBwRVdkIoso37BoIm7LlvK/TTKGx",
+	"D7WxJZhVb0cOUWn6gaO8CDofdtRClbYB7Vb4XQNQGl0dmYSVbeGRCNsZR1t5MMvUvnPXuLJdHqqEqGro",
+	"B08xmEhed4E/aMl4TFihiE4Jg/pyd7YeKj7PDlRqokHuQwN0TRtvXsyOJFEGxhjm95uUTQHO3W5+3jAm",
+	"WEC1PbWtAN5Zi+2/+u2uzt70TTm32VXdbw1oNGigQR4+GDTQb7/+a7tQj599rbDPtEg0pAv0pPiUhj2/",
+	"ttrRNR+hiI6gGU7lRf5xDM0CiIxGJFQtdGx6wm0li2t/cJ+b2Rr8cjeAfmewuSQiH1IcowrNyO3Mbu22",
+	"21l1Zp9lLRLuC/IGYJnjmnv+xnv1PicFSCyFZE3VXPGx5hQAm4q1bL/AHE7sFxtk4eO3efOK+Z5VxZCG",
+	"b7i6D7JiNne/bB8hvuiTthlB5Pp+r9PNC1YtmvrMXNNc0HzemUrv0/czQbXVIyDQafGMpCJJna1gmrYf",
+	"y6i/f7TTNaUvtRJArJ6btWAm8GTNTdBKCUNeMomw3sarfP09LBM7L+CuESzrrvmzQWONcO6mZqaVBlWH",
+	"0HKq++a4Aa3twipNplsZ19UOgk0YNQL70bGIz1iMebTmgIr/5pRs7fyHNXKyH8Xiz+W7xb3KtN+DnIH/",
+	"Rk/9S9RwYyfG0PrHjRruZIPUfh83qDYx/g29IeViJStKKzPDhI2daGM3s2L0Ssg0NGwgE77kHUd9tiTc",
+	"eVRMpTszy+SEPUNQW35+lMWLfZqUsawNfEJ6WjtmM44EDsGB0sspZ9KNOyNoRpmsM6HO4ckZ+C5tjvB3",
+	"C47aEYALdaEtWxoJIif3yGj+yae4/aAOk3fd27/eHLwSr/fY98/k17vRy6eT7zrhP/bHl21y1cXnB/Tt",
+	"4WxxfrJ72X62WX5yk7d+5PykS4nDLNuF8wHL6cnWp84q3n0Jq38k3XdeKr6pjIJbrAi9MScgFP0BJz++",
+	"h9FZdnG1MvgYxTzEsaNDGFGSzzeBqqSUwUiyJQwF8tUerlLzVR7TUTP548h9KI3Yn0szEK0QqSt9rk6F",
+	"9evfzKQImNuOsJsgIYlamGn4ys7v8N7qA/vu/d3/DwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

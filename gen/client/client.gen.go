@@ -251,7 +251,7 @@ type McpServerCreated struct {
 	// Token The server's secret token. It is stored only as a hash and cannot be shown again.
 	//
 	// Example: mcp_q3L1r0dC0h2Jm0d0cXoTqg1r3kqZyZ0Yt5h9JmL2w8E
-	Token string `json:"token"`
+	Token *string `json:"token,omitempty"`
 
 	// UpdatedAt Time at which the MCP server was last updated.
 	//
@@ -261,7 +261,7 @@ type McpServerCreated struct {
 	// Url The URL an MCP client connects to; it contains the token.
 	//
 	// Example: http://127.0.0.1:8080/mcp/mcp_q3L1r0dC0h2Jm0d0cXoTqg1r3kqZyZ0Yt5h9JmL2w8E
-	Url string `json:"url"`
+	Url *string `json:"url,omitempty"`
 }
 
 // McpServerList One page of MCP servers.
@@ -345,6 +345,15 @@ type Problem struct {
 // Example: ["list","get"]
 type ScopeList = []string
 
+// IdempotencyKey defines model for IdempotencyKey.
+type IdempotencyKey = string
+
+// IfMatch defines model for IfMatch.
+type IfMatch = string
+
+// IfNoneMatch defines model for IfNoneMatch.
+type IfNoneMatch = string
+
 // IntegratedAccountID defines model for IntegratedAccountID.
 type IntegratedAccountID = openapi_types.UUID
 
@@ -362,6 +371,11 @@ type NextCursor = string
 // Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
 type BadRequest = Problem
 
+// Conflict An error, as an RFC 9457 problem document.
+//
+// Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
+type Conflict = Problem
+
 // InternalServerError An error, as an RFC 9457 problem document.
 //
 // Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
@@ -376,6 +390,11 @@ type NotFound = Problem
 //
 // Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
 type PayloadTooLarge = Problem
+
+// PreconditionFailed An error, as an RFC 9457 problem document.
+//
+// Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
+type PreconditionFailed = Problem
 
 // ServiceUnavailable An error, as an RFC 9457 problem document.
 //
@@ -407,6 +426,32 @@ type ListIntegratedAccountsParams struct {
 	NextCursor *NextCursor `form:"next_cursor,omitempty" json:"next_cursor,omitempty"`
 }
 
+// CreateIntegratedAccountParams defines parameters for CreateIntegratedAccount.
+type CreateIntegratedAccountParams struct {
+	// IdempotencyKey A key of your choice (1–255 printable ASCII characters) that makes a create safe to retry.
+	// It is bound to the caller's environment, the method and the path, and kept 24 hours. A
+	// retry with the same key and the same body (compared as parsed JSON) replays the first
+	// 2xx response, with `Idempotent-Replayed: true`, and creates nothing. Only 2xx responses
+	// are kept, so after a 4xx the same key may be used with a corrected body. The same key with
+	// another body or path answers 422; a retry while the first request is still running
+	// waits for it (up to 10 seconds), then replays it or answers 409.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// DeleteIntegratedAccountParams defines parameters for DeleteIntegratedAccount.
+type DeleteIntegratedAccountParams struct {
+	// IfMatch Apply the request only if the resource's current `ETag` is one of these (RFC 9110
+	// §13.1.1), or, with `*`, if the resource exists. Otherwise nothing changes: 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// GetIntegratedAccountParams defines parameters for GetIntegratedAccount.
+type GetIntegratedAccountParams struct {
+	// IfNoneMatch Answer 304 without a body if the resource's current `ETag` is one of these, or with `*`
+	// (RFC 9110 §13.1.2). Compared weakly, so `W/"3"` matches `"3"`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
 // ListMcpServersParams defines parameters for ListMcpServers.
 type ListMcpServersParams struct {
 	// Limit The largest number of items to return in one page.
@@ -415,6 +460,46 @@ type ListMcpServersParams struct {
 	// NextCursor The opaque `next_cursor` of the previous page. Omit it for the first page. A cursor this
 	// server did not issue is rejected (400).
 	NextCursor *NextCursor `form:"next_cursor,omitempty" json:"next_cursor,omitempty"`
+}
+
+// CreateMcpServerParams defines parameters for CreateMcpServer.
+type CreateMcpServerParams struct {
+	// IdempotencyKey A key of your choice (1–255 printable ASCII characters) that makes a create safe to retry.
+	// It is bound to the caller's environment, the method and the path, and kept 24 hours. A
+	// retry with the same key and the same body (compared as parsed JSON) replays the first
+	// 2xx response, with `Idempotent-Replayed: true`, and creates nothing. Only 2xx responses
+	// are kept, so after a 4xx the same key may be used with a corrected body. The same key with
+	// another body or path answers 422; a retry while the first request is still running
+	// waits for it (up to 10 seconds), then replays it or answers 409.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// DeleteMcpServerParams defines parameters for DeleteMcpServer.
+type DeleteMcpServerParams struct {
+	// IfMatch Apply the request only if the resource's current `ETag` is one of these (RFC 9110
+	// §13.1.1), or, with `*`, if the resource exists. Otherwise nothing changes: 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// GetMcpServerParams defines parameters for GetMcpServer.
+type GetMcpServerParams struct {
+	// IfNoneMatch Answer 304 without a body if the resource's current `ETag` is one of these, or with `*`
+	// (RFC 9110 §13.1.2). Compared weakly, so `W/"3"` matches `"3"`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// UpdateMcpServerParams defines parameters for UpdateMcpServer.
+type UpdateMcpServerParams struct {
+	// IfMatch Apply the request only if the resource's current `ETag` is one of these (RFC 9110
+	// §13.1.1), or, with `*`, if the resource exists. Otherwise nothing changes: 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// RotateMcpServerTokenParams defines parameters for RotateMcpServerToken.
+type RotateMcpServerTokenParams struct {
+	// IfMatch Apply the request only if the resource's current `ETag` is one of these (RFC 9110
+	// §13.1.1), or, with `*`, if the resource exists. Otherwise nothing changes: 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
 // CreateIntegratedAccountJSONRequestBody defines body for CreateIntegratedAccount for application/json ContentType.
@@ -514,36 +599,40 @@ type ClientInterface interface {
 
 	// CreateIntegratedAccountWithBody Create an integrated account
 	//
-	// Creates an integrated account in the caller's environment.
+	// Creates an integrated account in the caller's environment. Send an `Idempotency-Key` to
+	// make retries safe: a retry with the same key and body replays the first response.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /integrated-account (the `CreateIntegratedAccount` operationId).
-	CreateIntegratedAccountWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateIntegratedAccountWithBody(ctx context.Context, params *CreateIntegratedAccountParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateIntegratedAccount Create an integrated account
 	//
-	// Creates an integrated account in the caller's environment.
+	// Creates an integrated account in the caller's environment. Send an `Idempotency-Key` to
+	// make retries safe: a retry with the same key and body replays the first response.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /integrated-account (the `CreateIntegratedAccount` operationId).
-	CreateIntegratedAccount(ctx context.Context, body CreateIntegratedAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateIntegratedAccount(ctx context.Context, params *CreateIntegratedAccountParams, body CreateIntegratedAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteIntegratedAccount Delete an integrated account
 	//
 	// Deletes an integrated account together with all of its MCP servers; their tokens stop
-	// working at once. Deleting it again answers 404.
+	// working at once. Deleting it again answers 404. With `If-Match`, it is deleted only at
+	// that version (else 412).
 	//
 	// Corresponds with DELETE /integrated-account/{id} (the `DeleteIntegratedAccount` operationId).
-	DeleteIntegratedAccount(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	DeleteIntegratedAccount(ctx context.Context, id openapi_types.UUID, params *DeleteIntegratedAccountParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetIntegratedAccount Get an integrated account
 	//
-	// Returns one integrated account of the caller's environment.
+	// Returns one integrated account of the caller's environment. With `If-None-Match` holding
+	// its current `ETag`, the answer is 304 without a body.
 	//
 	// Corresponds with GET /integrated-account/{id} (the `GetIntegratedAccount` operationId).
-	GetIntegratedAccount(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetIntegratedAccount(ctx context.Context, id openapi_types.UUID, params *GetIntegratedAccountParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListMcpServers List the MCP servers of an integrated account
 	//
@@ -560,10 +649,14 @@ type ClientInterface interface {
 	// `token` and its `url`; they are shown only here, so store them now. Lists in `config` are
 	// normalised: lower-cased, duplicates dropped, first-seen order kept.
 	//
+	// Send an `Idempotency-Key` to make retries safe. The token is stored only as a hash, so a
+	// replayed creation carries the same server but **no `token` and `url`**; rotate the token
+	// (`POST …/mcp/{id}/token`) to get a usable one.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /integrated-account/{integrated_account_id}/mcp (the `CreateMcpServer` operationId).
-	CreateMcpServerWithBody(ctx context.Context, integratedAccountId IntegratedAccountID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateMcpServerWithBody(ctx context.Context, integratedAccountId IntegratedAccountID, params *CreateMcpServerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateMcpServer Create an MCP server
 	//
@@ -571,24 +664,30 @@ type ClientInterface interface {
 	// `token` and its `url`; they are shown only here, so store them now. Lists in `config` are
 	// normalised: lower-cased, duplicates dropped, first-seen order kept.
 	//
+	// Send an `Idempotency-Key` to make retries safe. The token is stored only as a hash, so a
+	// replayed creation carries the same server but **no `token` and `url`**; rotate the token
+	// (`POST …/mcp/{id}/token`) to get a usable one.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /integrated-account/{integrated_account_id}/mcp (the `CreateMcpServer` operationId).
-	CreateMcpServer(ctx context.Context, integratedAccountId IntegratedAccountID, body CreateMcpServerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateMcpServer(ctx context.Context, integratedAccountId IntegratedAccountID, params *CreateMcpServerParams, body CreateMcpServerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteMcpServer Delete an MCP server
 	//
 	// Deletes an MCP server; its token stops working at once. Deleting it again answers 404.
+	// With `If-Match`, it is deleted only at that version (else 412).
 	//
 	// Corresponds with DELETE /integrated-account/{integrated_account_id}/mcp/{id} (the `DeleteMcpServer` operationId).
-	DeleteMcpServer(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	DeleteMcpServer(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *DeleteMcpServerParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetMcpServer Get an MCP server
 	//
-	// Returns one MCP server of an integrated account. The token is never returned.
+	// Returns one MCP server of an integrated account. The token is never returned. With
+	// `If-None-Match` holding its current `ETag`, the answer is 304 without a body.
 	//
 	// Corresponds with GET /integrated-account/{integrated_account_id}/mcp/{id} (the `GetMcpServer` operationId).
-	GetMcpServer(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetMcpServer(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *GetMcpServerParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateMcpServerWithBody Update an MCP server
 	//
@@ -606,12 +705,17 @@ type ClientInterface interface {
 	//
 	// The update is atomic: concurrent updates of different members all take effect. A patch
 	// that changes nothing (`{}`, or values equal to the stored ones) answers 200 with the
-	// resource as it is, and `updated_at` does not move. The response is the resource as stored.
+	// resource as it is, and neither `updated_at` nor the `ETag` moves. The response is the
+	// resource as stored.
+	//
+	// With `If-Match`, the patch applies only if the server is still at that version (`*`
+	// matches any version); otherwise nothing changes and the answer is 412 with the current
+	// `ETag`. The comparison and the write are one atomic step.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PATCH /integrated-account/{integrated_account_id}/mcp/{id} (the `UpdateMcpServer` operationId).
-	UpdateMcpServerWithBody(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	UpdateMcpServerWithBody(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *UpdateMcpServerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateMcpServer Update an MCP server
 	//
@@ -629,12 +733,17 @@ type ClientInterface interface {
 	//
 	// The update is atomic: concurrent updates of different members all take effect. A patch
 	// that changes nothing (`{}`, or values equal to the stored ones) answers 200 with the
-	// resource as it is, and `updated_at` does not move. The response is the resource as stored.
+	// resource as it is, and neither `updated_at` nor the `ETag` moves. The response is the
+	// resource as stored.
+	//
+	// With `If-Match`, the patch applies only if the server is still at that version (`*`
+	// matches any version); otherwise nothing changes and the answer is 412 with the current
+	// `ETag`. The comparison and the write are one atomic step.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PATCH /integrated-account/{integrated_account_id}/mcp/{id} (the `UpdateMcpServer` operationId).
-	UpdateMcpServer(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, body UpdateMcpServerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	UpdateMcpServer(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *UpdateMcpServerParams, body UpdateMcpServerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateMcpServerWithApplicationMergePatchPlusJSONBody Update an MCP server
 	//
@@ -652,12 +761,26 @@ type ClientInterface interface {
 	//
 	// The update is atomic: concurrent updates of different members all take effect. A patch
 	// that changes nothing (`{}`, or values equal to the stored ones) answers 200 with the
-	// resource as it is, and `updated_at` does not move. The response is the resource as stored.
+	// resource as it is, and neither `updated_at` nor the `ETag` moves. The response is the
+	// resource as stored.
+	//
+	// With `If-Match`, the patch applies only if the server is still at that version (`*`
+	// matches any version); otherwise nothing changes and the answer is 412 with the current
+	// `ETag`. The comparison and the write are one atomic step.
 	//
 	// Takes a body of the `application/merge-patch+json` content type.
 	//
 	// Corresponds with PATCH /integrated-account/{integrated_account_id}/mcp/{id} (the `UpdateMcpServer` operationId).
-	UpdateMcpServerWithApplicationMergePatchPlusJSONBody(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, body UpdateMcpServerApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	UpdateMcpServerWithApplicationMergePatchPlusJSONBody(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *UpdateMcpServerParams, body UpdateMcpServerApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RotateMcpServerToken Rotate the token of an MCP server
+	//
+	// Gives the MCP server a new secret token and returns it, with the new `url`, once. The old
+	// token stops working at once; the server's version and `updated_at` move. With
+	// `If-Match`, it rotates only at that version, so of two racing rotations only one wins.
+	//
+	// Corresponds with POST /integrated-account/{integrated_account_id}/mcp/{id}/token (the `RotateMcpServerToken` operationId).
+	RotateMcpServerToken(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *RotateMcpServerTokenParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // ListIntegratedAccounts List integrated accounts
@@ -681,13 +804,14 @@ func (c *Client) ListIntegratedAccounts(ctx context.Context, params *ListIntegra
 
 // CreateIntegratedAccountWithBody Create an integrated account
 //
-// Creates an integrated account in the caller's environment.
+// Creates an integrated account in the caller's environment. Send an `Idempotency-Key` to
+// make retries safe: a retry with the same key and body replays the first response.
 //
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /integrated-account (the `CreateIntegratedAccount` operationId).
-func (c *Client) CreateIntegratedAccountWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateIntegratedAccountRequestWithBody(c.Server, contentType, body)
+func (c *Client) CreateIntegratedAccountWithBody(ctx context.Context, params *CreateIntegratedAccountParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateIntegratedAccountRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -700,13 +824,14 @@ func (c *Client) CreateIntegratedAccountWithBody(ctx context.Context, contentTyp
 
 // CreateIntegratedAccount Create an integrated account
 //
-// Creates an integrated account in the caller's environment.
+// Creates an integrated account in the caller's environment. Send an `Idempotency-Key` to
+// make retries safe: a retry with the same key and body replays the first response.
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /integrated-account (the `CreateIntegratedAccount` operationId).
-func (c *Client) CreateIntegratedAccount(ctx context.Context, body CreateIntegratedAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateIntegratedAccountRequest(c.Server, body)
+func (c *Client) CreateIntegratedAccount(ctx context.Context, params *CreateIntegratedAccountParams, body CreateIntegratedAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateIntegratedAccountRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -720,11 +845,12 @@ func (c *Client) CreateIntegratedAccount(ctx context.Context, body CreateIntegra
 // DeleteIntegratedAccount Delete an integrated account
 //
 // Deletes an integrated account together with all of its MCP servers; their tokens stop
-// working at once. Deleting it again answers 404.
+// working at once. Deleting it again answers 404. With `If-Match`, it is deleted only at
+// that version (else 412).
 //
 // Corresponds with DELETE /integrated-account/{id} (the `DeleteIntegratedAccount` operationId).
-func (c *Client) DeleteIntegratedAccount(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDeleteIntegratedAccountRequest(c.Server, id)
+func (c *Client) DeleteIntegratedAccount(ctx context.Context, id openapi_types.UUID, params *DeleteIntegratedAccountParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteIntegratedAccountRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -737,11 +863,12 @@ func (c *Client) DeleteIntegratedAccount(ctx context.Context, id openapi_types.U
 
 // GetIntegratedAccount Get an integrated account
 //
-// Returns one integrated account of the caller's environment.
+// Returns one integrated account of the caller's environment. With `If-None-Match` holding
+// its current `ETag`, the answer is 304 without a body.
 //
 // Corresponds with GET /integrated-account/{id} (the `GetIntegratedAccount` operationId).
-func (c *Client) GetIntegratedAccount(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetIntegratedAccountRequest(c.Server, id)
+func (c *Client) GetIntegratedAccount(ctx context.Context, id openapi_types.UUID, params *GetIntegratedAccountParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIntegratedAccountRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -777,11 +904,15 @@ func (c *Client) ListMcpServers(ctx context.Context, integratedAccountId Integra
 // `token` and its `url`; they are shown only here, so store them now. Lists in `config` are
 // normalised: lower-cased, duplicates dropped, first-seen order kept.
 //
+// Send an `Idempotency-Key` to make retries safe. The token is stored only as a hash, so a
+// replayed creation carries the same server but **no `token` and `url`**; rotate the token
+// (`POST …/mcp/{id}/token`) to get a usable one.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /integrated-account/{integrated_account_id}/mcp (the `CreateMcpServer` operationId).
-func (c *Client) CreateMcpServerWithBody(ctx context.Context, integratedAccountId IntegratedAccountID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateMcpServerRequestWithBody(c.Server, integratedAccountId, contentType, body)
+func (c *Client) CreateMcpServerWithBody(ctx context.Context, integratedAccountId IntegratedAccountID, params *CreateMcpServerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateMcpServerRequestWithBody(c.Server, integratedAccountId, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -798,11 +929,15 @@ func (c *Client) CreateMcpServerWithBody(ctx context.Context, integratedAccountI
 // `token` and its `url`; they are shown only here, so store them now. Lists in `config` are
 // normalised: lower-cased, duplicates dropped, first-seen order kept.
 //
+// Send an `Idempotency-Key` to make retries safe. The token is stored only as a hash, so a
+// replayed creation carries the same server but **no `token` and `url`**; rotate the token
+// (`POST …/mcp/{id}/token`) to get a usable one.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /integrated-account/{integrated_account_id}/mcp (the `CreateMcpServer` operationId).
-func (c *Client) CreateMcpServer(ctx context.Context, integratedAccountId IntegratedAccountID, body CreateMcpServerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateMcpServerRequest(c.Server, integratedAccountId, body)
+func (c *Client) CreateMcpServer(ctx context.Context, integratedAccountId IntegratedAccountID, params *CreateMcpServerParams, body CreateMcpServerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateMcpServerRequest(c.Server, integratedAccountId, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -816,10 +951,11 @@ func (c *Client) CreateMcpServer(ctx context.Context, integratedAccountId Integr
 // DeleteMcpServer Delete an MCP server
 //
 // Deletes an MCP server; its token stops working at once. Deleting it again answers 404.
+// With `If-Match`, it is deleted only at that version (else 412).
 //
 // Corresponds with DELETE /integrated-account/{integrated_account_id}/mcp/{id} (the `DeleteMcpServer` operationId).
-func (c *Client) DeleteMcpServer(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDeleteMcpServerRequest(c.Server, integratedAccountId, id)
+func (c *Client) DeleteMcpServer(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *DeleteMcpServerParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteMcpServerRequest(c.Server, integratedAccountId, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -832,11 +968,12 @@ func (c *Client) DeleteMcpServer(ctx context.Context, integratedAccountId Integr
 
 // GetMcpServer Get an MCP server
 //
-// Returns one MCP server of an integrated account. The token is never returned.
+// Returns one MCP server of an integrated account. The token is never returned. With
+// `If-None-Match` holding its current `ETag`, the answer is 304 without a body.
 //
 // Corresponds with GET /integrated-account/{integrated_account_id}/mcp/{id} (the `GetMcpServer` operationId).
-func (c *Client) GetMcpServer(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetMcpServerRequest(c.Server, integratedAccountId, id)
+func (c *Client) GetMcpServer(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *GetMcpServerParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMcpServerRequest(c.Server, integratedAccountId, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -863,13 +1000,18 @@ func (c *Client) GetMcpServer(ctx context.Context, integratedAccountId Integrate
 //
 // The update is atomic: concurrent updates of different members all take effect. A patch
 // that changes nothing (`{}`, or values equal to the stored ones) answers 200 with the
-// resource as it is, and `updated_at` does not move. The response is the resource as stored.
+// resource as it is, and neither `updated_at` nor the `ETag` moves. The response is the
+// resource as stored.
+//
+// With `If-Match`, the patch applies only if the server is still at that version (`*`
+// matches any version); otherwise nothing changes and the answer is 412 with the current
+// `ETag`. The comparison and the write are one atomic step.
 //
 // Takes any type of body and a specified content type.
 //
 // Corresponds with PATCH /integrated-account/{integrated_account_id}/mcp/{id} (the `UpdateMcpServer` operationId).
-func (c *Client) UpdateMcpServerWithBody(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewUpdateMcpServerRequestWithBody(c.Server, integratedAccountId, id, contentType, body)
+func (c *Client) UpdateMcpServerWithBody(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *UpdateMcpServerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateMcpServerRequestWithBody(c.Server, integratedAccountId, id, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -896,13 +1038,18 @@ func (c *Client) UpdateMcpServerWithBody(ctx context.Context, integratedAccountI
 //
 // The update is atomic: concurrent updates of different members all take effect. A patch
 // that changes nothing (`{}`, or values equal to the stored ones) answers 200 with the
-// resource as it is, and `updated_at` does not move. The response is the resource as stored.
+// resource as it is, and neither `updated_at` nor the `ETag` moves. The response is the
+// resource as stored.
+//
+// With `If-Match`, the patch applies only if the server is still at that version (`*`
+// matches any version); otherwise nothing changes and the answer is 412 with the current
+// `ETag`. The comparison and the write are one atomic step.
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with PATCH /integrated-account/{integrated_account_id}/mcp/{id} (the `UpdateMcpServer` operationId).
-func (c *Client) UpdateMcpServer(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, body UpdateMcpServerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewUpdateMcpServerRequest(c.Server, integratedAccountId, id, body)
+func (c *Client) UpdateMcpServer(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *UpdateMcpServerParams, body UpdateMcpServerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateMcpServerRequest(c.Server, integratedAccountId, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -929,13 +1076,37 @@ func (c *Client) UpdateMcpServer(ctx context.Context, integratedAccountId Integr
 //
 // The update is atomic: concurrent updates of different members all take effect. A patch
 // that changes nothing (`{}`, or values equal to the stored ones) answers 200 with the
-// resource as it is, and `updated_at` does not move. The response is the resource as stored.
+// resource as it is, and neither `updated_at` nor the `ETag` moves. The response is the
+// resource as stored.
+//
+// With `If-Match`, the patch applies only if the server is still at that version (`*`
+// matches any version); otherwise nothing changes and the answer is 412 with the current
+// `ETag`. The comparison and the write are one atomic step.
 //
 // Takes a body of the `application/merge-patch+json` content type.
 //
 // Corresponds with PATCH /integrated-account/{integrated_account_id}/mcp/{id} (the `UpdateMcpServer` operationId).
-func (c *Client) UpdateMcpServerWithApplicationMergePatchPlusJSONBody(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, body UpdateMcpServerApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewUpdateMcpServerRequestWithApplicationMergePatchPlusJSONBody(c.Server, integratedAccountId, id, body)
+func (c *Client) UpdateMcpServerWithApplicationMergePatchPlusJSONBody(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *UpdateMcpServerParams, body UpdateMcpServerApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateMcpServerRequestWithApplicationMergePatchPlusJSONBody(c.Server, integratedAccountId, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RotateMcpServerToken Rotate the token of an MCP server
+//
+// Gives the MCP server a new secret token and returns it, with the new `url`, once. The old
+// token stops working at once; the server's version and `updated_at` move. With
+// `If-Match`, it rotates only at that version, so of two racing rotations only one wins.
+//
+// Corresponds with POST /integrated-account/{integrated_account_id}/mcp/{id}/token (the `RotateMcpServerToken` operationId).
+func (c *Client) RotateMcpServerToken(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *RotateMcpServerTokenParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateMcpServerTokenRequest(c.Server, integratedAccountId, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1013,18 +1184,18 @@ func NewListIntegratedAccountsRequest(server string, params *ListIntegratedAccou
 }
 
 // NewCreateIntegratedAccountRequest calls the generic CreateIntegratedAccount builder with application/json body
-func NewCreateIntegratedAccountRequest(server string, body CreateIntegratedAccountJSONRequestBody) (*http.Request, error) {
+func NewCreateIntegratedAccountRequest(server string, params *CreateIntegratedAccountParams, body CreateIntegratedAccountJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateIntegratedAccountRequestWithBody(server, "application/json", bodyReader)
+	return NewCreateIntegratedAccountRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewCreateIntegratedAccountRequestWithBody constructs an http.Request for the CreateIntegratedAccount method, with any body, and a specified content type
-func NewCreateIntegratedAccountRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateIntegratedAccountRequestWithBody(server string, params *CreateIntegratedAccountParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -1049,11 +1220,26 @@ func NewCreateIntegratedAccountRequestWithBody(server string, contentType string
 
 	req.Header.Add("Content-Type", contentType)
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewDeleteIntegratedAccountRequest constructs an http.Request for the DeleteIntegratedAccount method
-func NewDeleteIntegratedAccountRequest(server string, id openapi_types.UUID) (*http.Request, error) {
+func NewDeleteIntegratedAccountRequest(server string, id openapi_types.UUID, params *DeleteIntegratedAccountParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -1083,11 +1269,26 @@ func NewDeleteIntegratedAccountRequest(server string, id openapi_types.UUID) (*h
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewGetIntegratedAccountRequest constructs an http.Request for the GetIntegratedAccount method
-func NewGetIntegratedAccountRequest(server string, id openapi_types.UUID) (*http.Request, error) {
+func NewGetIntegratedAccountRequest(server string, id openapi_types.UUID, params *GetIntegratedAccountParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -1115,6 +1316,21 @@ func NewGetIntegratedAccountRequest(server string, id openapi_types.UUID) (*http
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -1194,18 +1410,18 @@ func NewListMcpServersRequest(server string, integratedAccountId IntegratedAccou
 }
 
 // NewCreateMcpServerRequest calls the generic CreateMcpServer builder with application/json body
-func NewCreateMcpServerRequest(server string, integratedAccountId IntegratedAccountID, body CreateMcpServerJSONRequestBody) (*http.Request, error) {
+func NewCreateMcpServerRequest(server string, integratedAccountId IntegratedAccountID, params *CreateMcpServerParams, body CreateMcpServerJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateMcpServerRequestWithBody(server, integratedAccountId, "application/json", bodyReader)
+	return NewCreateMcpServerRequestWithBody(server, integratedAccountId, params, "application/json", bodyReader)
 }
 
 // NewCreateMcpServerRequestWithBody constructs an http.Request for the CreateMcpServer method, with any body, and a specified content type
-func NewCreateMcpServerRequestWithBody(server string, integratedAccountId IntegratedAccountID, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateMcpServerRequestWithBody(server string, integratedAccountId IntegratedAccountID, params *CreateMcpServerParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -1237,11 +1453,26 @@ func NewCreateMcpServerRequestWithBody(server string, integratedAccountId Integr
 
 	req.Header.Add("Content-Type", contentType)
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewDeleteMcpServerRequest constructs an http.Request for the DeleteMcpServer method
-func NewDeleteMcpServerRequest(server string, integratedAccountId IntegratedAccountID, id McpServerID) (*http.Request, error) {
+func NewDeleteMcpServerRequest(server string, integratedAccountId IntegratedAccountID, id McpServerID, params *DeleteMcpServerParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -1278,11 +1509,26 @@ func NewDeleteMcpServerRequest(server string, integratedAccountId IntegratedAcco
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewGetMcpServerRequest constructs an http.Request for the GetMcpServer method
-func NewGetMcpServerRequest(server string, integratedAccountId IntegratedAccountID, id McpServerID) (*http.Request, error) {
+func NewGetMcpServerRequest(server string, integratedAccountId IntegratedAccountID, id McpServerID, params *GetMcpServerParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -1319,33 +1565,48 @@ func NewGetMcpServerRequest(server string, integratedAccountId IntegratedAccount
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewUpdateMcpServerRequest calls the generic UpdateMcpServer builder with application/json body
-func NewUpdateMcpServerRequest(server string, integratedAccountId IntegratedAccountID, id McpServerID, body UpdateMcpServerJSONRequestBody) (*http.Request, error) {
+func NewUpdateMcpServerRequest(server string, integratedAccountId IntegratedAccountID, id McpServerID, params *UpdateMcpServerParams, body UpdateMcpServerJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewUpdateMcpServerRequestWithBody(server, integratedAccountId, id, "application/json", bodyReader)
+	return NewUpdateMcpServerRequestWithBody(server, integratedAccountId, id, params, "application/json", bodyReader)
 }
 
 // NewUpdateMcpServerRequestWithApplicationMergePatchPlusJSONBody calls the generic UpdateMcpServer builder with application/merge-patch+json body
-func NewUpdateMcpServerRequestWithApplicationMergePatchPlusJSONBody(server string, integratedAccountId IntegratedAccountID, id McpServerID, body UpdateMcpServerApplicationMergePatchPlusJSONRequestBody) (*http.Request, error) {
+func NewUpdateMcpServerRequestWithApplicationMergePatchPlusJSONBody(server string, integratedAccountId IntegratedAccountID, id McpServerID, params *UpdateMcpServerParams, body UpdateMcpServerApplicationMergePatchPlusJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewUpdateMcpServerRequestWithBody(server, integratedAccountId, id, "application/merge-patch+json", bodyReader)
+	return NewUpdateMcpServerRequestWithBody(server, integratedAccountId, id, params, "application/merge-patch+json", bodyReader)
 }
 
 // NewUpdateMcpServerRequestWithBody constructs an http.Request for the UpdateMcpServer method, with any body, and a specified content type
-func NewUpdateMcpServerRequestWithBody(server string, integratedAccountId IntegratedAccountID, id McpServerID, contentType string, body io.Reader) (*http.Request, error) {
+func NewUpdateMcpServerRequestWithBody(server string, integratedAccountId IntegratedAccountID, id McpServerID, params *UpdateMcpServerParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -1383,6 +1644,77 @@ func NewUpdateMcpServerRequestWithBody(server string, integratedAccountId Integr
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewRotateMcpServerTokenRequest constructs an http.Request for the RotateMcpServerToken method
+func NewRotateMcpServerTokenRequest(server string, integratedAccountId IntegratedAccountID, id McpServerID, params *RotateMcpServerTokenParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "integrated_account_id", integratedAccountId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/integrated-account/%s/mcp/%s/token", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -1444,40 +1776,44 @@ type ClientWithResponsesInterface interface {
 
 	// CreateIntegratedAccountWithBodyWithResponse Create an integrated account
 	//
-	// Creates an integrated account in the caller's environment.
+	// Creates an integrated account in the caller's environment. Send an `Idempotency-Key` to
+	// make retries safe: a retry with the same key and body replays the first response.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /integrated-account (the `CreateIntegratedAccount` operationId).
-	CreateIntegratedAccountWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateIntegratedAccountResponse, error)
+	CreateIntegratedAccountWithBodyWithResponse(ctx context.Context, params *CreateIntegratedAccountParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateIntegratedAccountResponse, error)
 
 	// CreateIntegratedAccountWithResponse Create an integrated account
 	//
-	// Creates an integrated account in the caller's environment.
+	// Creates an integrated account in the caller's environment. Send an `Idempotency-Key` to
+	// make retries safe: a retry with the same key and body replays the first response.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /integrated-account (the `CreateIntegratedAccount` operationId).
-	CreateIntegratedAccountWithResponse(ctx context.Context, body CreateIntegratedAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateIntegratedAccountResponse, error)
+	CreateIntegratedAccountWithResponse(ctx context.Context, params *CreateIntegratedAccountParams, body CreateIntegratedAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateIntegratedAccountResponse, error)
 
 	// DeleteIntegratedAccountWithResponse Delete an integrated account
 	//
 	// Deletes an integrated account together with all of its MCP servers; their tokens stop
-	// working at once. Deleting it again answers 404.
+	// working at once. Deleting it again answers 404. With `If-Match`, it is deleted only at
+	// that version (else 412).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /integrated-account/{id} (the `DeleteIntegratedAccount` operationId).
-	DeleteIntegratedAccountWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*DeleteIntegratedAccountResponse, error)
+	DeleteIntegratedAccountWithResponse(ctx context.Context, id openapi_types.UUID, params *DeleteIntegratedAccountParams, reqEditors ...RequestEditorFn) (*DeleteIntegratedAccountResponse, error)
 
 	// GetIntegratedAccountWithResponse Get an integrated account
 	//
-	// Returns one integrated account of the caller's environment.
+	// Returns one integrated account of the caller's environment. With `If-None-Match` holding
+	// its current `ETag`, the answer is 304 without a body.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /integrated-account/{id} (the `GetIntegratedAccount` operationId).
-	GetIntegratedAccountWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetIntegratedAccountResponse, error)
+	GetIntegratedAccountWithResponse(ctx context.Context, id openapi_types.UUID, params *GetIntegratedAccountParams, reqEditors ...RequestEditorFn) (*GetIntegratedAccountResponse, error)
 
 	// ListMcpServersWithResponse List the MCP servers of an integrated account
 	//
@@ -1496,10 +1832,14 @@ type ClientWithResponsesInterface interface {
 	// `token` and its `url`; they are shown only here, so store them now. Lists in `config` are
 	// normalised: lower-cased, duplicates dropped, first-seen order kept.
 	//
+	// Send an `Idempotency-Key` to make retries safe. The token is stored only as a hash, so a
+	// replayed creation carries the same server but **no `token` and `url`**; rotate the token
+	// (`POST …/mcp/{id}/token`) to get a usable one.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /integrated-account/{integrated_account_id}/mcp (the `CreateMcpServer` operationId).
-	CreateMcpServerWithBodyWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateMcpServerResponse, error)
+	CreateMcpServerWithBodyWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, params *CreateMcpServerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateMcpServerResponse, error)
 
 	// CreateMcpServerWithResponse Create an MCP server
 	//
@@ -1507,28 +1847,34 @@ type ClientWithResponsesInterface interface {
 	// `token` and its `url`; they are shown only here, so store them now. Lists in `config` are
 	// normalised: lower-cased, duplicates dropped, first-seen order kept.
 	//
+	// Send an `Idempotency-Key` to make retries safe. The token is stored only as a hash, so a
+	// replayed creation carries the same server but **no `token` and `url`**; rotate the token
+	// (`POST …/mcp/{id}/token`) to get a usable one.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /integrated-account/{integrated_account_id}/mcp (the `CreateMcpServer` operationId).
-	CreateMcpServerWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, body CreateMcpServerJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateMcpServerResponse, error)
+	CreateMcpServerWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, params *CreateMcpServerParams, body CreateMcpServerJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateMcpServerResponse, error)
 
 	// DeleteMcpServerWithResponse Delete an MCP server
 	//
 	// Deletes an MCP server; its token stops working at once. Deleting it again answers 404.
+	// With `If-Match`, it is deleted only at that version (else 412).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /integrated-account/{integrated_account_id}/mcp/{id} (the `DeleteMcpServer` operationId).
-	DeleteMcpServerWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, reqEditors ...RequestEditorFn) (*DeleteMcpServerResponse, error)
+	DeleteMcpServerWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *DeleteMcpServerParams, reqEditors ...RequestEditorFn) (*DeleteMcpServerResponse, error)
 
 	// GetMcpServerWithResponse Get an MCP server
 	//
-	// Returns one MCP server of an integrated account. The token is never returned.
+	// Returns one MCP server of an integrated account. The token is never returned. With
+	// `If-None-Match` holding its current `ETag`, the answer is 304 without a body.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /integrated-account/{integrated_account_id}/mcp/{id} (the `GetMcpServer` operationId).
-	GetMcpServerWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, reqEditors ...RequestEditorFn) (*GetMcpServerResponse, error)
+	GetMcpServerWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *GetMcpServerParams, reqEditors ...RequestEditorFn) (*GetMcpServerResponse, error)
 
 	// UpdateMcpServerWithBodyWithResponse Update an MCP server
 	//
@@ -1546,12 +1892,17 @@ type ClientWithResponsesInterface interface {
 	//
 	// The update is atomic: concurrent updates of different members all take effect. A patch
 	// that changes nothing (`{}`, or values equal to the stored ones) answers 200 with the
-	// resource as it is, and `updated_at` does not move. The response is the resource as stored.
+	// resource as it is, and neither `updated_at` nor the `ETag` moves. The response is the
+	// resource as stored.
+	//
+	// With `If-Match`, the patch applies only if the server is still at that version (`*`
+	// matches any version); otherwise nothing changes and the answer is 412 with the current
+	// `ETag`. The comparison and the write are one atomic step.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /integrated-account/{integrated_account_id}/mcp/{id} (the `UpdateMcpServer` operationId).
-	UpdateMcpServerWithBodyWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateMcpServerResponse, error)
+	UpdateMcpServerWithBodyWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *UpdateMcpServerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateMcpServerResponse, error)
 
 	// UpdateMcpServerWithResponse Update an MCP server
 	//
@@ -1569,12 +1920,17 @@ type ClientWithResponsesInterface interface {
 	//
 	// The update is atomic: concurrent updates of different members all take effect. A patch
 	// that changes nothing (`{}`, or values equal to the stored ones) answers 200 with the
-	// resource as it is, and `updated_at` does not move. The response is the resource as stored.
+	// resource as it is, and neither `updated_at` nor the `ETag` moves. The response is the
+	// resource as stored.
+	//
+	// With `If-Match`, the patch applies only if the server is still at that version (`*`
+	// matches any version); otherwise nothing changes and the answer is 412 with the current
+	// `ETag`. The comparison and the write are one atomic step.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /integrated-account/{integrated_account_id}/mcp/{id} (the `UpdateMcpServer` operationId).
-	UpdateMcpServerWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, body UpdateMcpServerJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateMcpServerResponse, error)
+	UpdateMcpServerWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *UpdateMcpServerParams, body UpdateMcpServerJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateMcpServerResponse, error)
 
 	// UpdateMcpServerWithApplicationMergePatchPlusJSONBodyWithResponse Update an MCP server
 	//
@@ -1592,12 +1948,28 @@ type ClientWithResponsesInterface interface {
 	//
 	// The update is atomic: concurrent updates of different members all take effect. A patch
 	// that changes nothing (`{}`, or values equal to the stored ones) answers 200 with the
-	// resource as it is, and `updated_at` does not move. The response is the resource as stored.
+	// resource as it is, and neither `updated_at` nor the `ETag` moves. The response is the
+	// resource as stored.
+	//
+	// With `If-Match`, the patch applies only if the server is still at that version (`*`
+	// matches any version); otherwise nothing changes and the answer is 412 with the current
+	// `ETag`. The comparison and the write are one atomic step.
 	//
 	// Takes a body of the `application/merge-patch+json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /integrated-account/{integrated_account_id}/mcp/{id} (the `UpdateMcpServer` operationId).
-	UpdateMcpServerWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, body UpdateMcpServerApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateMcpServerResponse, error)
+	UpdateMcpServerWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *UpdateMcpServerParams, body UpdateMcpServerApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateMcpServerResponse, error)
+
+	// RotateMcpServerTokenWithResponse Rotate the token of an MCP server
+	//
+	// Gives the MCP server a new secret token and returns it, with the new `url`, once. The old
+	// token stops working at once; the server's version and `updated_at` move. With
+	// `If-Match`, it rotates only at that version, so of two racing rotations only one wins.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /integrated-account/{integrated_account_id}/mcp/{id}/token (the `RotateMcpServerToken` operationId).
+	RotateMcpServerTokenWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *RotateMcpServerTokenParams, reqEditors ...RequestEditorFn) (*RotateMcpServerTokenResponse, error)
 }
 
 // ListIntegratedAccountsResponse401Headers the declared response headers of an HTTP 401 response for ListIntegratedAccounts
@@ -1685,12 +2057,19 @@ func (r ListIntegratedAccountsResponse) ContentType() string {
 
 // CreateIntegratedAccountResponse201Headers the declared response headers of an HTTP 201 response for CreateIntegratedAccount
 type CreateIntegratedAccountResponse201Headers struct {
-	Location *string
+	ETag               *string
+	IdempotentReplayed *string
+	Location           *string
 }
 
 // CreateIntegratedAccountResponse401Headers the declared response headers of an HTTP 401 response for CreateIntegratedAccount
 type CreateIntegratedAccountResponse401Headers struct {
 	WWWAuthenticate *string
+}
+
+// CreateIntegratedAccountResponse409Headers the declared response headers of an HTTP 409 response for CreateIntegratedAccount
+type CreateIntegratedAccountResponse409Headers struct {
+	RetryAfter *int
 }
 
 // CreateIntegratedAccountResponse503Headers the declared response headers of an HTTP 503 response for CreateIntegratedAccount
@@ -1707,10 +2086,14 @@ type CreateIntegratedAccountResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalServerError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
@@ -1719,6 +2102,8 @@ type CreateIntegratedAccountResponse struct {
 	Headers201 *CreateIntegratedAccountResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateIntegratedAccountResponse401Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateIntegratedAccountResponse409Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CreateIntegratedAccountResponse503Headers
 }
@@ -1738,6 +2123,11 @@ func (r CreateIntegratedAccountResponse) GetApplicationproblemJSON401() *Unautho
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateIntegratedAccountResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r CreateIntegratedAccountResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
@@ -1746,6 +2136,11 @@ func (r CreateIntegratedAccountResponse) GetApplicationproblemJSON413() *Payload
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r CreateIntegratedAccountResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateIntegratedAccountResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -1792,6 +2187,11 @@ type DeleteIntegratedAccountResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// DeleteIntegratedAccountResponse412Headers the declared response headers of an HTTP 412 response for DeleteIntegratedAccount
+type DeleteIntegratedAccountResponse412Headers struct {
+	ETag *string
+}
+
 // DeleteIntegratedAccountResponse503Headers the declared response headers of an HTTP 503 response for DeleteIntegratedAccount
 type DeleteIntegratedAccountResponse503Headers struct {
 	RetryAfter *int
@@ -1808,12 +2208,16 @@ type DeleteIntegratedAccountResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalServerError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteIntegratedAccountResponse401Headers
+	// Headers412 the parsed response headers for an HTTP 412 response
+	Headers412 *DeleteIntegratedAccountResponse412Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *DeleteIntegratedAccountResponse503Headers
 }
@@ -1836,6 +2240,11 @@ func (r DeleteIntegratedAccountResponse) GetApplicationproblemJSON401() *Unautho
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeleteIntegratedAccountResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r DeleteIntegratedAccountResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -1877,6 +2286,16 @@ func (r DeleteIntegratedAccountResponse) ContentType() string {
 	return ""
 }
 
+// GetIntegratedAccountResponse200Headers the declared response headers of an HTTP 200 response for GetIntegratedAccount
+type GetIntegratedAccountResponse200Headers struct {
+	ETag *string
+}
+
+// GetIntegratedAccountResponse304Headers the declared response headers of an HTTP 304 response for GetIntegratedAccount
+type GetIntegratedAccountResponse304Headers struct {
+	ETag *string
+}
+
 // GetIntegratedAccountResponse401Headers the declared response headers of an HTTP 401 response for GetIntegratedAccount
 type GetIntegratedAccountResponse401Headers struct {
 	WWWAuthenticate *string
@@ -1902,6 +2321,10 @@ type GetIntegratedAccountResponse struct {
 	ApplicationproblemJSON500 *InternalServerError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetIntegratedAccountResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetIntegratedAccountResponse304Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetIntegratedAccountResponse401Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -2059,13 +2482,20 @@ func (r ListMcpServersResponse) ContentType() string {
 
 // CreateMcpServerResponse201Headers the declared response headers of an HTTP 201 response for CreateMcpServer
 type CreateMcpServerResponse201Headers struct {
-	CacheControl *string
-	Location     *string
+	CacheControl       *string
+	ETag               *string
+	IdempotentReplayed *string
+	Location           *string
 }
 
 // CreateMcpServerResponse401Headers the declared response headers of an HTTP 401 response for CreateMcpServer
 type CreateMcpServerResponse401Headers struct {
 	WWWAuthenticate *string
+}
+
+// CreateMcpServerResponse409Headers the declared response headers of an HTTP 409 response for CreateMcpServer
+type CreateMcpServerResponse409Headers struct {
+	RetryAfter *int
 }
 
 // CreateMcpServerResponse503Headers the declared response headers of an HTTP 503 response for CreateMcpServer
@@ -2084,6 +2514,8 @@ type CreateMcpServerResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
@@ -2098,6 +2530,8 @@ type CreateMcpServerResponse struct {
 	Headers201 *CreateMcpServerResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateMcpServerResponse401Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateMcpServerResponse409Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CreateMcpServerResponse503Headers
 }
@@ -2120,6 +2554,11 @@ func (r CreateMcpServerResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r CreateMcpServerResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateMcpServerResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -2181,6 +2620,11 @@ type DeleteMcpServerResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// DeleteMcpServerResponse412Headers the declared response headers of an HTTP 412 response for DeleteMcpServer
+type DeleteMcpServerResponse412Headers struct {
+	ETag *string
+}
+
 // DeleteMcpServerResponse503Headers the declared response headers of an HTTP 503 response for DeleteMcpServer
 type DeleteMcpServerResponse503Headers struct {
 	RetryAfter *int
@@ -2197,12 +2641,16 @@ type DeleteMcpServerResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalServerError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteMcpServerResponse401Headers
+	// Headers412 the parsed response headers for an HTTP 412 response
+	Headers412 *DeleteMcpServerResponse412Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *DeleteMcpServerResponse503Headers
 }
@@ -2225,6 +2673,11 @@ func (r DeleteMcpServerResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeleteMcpServerResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r DeleteMcpServerResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -2266,6 +2719,16 @@ func (r DeleteMcpServerResponse) ContentType() string {
 	return ""
 }
 
+// GetMcpServerResponse200Headers the declared response headers of an HTTP 200 response for GetMcpServer
+type GetMcpServerResponse200Headers struct {
+	ETag *string
+}
+
+// GetMcpServerResponse304Headers the declared response headers of an HTTP 304 response for GetMcpServer
+type GetMcpServerResponse304Headers struct {
+	ETag *string
+}
+
 // GetMcpServerResponse401Headers the declared response headers of an HTTP 401 response for GetMcpServer
 type GetMcpServerResponse401Headers struct {
 	WWWAuthenticate *string
@@ -2291,6 +2754,10 @@ type GetMcpServerResponse struct {
 	ApplicationproblemJSON500 *InternalServerError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetMcpServerResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetMcpServerResponse304Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetMcpServerResponse401Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -2356,9 +2823,19 @@ func (r GetMcpServerResponse) ContentType() string {
 	return ""
 }
 
+// UpdateMcpServerResponse200Headers the declared response headers of an HTTP 200 response for UpdateMcpServer
+type UpdateMcpServerResponse200Headers struct {
+	ETag *string
+}
+
 // UpdateMcpServerResponse401Headers the declared response headers of an HTTP 401 response for UpdateMcpServer
 type UpdateMcpServerResponse401Headers struct {
 	WWWAuthenticate *string
+}
+
+// UpdateMcpServerResponse412Headers the declared response headers of an HTTP 412 response for UpdateMcpServer
+type UpdateMcpServerResponse412Headers struct {
+	ETag *string
 }
 
 // UpdateMcpServerResponse503Headers the declared response headers of an HTTP 503 response for UpdateMcpServer
@@ -2377,6 +2854,8 @@ type UpdateMcpServerResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
@@ -2387,8 +2866,12 @@ type UpdateMcpServerResponse struct {
 	ApplicationproblemJSON500 *InternalServerError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UpdateMcpServerResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateMcpServerResponse401Headers
+	// Headers412 the parsed response headers for an HTTP 412 response
+	Headers412 *UpdateMcpServerResponse412Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *UpdateMcpServerResponse503Headers
 }
@@ -2411,6 +2894,11 @@ func (r UpdateMcpServerResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r UpdateMcpServerResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r UpdateMcpServerResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -2467,6 +2955,118 @@ func (r UpdateMcpServerResponse) ContentType() string {
 	return ""
 }
 
+// RotateMcpServerTokenResponse200Headers the declared response headers of an HTTP 200 response for RotateMcpServerToken
+type RotateMcpServerTokenResponse200Headers struct {
+	CacheControl *string
+	ETag         *string
+}
+
+// RotateMcpServerTokenResponse401Headers the declared response headers of an HTTP 401 response for RotateMcpServerToken
+type RotateMcpServerTokenResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// RotateMcpServerTokenResponse412Headers the declared response headers of an HTTP 412 response for RotateMcpServerToken
+type RotateMcpServerTokenResponse412Headers struct {
+	ETag *string
+}
+
+// RotateMcpServerTokenResponse503Headers the declared response headers of an HTTP 503 response for RotateMcpServerToken
+type RotateMcpServerTokenResponse503Headers struct {
+	RetryAfter *int
+}
+
+type RotateMcpServerTokenResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *McpServerCreated
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalServerError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *RotateMcpServerTokenResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RotateMcpServerTokenResponse401Headers
+	// Headers412 the parsed response headers for an HTTP 412 response
+	Headers412 *RotateMcpServerTokenResponse412Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RotateMcpServerTokenResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RotateMcpServerTokenResponse) GetJSON200() *McpServerCreated {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RotateMcpServerTokenResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RotateMcpServerTokenResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RotateMcpServerTokenResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r RotateMcpServerTokenResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RotateMcpServerTokenResponse) GetApplicationproblemJSON500() *InternalServerError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RotateMcpServerTokenResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RotateMcpServerTokenResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RotateMcpServerTokenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RotateMcpServerTokenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RotateMcpServerTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListIntegratedAccountsWithResponse List integrated accounts
 //
 // Lists the integrated accounts of the caller's environment, oldest first. Pages are stable
@@ -2486,13 +3086,14 @@ func (c *ClientWithResponses) ListIntegratedAccountsWithResponse(ctx context.Con
 
 // CreateIntegratedAccountWithBodyWithResponse Create an integrated account
 //
-// Creates an integrated account in the caller's environment.
+// Creates an integrated account in the caller's environment. Send an `Idempotency-Key` to
+// make retries safe: a retry with the same key and body replays the first response.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /integrated-account (the `CreateIntegratedAccount` operationId).
-func (c *ClientWithResponses) CreateIntegratedAccountWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateIntegratedAccountResponse, error) {
-	rsp, err := c.CreateIntegratedAccountWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateIntegratedAccountWithBodyWithResponse(ctx context.Context, params *CreateIntegratedAccountParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateIntegratedAccountResponse, error) {
+	rsp, err := c.CreateIntegratedAccountWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -2501,13 +3102,14 @@ func (c *ClientWithResponses) CreateIntegratedAccountWithBodyWithResponse(ctx co
 
 // CreateIntegratedAccountWithResponse Create an integrated account
 //
-// Creates an integrated account in the caller's environment.
+// Creates an integrated account in the caller's environment. Send an `Idempotency-Key` to
+// make retries safe: a retry with the same key and body replays the first response.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /integrated-account (the `CreateIntegratedAccount` operationId).
-func (c *ClientWithResponses) CreateIntegratedAccountWithResponse(ctx context.Context, body CreateIntegratedAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateIntegratedAccountResponse, error) {
-	rsp, err := c.CreateIntegratedAccount(ctx, body, reqEditors...)
+func (c *ClientWithResponses) CreateIntegratedAccountWithResponse(ctx context.Context, params *CreateIntegratedAccountParams, body CreateIntegratedAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateIntegratedAccountResponse, error) {
+	rsp, err := c.CreateIntegratedAccount(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -2517,13 +3119,14 @@ func (c *ClientWithResponses) CreateIntegratedAccountWithResponse(ctx context.Co
 // DeleteIntegratedAccountWithResponse Delete an integrated account
 //
 // Deletes an integrated account together with all of its MCP servers; their tokens stop
-// working at once. Deleting it again answers 404.
+// working at once. Deleting it again answers 404. With `If-Match`, it is deleted only at
+// that version (else 412).
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /integrated-account/{id} (the `DeleteIntegratedAccount` operationId).
-func (c *ClientWithResponses) DeleteIntegratedAccountWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*DeleteIntegratedAccountResponse, error) {
-	rsp, err := c.DeleteIntegratedAccount(ctx, id, reqEditors...)
+func (c *ClientWithResponses) DeleteIntegratedAccountWithResponse(ctx context.Context, id openapi_types.UUID, params *DeleteIntegratedAccountParams, reqEditors ...RequestEditorFn) (*DeleteIntegratedAccountResponse, error) {
+	rsp, err := c.DeleteIntegratedAccount(ctx, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -2532,13 +3135,14 @@ func (c *ClientWithResponses) DeleteIntegratedAccountWithResponse(ctx context.Co
 
 // GetIntegratedAccountWithResponse Get an integrated account
 //
-// Returns one integrated account of the caller's environment.
+// Returns one integrated account of the caller's environment. With `If-None-Match` holding
+// its current `ETag`, the answer is 304 without a body.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /integrated-account/{id} (the `GetIntegratedAccount` operationId).
-func (c *ClientWithResponses) GetIntegratedAccountWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetIntegratedAccountResponse, error) {
-	rsp, err := c.GetIntegratedAccount(ctx, id, reqEditors...)
+func (c *ClientWithResponses) GetIntegratedAccountWithResponse(ctx context.Context, id openapi_types.UUID, params *GetIntegratedAccountParams, reqEditors ...RequestEditorFn) (*GetIntegratedAccountResponse, error) {
+	rsp, err := c.GetIntegratedAccount(ctx, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -2568,11 +3172,15 @@ func (c *ClientWithResponses) ListMcpServersWithResponse(ctx context.Context, in
 // `token` and its `url`; they are shown only here, so store them now. Lists in `config` are
 // normalised: lower-cased, duplicates dropped, first-seen order kept.
 //
+// Send an `Idempotency-Key` to make retries safe. The token is stored only as a hash, so a
+// replayed creation carries the same server but **no `token` and `url`**; rotate the token
+// (`POST …/mcp/{id}/token`) to get a usable one.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /integrated-account/{integrated_account_id}/mcp (the `CreateMcpServer` operationId).
-func (c *ClientWithResponses) CreateMcpServerWithBodyWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateMcpServerResponse, error) {
-	rsp, err := c.CreateMcpServerWithBody(ctx, integratedAccountId, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateMcpServerWithBodyWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, params *CreateMcpServerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateMcpServerResponse, error) {
+	rsp, err := c.CreateMcpServerWithBody(ctx, integratedAccountId, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -2585,11 +3193,15 @@ func (c *ClientWithResponses) CreateMcpServerWithBodyWithResponse(ctx context.Co
 // `token` and its `url`; they are shown only here, so store them now. Lists in `config` are
 // normalised: lower-cased, duplicates dropped, first-seen order kept.
 //
+// Send an `Idempotency-Key` to make retries safe. The token is stored only as a hash, so a
+// replayed creation carries the same server but **no `token` and `url`**; rotate the token
+// (`POST …/mcp/{id}/token`) to get a usable one.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /integrated-account/{integrated_account_id}/mcp (the `CreateMcpServer` operationId).
-func (c *ClientWithResponses) CreateMcpServerWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, body CreateMcpServerJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateMcpServerResponse, error) {
-	rsp, err := c.CreateMcpServer(ctx, integratedAccountId, body, reqEditors...)
+func (c *ClientWithResponses) CreateMcpServerWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, params *CreateMcpServerParams, body CreateMcpServerJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateMcpServerResponse, error) {
+	rsp, err := c.CreateMcpServer(ctx, integratedAccountId, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -2599,12 +3211,13 @@ func (c *ClientWithResponses) CreateMcpServerWithResponse(ctx context.Context, i
 // DeleteMcpServerWithResponse Delete an MCP server
 //
 // Deletes an MCP server; its token stops working at once. Deleting it again answers 404.
+// With `If-Match`, it is deleted only at that version (else 412).
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /integrated-account/{integrated_account_id}/mcp/{id} (the `DeleteMcpServer` operationId).
-func (c *ClientWithResponses) DeleteMcpServerWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, reqEditors ...RequestEditorFn) (*DeleteMcpServerResponse, error) {
-	rsp, err := c.DeleteMcpServer(ctx, integratedAccountId, id, reqEditors...)
+func (c *ClientWithResponses) DeleteMcpServerWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *DeleteMcpServerParams, reqEditors ...RequestEditorFn) (*DeleteMcpServerResponse, error) {
+	rsp, err := c.DeleteMcpServer(ctx, integratedAccountId, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -2613,13 +3226,14 @@ func (c *ClientWithResponses) DeleteMcpServerWithResponse(ctx context.Context, i
 
 // GetMcpServerWithResponse Get an MCP server
 //
-// Returns one MCP server of an integrated account. The token is never returned.
+// Returns one MCP server of an integrated account. The token is never returned. With
+// `If-None-Match` holding its current `ETag`, the answer is 304 without a body.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /integrated-account/{integrated_account_id}/mcp/{id} (the `GetMcpServer` operationId).
-func (c *ClientWithResponses) GetMcpServerWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, reqEditors ...RequestEditorFn) (*GetMcpServerResponse, error) {
-	rsp, err := c.GetMcpServer(ctx, integratedAccountId, id, reqEditors...)
+func (c *ClientWithResponses) GetMcpServerWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *GetMcpServerParams, reqEditors ...RequestEditorFn) (*GetMcpServerResponse, error) {
+	rsp, err := c.GetMcpServer(ctx, integratedAccountId, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -2642,13 +3256,18 @@ func (c *ClientWithResponses) GetMcpServerWithResponse(ctx context.Context, inte
 //
 // The update is atomic: concurrent updates of different members all take effect. A patch
 // that changes nothing (`{}`, or values equal to the stored ones) answers 200 with the
-// resource as it is, and `updated_at` does not move. The response is the resource as stored.
+// resource as it is, and neither `updated_at` nor the `ETag` moves. The response is the
+// resource as stored.
+//
+// With `If-Match`, the patch applies only if the server is still at that version (`*`
+// matches any version); otherwise nothing changes and the answer is 412 with the current
+// `ETag`. The comparison and the write are one atomic step.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /integrated-account/{integrated_account_id}/mcp/{id} (the `UpdateMcpServer` operationId).
-func (c *ClientWithResponses) UpdateMcpServerWithBodyWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateMcpServerResponse, error) {
-	rsp, err := c.UpdateMcpServerWithBody(ctx, integratedAccountId, id, contentType, body, reqEditors...)
+func (c *ClientWithResponses) UpdateMcpServerWithBodyWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *UpdateMcpServerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateMcpServerResponse, error) {
+	rsp, err := c.UpdateMcpServerWithBody(ctx, integratedAccountId, id, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -2671,13 +3290,18 @@ func (c *ClientWithResponses) UpdateMcpServerWithBodyWithResponse(ctx context.Co
 //
 // The update is atomic: concurrent updates of different members all take effect. A patch
 // that changes nothing (`{}`, or values equal to the stored ones) answers 200 with the
-// resource as it is, and `updated_at` does not move. The response is the resource as stored.
+// resource as it is, and neither `updated_at` nor the `ETag` moves. The response is the
+// resource as stored.
+//
+// With `If-Match`, the patch applies only if the server is still at that version (`*`
+// matches any version); otherwise nothing changes and the answer is 412 with the current
+// `ETag`. The comparison and the write are one atomic step.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /integrated-account/{integrated_account_id}/mcp/{id} (the `UpdateMcpServer` operationId).
-func (c *ClientWithResponses) UpdateMcpServerWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, body UpdateMcpServerJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateMcpServerResponse, error) {
-	rsp, err := c.UpdateMcpServer(ctx, integratedAccountId, id, body, reqEditors...)
+func (c *ClientWithResponses) UpdateMcpServerWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *UpdateMcpServerParams, body UpdateMcpServerJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateMcpServerResponse, error) {
+	rsp, err := c.UpdateMcpServer(ctx, integratedAccountId, id, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -2700,17 +3324,39 @@ func (c *ClientWithResponses) UpdateMcpServerWithResponse(ctx context.Context, i
 //
 // The update is atomic: concurrent updates of different members all take effect. A patch
 // that changes nothing (`{}`, or values equal to the stored ones) answers 200 with the
-// resource as it is, and `updated_at` does not move. The response is the resource as stored.
+// resource as it is, and neither `updated_at` nor the `ETag` moves. The response is the
+// resource as stored.
+//
+// With `If-Match`, the patch applies only if the server is still at that version (`*`
+// matches any version); otherwise nothing changes and the answer is 412 with the current
+// `ETag`. The comparison and the write are one atomic step.
 //
 // Takes a body of the `application/merge-patch+json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /integrated-account/{integrated_account_id}/mcp/{id} (the `UpdateMcpServer` operationId).
-func (c *ClientWithResponses) UpdateMcpServerWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, body UpdateMcpServerApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateMcpServerResponse, error) {
-	rsp, err := c.UpdateMcpServerWithApplicationMergePatchPlusJSONBody(ctx, integratedAccountId, id, body, reqEditors...)
+func (c *ClientWithResponses) UpdateMcpServerWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *UpdateMcpServerParams, body UpdateMcpServerApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateMcpServerResponse, error) {
+	rsp, err := c.UpdateMcpServerWithApplicationMergePatchPlusJSONBody(ctx, integratedAccountId, id, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
 	return ParseUpdateMcpServerResponse(rsp)
+}
+
+// RotateMcpServerTokenWithResponse Rotate the token of an MCP server
+//
+// Gives the MCP server a new secret token and returns it, with the new `url`, once. The old
+// token stops working at once; the server's version and `updated_at` move. With
+// `If-Match`, it rotates only at that version, so of two racing rotations only one wins.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /integrated-account/{integrated_account_id}/mcp/{id}/token (the `RotateMcpServerToken` operationId).
+func (c *ClientWithResponses) RotateMcpServerTokenWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *RotateMcpServerTokenParams, reqEditors ...RequestEditorFn) (*RotateMcpServerTokenResponse, error) {
+	rsp, err := c.RotateMcpServerToken(ctx, integratedAccountId, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRotateMcpServerTokenResponse(rsp)
 }
 
 // ParseListIntegratedAccountsResponse parses an HTTP response from a ListIntegratedAccountsWithResponse call
@@ -2825,6 +3471,13 @@ func ParseCreateIntegratedAccountResponse(rsp *http.Response) (*CreateIntegrated
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -2838,6 +3491,13 @@ func ParseCreateIntegratedAccountResponse(rsp *http.Response) (*CreateIntegrated
 			return nil, err
 		}
 		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
@@ -2858,6 +3518,20 @@ func ParseCreateIntegratedAccountResponse(rsp *http.Response) (*CreateIntegrated
 	switch {
 	case rsp.StatusCode == 201:
 		var headers CreateIntegratedAccountResponse201Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -2876,6 +3550,16 @@ func ParseCreateIntegratedAccountResponse(rsp *http.Response) (*CreateIntegrated
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateIntegratedAccountResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateIntegratedAccountResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -2933,6 +3617,13 @@ func ParseDeleteIntegratedAccountResponse(rsp *http.Response) (*DeleteIntegrated
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -2960,6 +3651,16 @@ func ParseDeleteIntegratedAccountResponse(rsp *http.Response) (*DeleteIntegrated
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 412:
+		var headers DeleteIntegratedAccountResponse412Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers412 = &headers
 	case rsp.StatusCode == 503:
 		var headers DeleteIntegratedAccountResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -2995,6 +3696,9 @@ func ParseGetIntegratedAccountResponse(rsp *http.Response) (*GetIntegratedAccoun
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case rsp.StatusCode == 304:
+		break // No content-type
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
@@ -3034,6 +3738,26 @@ func ParseGetIntegratedAccountResponse(rsp *http.Response) (*GetIntegratedAccoun
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers GetIntegratedAccountResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetIntegratedAccountResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers304 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetIntegratedAccountResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -3185,6 +3909,13 @@ func ParseCreateMcpServerResponse(rsp *http.Response) (*CreateMcpServerResponse,
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -3232,6 +3963,20 @@ func ParseCreateMcpServerResponse(rsp *http.Response) (*CreateMcpServerResponse,
 			}
 			headers.CacheControl = &value
 		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -3250,6 +3995,16 @@ func ParseCreateMcpServerResponse(rsp *http.Response) (*CreateMcpServerResponse,
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateMcpServerResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateMcpServerResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -3307,6 +4062,13 @@ func ParseDeleteMcpServerResponse(rsp *http.Response) (*DeleteMcpServerResponse,
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -3334,6 +4096,16 @@ func ParseDeleteMcpServerResponse(rsp *http.Response) (*DeleteMcpServerResponse,
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 412:
+		var headers DeleteMcpServerResponse412Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers412 = &headers
 	case rsp.StatusCode == 503:
 		var headers DeleteMcpServerResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -3369,6 +4141,9 @@ func ParseGetMcpServerResponse(rsp *http.Response) (*GetMcpServerResponse, error
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case rsp.StatusCode == 304:
+		break // No content-type
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
@@ -3408,6 +4183,26 @@ func ParseGetMcpServerResponse(rsp *http.Response) (*GetMcpServerResponse, error
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers GetMcpServerResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetMcpServerResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers304 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetMcpServerResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -3475,6 +4270,13 @@ func ParseUpdateMcpServerResponse(rsp *http.Response) (*UpdateMcpServerResponse,
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -3513,6 +4315,16 @@ func ParseUpdateMcpServerResponse(rsp *http.Response) (*UpdateMcpServerResponse,
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers UpdateMcpServerResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers UpdateMcpServerResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -3523,8 +4335,136 @@ func ParseUpdateMcpServerResponse(rsp *http.Response) (*UpdateMcpServerResponse,
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 412:
+		var headers UpdateMcpServerResponse412Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers412 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdateMcpServerResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRotateMcpServerTokenResponse parses an HTTP response from a RotateMcpServerTokenWithResponse call
+func ParseRotateMcpServerTokenResponse(rsp *http.Response) (*RotateMcpServerTokenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RotateMcpServerTokenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest McpServerCreated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers RotateMcpServerTokenResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers RotateMcpServerTokenResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 412:
+		var headers RotateMcpServerTokenResponse412Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers412 = &headers
+	case rsp.StatusCode == 503:
+		var headers RotateMcpServerTokenResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
