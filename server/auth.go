@@ -85,40 +85,56 @@ func unauthorized(detail, errCode string) *Problem {
 
 // authenticate checks `Authorization: Bearer <API token>` on the spec's routes and puts the
 // token's principal on the request context.
-func authenticate(auth TokenAuthenticator, routes routeTable, ttl time.Duration) echo.MiddlewareFunc {
+// Requests that fail it count against their client address's rate limit, and requests that pass
+// against their token's.
+func authenticate(auth TokenAuthenticator, routes routeTable, ttl time.Duration, limits *rateLimits) echo.MiddlewareFunc {
 	cache := &authCache{ttl: ttl, entries: map[string]authEntry{}}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if _, ok := routes.lookup(c); !ok {
+			if op, ok := routes.lookup(c); !ok || op.public {
 				return next(c)
 			}
-			header := c.Request().Header.Get(echo.HeaderAuthorization)
-			scheme, token, found := strings.Cut(header, " ")
-			if header == "" {
-				return unauthorized("An API token is required: send Authorization: Bearer <token>.", "")
-			}
-			token = strings.TrimSpace(token)
-			if !found || !strings.EqualFold(scheme, "Bearer") || token == "" {
-				return unauthorized("The Authorization header must be: Bearer <token>.", "invalid_request")
-			}
-			hash := store.HashSecret(token)
-			key := string(hash)
-			now := time.Now()
-			p, ok := cache.get(key, now)
-			if !ok {
-				var err error
-				p, err = auth.Authenticate(c.Request().Context(), hash)
-				if errors.Is(err, store.ErrNotFound) {
-					return unauthorized("The API token is not valid.", "invalid_token")
+			p, err := verify(c, auth, cache)
+			if err != nil {
+				if limited := limits.allowAddress(c.RealIP()); limited != nil {
+					return limited
 				}
-				if err != nil {
-					return storeError(err, "API token")
-				}
-				cache.put(key, p, now)
+				return err
+			}
+			if limited := limits.allowToken(p.TokenID.String()); limited != nil {
+				return limited
 			}
 			req := c.Request()
 			c.SetRequest(req.WithContext(context.WithValue(req.Context(), principalKey{}, p)))
 			return next(c)
 		}
 	}
+}
+
+// verify resolves the request's bearer token, from the cache when it can.
+func verify(c echo.Context, auth TokenAuthenticator, cache *authCache) (store.Principal, error) {
+	header := c.Request().Header.Get(echo.HeaderAuthorization)
+	scheme, token, found := strings.Cut(header, " ")
+	if header == "" {
+		return store.Principal{}, unauthorized("An API token is required: send Authorization: Bearer <token>.", "")
+	}
+	token = strings.TrimSpace(token)
+	if !found || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return store.Principal{}, unauthorized("The Authorization header must be: Bearer <token>.", "invalid_request")
+	}
+	hash := store.HashSecret(token)
+	key := string(hash)
+	now := time.Now()
+	if p, ok := cache.get(key, now); ok {
+		return p, nil
+	}
+	p, err := auth.Authenticate(c.Request().Context(), hash)
+	if errors.Is(err, store.ErrNotFound) {
+		return p, unauthorized("The API token is not valid.", "invalid_token")
+	}
+	if err != nil {
+		return p, storeError(err, "API token")
+	}
+	cache.put(key, p, now)
+	return p, nil
 }

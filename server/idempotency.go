@@ -51,6 +51,9 @@ func idempotent(st *store.Store, routes routeTable, log *slog.Logger) echo.Middl
 				Fingerprint: fingerprint(raw),
 			}
 			deadline := time.Now().Add(idempotencyWait)
+			if d, ok := ctx.Deadline(); ok && d.Add(-100*time.Millisecond).Before(deadline) {
+				deadline = d.Add(-100 * time.Millisecond) // answer 409 before the request's own deadline
+			}
 			for {
 				rec, reserved, err := st.ReserveIdempotencyKey(ctx, env, key, req, idempotencyTTL, idempotencyLock)
 				if err != nil {

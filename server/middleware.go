@@ -44,16 +44,19 @@ func requestID(c echo.Context) string {
 	return id
 }
 
-// accessLog writes one line per request. It hands errors to the error handler itself, so that the
-// line carries the status that was really sent.
-func accessLog(log *slog.Logger, routes routeTable) echo.MiddlewareFunc {
+// accessLog writes one line per request and counts it in the metrics. It hands errors to the
+// error handler itself, so that the line carries the status that was really sent.
+func accessLog(log *slog.Logger, routes routeTable, m *metrics) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
+			m.inFlight.Inc()
+			defer m.inFlight.Dec()
 			if err := next(c); err != nil {
 				c.Error(err)
 			}
 			op, _ := routes.lookup(c)
+			m.observe(c, op.id, start)
 			attrs := []slog.Attr{
 				slog.String("request_id", requestID(c)),
 				slog.String("method", c.Request().Method),

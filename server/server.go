@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mcpapi/mcpapi/gen/api"
 	"github.com/mcpapi/mcpapi/store"
@@ -18,11 +19,24 @@ import (
 
 // Config is what the server needs besides its store.
 type Config struct {
-	// PublicURL is the base of MCP server URLs, without a trailing slash.
+	// PublicURL is the base URL clients reach this server at: the base of MCP server URLs and the
+	// `servers` of the served spec.
 	PublicURL string
 	// AuthCacheTTL is how long a verified API token is trusted without a lookup; 0 disables it.
 	AuthCacheTTL time.Duration
-	Logger       *slog.Logger
+	// RateLimit is requests per second per API token (and per client address for requests without
+	// a valid one); 0 turns rate limiting off. RateBurst is the bucket size.
+	RateLimit float64
+	RateBurst int
+	// RequestTimeout bounds every API request, database calls included; 0 means none.
+	RequestTimeout time.Duration
+	// CORSOrigins lists the browser origins allowed to call the API; empty: CORS is off.
+	CORSOrigins []string
+	// SeparateMetrics: metrics are served by MetricsHandler on another listener, not on /metrics.
+	SeparateMetrics bool
+	// ValidateResponses logs, as errors, responses that break the spec.
+	ValidateResponses bool
+	Logger            *slog.Logger
 	// Now is the clock (tests may replace it); nil means time.Now.
 	Now func() time.Time
 }
@@ -32,12 +46,26 @@ type Handler struct {
 	store     *store.Store
 	publicURL string
 	now       func() time.Time
+	metrics   *metrics
+	specYAML  []byte
+	specJSON  map[string]any
 }
 
 var _ api.StrictServerInterface = (*Handler)(nil)
 
+// Server is the HTTP API, plus its metrics for a separate listener.
+type Server struct {
+	*echo.Echo
+	metrics *metrics
+}
+
+// MetricsHandler serves the Prometheus metrics (for --metrics-addr).
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.metrics.Registry(), promhttp.HandlerOpts{})
+}
+
 // New builds the whole HTTP server: every route and the one middleware chain, in order.
-func New(st *store.Store, cfg Config) (*echo.Echo, error) {
+func New(st *store.Store, cfg Config) (*Server, error) {
 	doc, err := LoadSpec()
 	if err != nil {
 		return nil, err
@@ -48,27 +76,53 @@ func New(st *store.Store, cfg Config) (*echo.Echo, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	publicURL := strings.TrimRight(cfg.PublicURL, "/")
+	specYAML, specJSON, err := specWithServer(publicURL)
+	if err != nil {
+		return nil, err
+	}
+	sqlDB, err := st.DB().DB()
+	if err != nil {
+		return nil, fmt.Errorf("database handle: %w", err)
+	}
+	m := newMetrics(sqlDB, cfg.SeparateMetrics)
 	routes := newRouteTable(doc)
-	h := &Handler{store: st, publicURL: strings.TrimRight(cfg.PublicURL, "/"), now: cfg.Now}
+	h := &Handler{store: st, publicURL: publicURL, now: cfg.Now, metrics: m, specYAML: specYAML, specJSON: specJSON}
 
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
+	// The client address is the peer's, not a header's: behind a gateway every request would
+	// otherwise be able to claim its own rate-limit bucket.
+	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = errorHandler(cfg.Logger)
 
-	e.Use(
-		withRequestID,                 // 1. request id
-		accessLog(cfg.Logger, routes), // 3. access log (outside recover, so it logs the 500)
-		recoverPanics(),               // 2. recover
-		middleware.BodyLimit(fmt.Sprint(maxBodyBytes/1024)+"K"), // 4. body size limit
-		authenticate(st, routes, cfg.AuthCacheTTL),              // 5. auth
-		checkContentType(routes),                                // 415 before the validator
-		strictJSON(routes),                                      // JSON that encoding/json would let through
-		requestValidator(doc, routes),                           // 7. kin-openapi request validation
-		idempotent(st, routes, cfg.Logger),                      // Idempotency-Key on creates
+	chain := []echo.MiddlewareFunc{
+		withRequestID,                    // 1. request id
+		accessLog(cfg.Logger, routes, m), // 3. access log + metrics (outermost: it sees the final status)
+	}
+	if cfg.ValidateResponses {
+		v, err := validateResponses(doc, routes, cfg.Logger)
+		if err != nil {
+			return nil, err
+		}
+		chain = append(chain, v)
+	}
+	chain = append(chain,
+		recoverPanics(),       // 2. recover
+		cors(cfg.CORSOrigins), // browsers' preflights, before auth
+		checkAccept(routes),   // 406
+		middleware.BodyLimit(fmt.Sprint(maxBodyBytes/1024)+"K"),                                 // 4. body size limit
+		withDeadline(cfg.RequestTimeout),                                                        // a deadline for every database call
+		authenticate(st, routes, cfg.AuthCacheTTL, newRateLimits(cfg.RateLimit, cfg.RateBurst)), // 5.+6. auth, rate limits
+		checkContentType(routes),                                                                // 415 before the validator
+		strictJSON(routes),                                                                      // JSON that encoding/json would let through
+		requestValidator(doc, routes),                                                           // 7. kin-openapi request validation
+		idempotent(st, routes, cfg.Logger),                                                      // Idempotency-Key on creates
 	)
+	e.Use(chain...)
 	api.RegisterHandlers(e, api.NewStrictHandler(h, nil)) // 8.–10. strict handler → Handler → store
-	return e, nil
+	return &Server{Echo: e, metrics: m}, nil
 }
 
 func recoverPanics() echo.MiddlewareFunc {

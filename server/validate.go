@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,6 +60,11 @@ type operation struct {
 	mediaTypes []string
 	// idempotent operations take an Idempotency-Key.
 	idempotent bool
+	// public operations need no token (health, metrics, the spec); they skip auth, rate limits
+	// and request validation.
+	public bool
+	// produces lists the media types of the operation's success responses (for Accept).
+	produces []string
 }
 
 // routeTable maps an Echo route ("PATCH /integrated-account/:integrated_account_id/mcp/:id") to
@@ -70,7 +76,17 @@ func newRouteTable(doc *openapi3.T) routeTable {
 	for path, item := range doc.Paths.Map() {
 		echoPath := specPathToEcho(path)
 		for method, op := range item.Operations() {
-			o := operation{id: op.OperationID}
+			o := operation{id: op.OperationID, public: op.Security != nil && len(*op.Security) == 0}
+			for code, resp := range op.Responses.Map() {
+				if strings.HasPrefix(code, "2") && resp.Value != nil {
+					for mt := range resp.Value.Content {
+						if !slices.Contains(o.produces, mt) {
+							o.produces = append(o.produces, mt)
+						}
+					}
+				}
+			}
+			slices.Sort(o.produces)
 			for _, p := range op.Parameters {
 				if p.Value != nil && p.Value.In == openapi3.ParameterInHeader && p.Value.Name == headerIdempotencyKey {
 					o.idempotent = true
@@ -105,8 +121,8 @@ func requestValidator(doc *openapi3.T, routes routeTable) echo.MiddlewareFunc {
 		DoNotValidateServers:  true,
 		SilenceServersWarning: true,
 		Skipper: func(c echo.Context) bool {
-			_, ok := routes.lookup(c)
-			return !ok
+			op, ok := routes.lookup(c)
+			return !ok || op.public
 		},
 		Options: openapi3filter.Options{
 			MultiError:         true,

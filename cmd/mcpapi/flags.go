@@ -60,6 +60,30 @@ func (s *settings) Int(p *int, name, env string, def int, usage string) {
 	s.fs.IntVar(p, name, def, s.describe(usage, env))
 }
 
+func (s *settings) Float(p *float64, name, env string, def float64, usage string) {
+	if v := s.env(env); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			s.errs = append(s.errs, fmt.Errorf("%s: %w", env, err))
+		} else {
+			def = f
+		}
+	}
+	s.fs.Float64Var(p, name, def, s.describe(usage, env))
+}
+
+func (s *settings) Bool(p *bool, name, env string, def bool, usage string) {
+	if v := s.env(env); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			s.errs = append(s.errs, fmt.Errorf("%s: %w", env, err))
+		} else {
+			def = b
+		}
+	}
+	s.fs.BoolVar(p, name, def, s.describe(usage, env))
+}
+
 func (s *settings) env(name string) string {
 	if name == "" {
 		return ""

@@ -28,6 +28,10 @@ type app struct {
 	env    string
 	http   *http.Client
 	client *client.ClientWithResponses
+	logs   *syncBuffer
+	// metricsURL is the separate metrics listener's, with --metrics-addr.
+	metricsURL string
+	stop       func()
 }
 
 // syncBuffer collects the server's log; it is shown only when the test fails.
@@ -53,19 +57,33 @@ func noEnv(string) string { return "" }
 // startApp serves on dbURL; extra flags are appended to the serve command line.
 func startApp(t *testing.T, dbURL string, extra ...string) *app {
 	t.Helper()
+	a := serveApp(t, dbURL, noEnv, extra...)
+	a.env = "env-" + uuid.NewString()[:8]
+	a.token = a.createToken(a.env)
+	a.client = a.clientFor(a.token)
+	return a
+}
+
+// serveApp starts `mcpapi serve` through run() with the given environment, without making a
+// token. It stops when the test ends, or earlier by a.stop().
+func serveApp(t *testing.T, dbURL string, getenv func(string) string, extra ...string) *app {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	outR, outW := io.Pipe()
 	done := make(chan error, 1)
 	args := append([]string{"mcpapi", "serve", "--addr", "127.0.0.1:0", "--database-url", dbURL,
-		"--auth-cache-ttl", "0", "--log-format", "text"}, extra...)
+		"--auth-cache-ttl", "0", "--log-format", "text", "--rate-limit", "0", "--validate-responses"}, extra...)
 	go func() {
-		done <- run(ctx, args, noEnv, outW, logs)
+		done <- run(ctx, args, getenv, outW, logs)
 		outW.Close()
 	}()
 	lines := bufio.NewScanner(outR)
-	var base string
+	var base, metricsURL string
 	for lines.Scan() {
+		if rest, ok := strings.CutPrefix(lines.Text(), "mcpapi metrics on "); ok {
+			metricsURL = rest
+		}
 		if rest, ok := strings.CutPrefix(lines.Text(), "mcpapi serving on "); ok {
 			base, _, _ = strings.Cut(rest, " ")
 			break
@@ -76,25 +94,30 @@ func startApp(t *testing.T, dbURL string, extra ...string) *app {
 		cancel()
 		t.Fatalf("server did not start: %v\n%s", <-done, logs.String())
 	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve returned %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("serve returned %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Error("serve did not stop within 20s")
 			}
-		case <-time.After(20 * time.Second):
-			t.Error("serve did not stop within 20s")
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs.String())
-		}
-	})
-	a := &app{t: t, dbURL: dbURL, base: base}
-	a.env = "env-" + uuid.NewString()[:8]
-	a.token = a.createToken(a.env)
+			// The server held its own responses to the spec too (--validate-responses).
+			if strings.Contains(logs.String(), "response breaks the contract") {
+				t.Error("the server logged a response that breaks openapi.yaml")
+			}
+			if t.Failed() {
+				t.Logf("server log:\n%s", logs.String())
+			}
+		})
+	}
+	t.Cleanup(stop)
+	a := &app{t: t, dbURL: dbURL, base: base, logs: logs, metricsURL: metricsURL, stop: stop}
 	a.http = &http.Client{Transport: servertest.NewValidatingTransport(t, nil), Timeout: 30 * time.Second}
-	a.client = a.clientFor(a.token)
 	return a
 }
 

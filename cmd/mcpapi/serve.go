@@ -18,10 +18,13 @@ import (
 
 type serveConfig struct {
 	addr, databaseURL, publicURL, logFormat, bootstrapToken string
-	authCacheTTL, shutdownTimeout                           time.Duration
+	metricsAddr, corsOrigins                                string
+	authCacheTTL, shutdownTimeout, requestTimeout           time.Duration
 	readHeaderTimeout, readTimeout, writeTimeout            time.Duration
 	idleTimeout                                             time.Duration
-	maxHeaderBytes                                          int
+	maxHeaderBytes, rateBurst                               int
+	rateLimit                                               float64
+	validateResponses                                       bool
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -39,6 +42,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	s.Duration(&cfg.writeTimeout, "write-timeout", "MCPAPI_WRITE_TIMEOUT", 30*time.Second, "time to write a response")
 	s.Duration(&cfg.idleTimeout, "idle-timeout", "MCPAPI_IDLE_TIMEOUT", 120*time.Second, "how long an idle keep-alive connection stays open")
 	s.Int(&cfg.maxHeaderBytes, "max-header-bytes", "MCPAPI_MAX_HEADER_BYTES", 1<<20, "largest request header size in bytes")
+	s.Duration(&cfg.requestTimeout, "request-timeout", "MCPAPI_REQUEST_TIMEOUT", 15*time.Second, "deadline of every API request and its database calls; past it, 503")
+	s.Float(&cfg.rateLimit, "rate-limit", "MCPAPI_RATE_LIMIT", 50, "requests per second per API token, and per client address for requests without a valid token (0: no limit)")
+	s.Int(&cfg.rateBurst, "rate-burst", "MCPAPI_RATE_BURST", 100, "requests a token or address may send at once before --rate-limit applies")
+	s.String(&cfg.corsOrigins, "cors-origins", "MCPAPI_CORS_ORIGINS", "", "comma-separated browser origins allowed by CORS (empty: CORS off)")
+	s.String(&cfg.metricsAddr, "metrics-addr", "MCPAPI_METRICS_ADDR", "", "serve /metrics on this address instead of on --addr")
+	s.Bool(&cfg.validateResponses, "validate-responses", "MCPAPI_VALIDATE_RESPONSES", false, "log every response that breaks openapi.yaml as an error (for tests and canaries)")
 	if err := s.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -70,13 +79,30 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	handler, err := server.New(st, server.Config{
-		PublicURL:    cfg.publicURL,
-		AuthCacheTTL: cfg.authCacheTTL,
-		Logger:       logger,
+		PublicURL:         cfg.publicURL,
+		AuthCacheTTL:      cfg.authCacheTTL,
+		RateLimit:         cfg.rateLimit,
+		RateBurst:         cfg.rateBurst,
+		RequestTimeout:    cfg.requestTimeout,
+		CORSOrigins:       splitList(cfg.corsOrigins),
+		SeparateMetrics:   cfg.metricsAddr != "",
+		ValidateResponses: cfg.validateResponses,
+		Logger:            logger,
 	})
 	if err != nil {
 		ln.Close()
 		return err
+	}
+	if cfg.metricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.metricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen for metrics: %w", err)
+		}
+		msrv := &http.Server{Handler: handler.MetricsHandler(), ReadHeaderTimeout: cfg.readHeaderTimeout}
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+		fmt.Fprintf(stdout, "mcpapi metrics on http://%s/metrics\n", mln.Addr())
 	}
 	srv := &http.Server{
 		Handler:           handler,
@@ -182,6 +208,16 @@ func newLogger(format string, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewTextHandler(w, nil)), nil
 	}
 	return nil, fmt.Errorf("--log-format must be json or text, not %q", format)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }
 
 // describeDatabase names the database without its credentials.

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -22,6 +23,21 @@ import (
 	"github.com/oapi-codegen/runtime"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
+
+// Defines values for HealthStatus.
+const (
+	Ok HealthStatus = "ok"
+)
+
+// Valid indicates whether the value is a known member of the HealthStatus enum.
+func (e HealthStatus) Valid() bool {
+	switch e {
+	case Ok:
+		return true
+	default:
+		return false
+	}
+}
 
 // Deleted The ID of a deleted resource.
 //
@@ -47,6 +63,21 @@ type FieldError struct {
 	// Example: /config/tags/0
 	Pointer string `json:"pointer"`
 }
+
+// Health The state of the service.
+//
+// Example: {"status":"ok"}
+type Health struct {
+	// Status Always `ok` on a 200.
+	//
+	// Example: ok
+	Status HealthStatus `json:"status"`
+}
+
+// HealthStatus Always `ok` on a 200.
+//
+// Example: ok
+type HealthStatus string
 
 // IntegratedAccount One connected account of an integration.
 //
@@ -385,6 +416,11 @@ type Conflict = Problem
 // Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
 type InternalServerError = Problem
 
+// NotAcceptable An error, as an RFC 9457 problem document.
+//
+// Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
+type NotAcceptable = Problem
+
 // NotFound An error, as an RFC 9457 problem document.
 //
 // Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
@@ -404,6 +440,11 @@ type PreconditionFailed = Problem
 //
 // Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
 type ServiceUnavailable = Problem
+
+// TooManyRequests An error, as an RFC 9457 problem document.
+//
+// Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
+type TooManyRequests = Problem
 
 // Unauthorized An error, as an RFC 9457 problem document.
 //
@@ -520,6 +561,9 @@ type UpdateMcpServerApplicationMergePatchPlusJSONRequestBody = McpServerPatch
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// GetHealth Liveness
+	// (GET /healthz)
+	GetHealth(ctx echo.Context) error
 	// ListIntegratedAccounts List integrated accounts
 	// (GET /integrated-account)
 	ListIntegratedAccounts(ctx echo.Context, params ListIntegratedAccountsParams) error
@@ -550,11 +594,32 @@ type ServerInterface interface {
 	// RotateMcpServerToken Rotate the token of an MCP server
 	// (POST /integrated-account/{integrated_account_id}/mcp/{id}/token)
 	RotateMcpServerToken(ctx echo.Context, integratedAccountId IntegratedAccountID, id McpServerID, params RotateMcpServerTokenParams) error
+	// GetMetrics Prometheus metrics
+	// (GET /metrics)
+	GetMetrics(ctx echo.Context) error
+	// GetOpenAPIJSON This API's OpenAPI document (JSON)
+	// (GET /openapi.json)
+	GetOpenAPIJSON(ctx echo.Context) error
+	// GetOpenAPIYAML This API's OpenAPI document (YAML)
+	// (GET /openapi.yaml)
+	GetOpenAPIYAML(ctx echo.Context) error
+	// GetReadiness Readiness
+	// (GET /readyz)
+	GetReadiness(ctx echo.Context) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
 type ServerInterfaceWrapper struct {
 	Handler ServerInterface
+}
+
+// GetHealth converts echo context to params.
+func (w *ServerInterfaceWrapper) GetHealth(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetHealth(ctx)
+	return err
 }
 
 // ListIntegratedAccounts converts echo context to params.
@@ -927,6 +992,42 @@ func (w *ServerInterfaceWrapper) RotateMcpServerToken(ctx echo.Context) error {
 	return err
 }
 
+// GetMetrics converts echo context to params.
+func (w *ServerInterfaceWrapper) GetMetrics(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetMetrics(ctx)
+	return err
+}
+
+// GetOpenAPIJSON converts echo context to params.
+func (w *ServerInterfaceWrapper) GetOpenAPIJSON(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetOpenAPIJSON(ctx)
+	return err
+}
+
+// GetOpenAPIYAML converts echo context to params.
+func (w *ServerInterfaceWrapper) GetOpenAPIYAML(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetOpenAPIYAML(ctx)
+	return err
+}
+
+// GetReadiness converts echo context to params.
+func (w *ServerInterfaceWrapper) GetReadiness(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetReadiness(ctx)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -984,6 +1085,11 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/integrated-account/:integrated_account_id/mcp/:id", wrapper.GetMcpServer, options.OperationMiddlewares["getMcpServer"]...)
 	router.PATCH(options.BaseURL+"/integrated-account/:integrated_account_id/mcp/:id", wrapper.UpdateMcpServer, options.OperationMiddlewares["updateMcpServer"]...)
 	router.POST(options.BaseURL+"/integrated-account/:integrated_account_id/mcp/:id/token", wrapper.RotateMcpServerToken, options.OperationMiddlewares["rotateMcpServerToken"]...)
+	router.GET(options.BaseURL+"/healthz", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
+	router.GET(options.BaseURL+"/readyz", wrapper.GetReadiness, options.OperationMiddlewares["getReadiness"]...)
+	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenAPIYAML, options.OperationMiddlewares["getOpenAPIYAML"]...)
+	router.GET(options.BaseURL+"/openapi.json", wrapper.GetOpenAPIJSON, options.OperationMiddlewares["getOpenAPIJSON"]...)
+	router.GET(options.BaseURL+"/metrics", wrapper.GetMetrics, options.OperationMiddlewares["getMetrics"]...)
 
 }
 
@@ -999,6 +1105,8 @@ type ConflictApplicationProblemPlusJSONResponse struct {
 }
 
 type InternalServerErrorApplicationProblemPlusJSONResponse Problem
+
+type NotAcceptableApplicationProblemPlusJSONResponse Problem
 
 type NotFoundApplicationProblemPlusJSONResponse Problem
 
@@ -1029,6 +1137,15 @@ type ServiceUnavailableApplicationProblemPlusJSONResponse struct {
 	Headers ServiceUnavailableResponseHeaders
 }
 
+type TooManyRequestsResponseHeaders struct {
+	RetryAfter *int
+}
+type TooManyRequestsApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers TooManyRequestsResponseHeaders
+}
+
 type UnauthorizedResponseHeaders struct {
 	WWWAuthenticate *string
 }
@@ -1041,6 +1158,43 @@ type UnauthorizedApplicationProblemPlusJSONResponse struct {
 type UnprocessableEntityApplicationProblemPlusJSONResponse Problem
 
 type UnsupportedMediaTypeApplicationProblemPlusJSONResponse Problem
+
+type GetHealthRequestObject struct {
+}
+
+type GetHealthResponseObject interface {
+	VisitGetHealthResponse(w http.ResponseWriter) error
+}
+
+type GetHealth200JSONResponse Health
+
+func (response GetHealth200JSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetHealth406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response GetHealth406ApplicationProblemPlusJSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
 
 type ListIntegratedAccountsRequestObject struct {
 	Params ListIntegratedAccountsParams
@@ -1095,6 +1249,41 @@ func (response ListIntegratedAccounts401ApplicationProblemPlusJSONResponse) Visi
 		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
 	}
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntegratedAccounts406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response ListIntegratedAccounts406ApplicationProblemPlusJSONResponse) VisitListIntegratedAccountsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntegratedAccounts429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListIntegratedAccounts429ApplicationProblemPlusJSONResponse) VisitListIntegratedAccountsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1210,6 +1399,22 @@ func (response CreateIntegratedAccount401ApplicationProblemPlusJSONResponse) Vis
 	return err
 }
 
+type CreateIntegratedAccount406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateIntegratedAccount406ApplicationProblemPlusJSONResponse) VisitCreateIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateIntegratedAccount409ApplicationProblemPlusJSONResponse struct {
 	ConflictApplicationProblemPlusJSONResponse
 }
@@ -1273,6 +1478,25 @@ func (response CreateIntegratedAccount422ApplicationProblemPlusJSONResponse) Vis
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntegratedAccount429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateIntegratedAccount429ApplicationProblemPlusJSONResponse) VisitCreateIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1386,6 +1610,22 @@ func (response DeleteIntegratedAccount404ApplicationProblemPlusJSONResponse) Vis
 	return err
 }
 
+type DeleteIntegratedAccount406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteIntegratedAccount406ApplicationProblemPlusJSONResponse) VisitDeleteIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteIntegratedAccount412ApplicationProblemPlusJSONResponse struct {
 	PreconditionFailedApplicationProblemPlusJSONResponse
 }
@@ -1401,6 +1641,25 @@ func (response DeleteIntegratedAccount412ApplicationProblemPlusJSONResponse) Vis
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
 	}
 	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteIntegratedAccount429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteIntegratedAccount429ApplicationProblemPlusJSONResponse) VisitDeleteIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1534,6 +1793,41 @@ func (response GetIntegratedAccount404ApplicationProblemPlusJSONResponse) VisitG
 	return err
 }
 
+type GetIntegratedAccount406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response GetIntegratedAccount406ApplicationProblemPlusJSONResponse) VisitGetIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIntegratedAccount429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetIntegratedAccount429ApplicationProblemPlusJSONResponse) VisitGetIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetIntegratedAccount500ApplicationProblemPlusJSONResponse struct {
 	InternalServerErrorApplicationProblemPlusJSONResponse
 }
@@ -1639,6 +1933,41 @@ func (response ListMcpServers404ApplicationProblemPlusJSONResponse) VisitListMcp
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMcpServers406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response ListMcpServers406ApplicationProblemPlusJSONResponse) VisitListMcpServersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMcpServers429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListMcpServers429ApplicationProblemPlusJSONResponse) VisitListMcpServersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1775,6 +2104,22 @@ func (response CreateMcpServer404ApplicationProblemPlusJSONResponse) VisitCreate
 	return err
 }
 
+type CreateMcpServer406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateMcpServer406ApplicationProblemPlusJSONResponse) VisitCreateMcpServerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateMcpServer409ApplicationProblemPlusJSONResponse struct {
 	ConflictApplicationProblemPlusJSONResponse
 }
@@ -1838,6 +2183,25 @@ func (response CreateMcpServer422ApplicationProblemPlusJSONResponse) VisitCreate
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMcpServer429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateMcpServer429ApplicationProblemPlusJSONResponse) VisitCreateMcpServerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1952,6 +2316,22 @@ func (response DeleteMcpServer404ApplicationProblemPlusJSONResponse) VisitDelete
 	return err
 }
 
+type DeleteMcpServer406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteMcpServer406ApplicationProblemPlusJSONResponse) VisitDeleteMcpServerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteMcpServer412ApplicationProblemPlusJSONResponse struct {
 	PreconditionFailedApplicationProblemPlusJSONResponse
 }
@@ -1967,6 +2347,25 @@ func (response DeleteMcpServer412ApplicationProblemPlusJSONResponse) VisitDelete
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
 	}
 	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteMcpServer429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteMcpServer429ApplicationProblemPlusJSONResponse) VisitDeleteMcpServerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2101,6 +2500,41 @@ func (response GetMcpServer404ApplicationProblemPlusJSONResponse) VisitGetMcpSer
 	return err
 }
 
+type GetMcpServer406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response GetMcpServer406ApplicationProblemPlusJSONResponse) VisitGetMcpServerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMcpServer429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetMcpServer429ApplicationProblemPlusJSONResponse) VisitGetMcpServerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetMcpServer500ApplicationProblemPlusJSONResponse struct {
 	InternalServerErrorApplicationProblemPlusJSONResponse
 }
@@ -2223,6 +2657,22 @@ func (response UpdateMcpServer404ApplicationProblemPlusJSONResponse) VisitUpdate
 	return err
 }
 
+type UpdateMcpServer406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMcpServer406ApplicationProblemPlusJSONResponse) VisitUpdateMcpServerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateMcpServer412ApplicationProblemPlusJSONResponse struct {
 	PreconditionFailedApplicationProblemPlusJSONResponse
 }
@@ -2286,6 +2736,25 @@ func (response UpdateMcpServer422ApplicationProblemPlusJSONResponse) VisitUpdate
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMcpServer429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMcpServer429ApplicationProblemPlusJSONResponse) VisitUpdateMcpServerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2414,6 +2883,22 @@ func (response RotateMcpServerToken404ApplicationProblemPlusJSONResponse) VisitR
 	return err
 }
 
+type RotateMcpServerToken406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response RotateMcpServerToken406ApplicationProblemPlusJSONResponse) VisitRotateMcpServerTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RotateMcpServerToken412ApplicationProblemPlusJSONResponse struct {
 	PreconditionFailedApplicationProblemPlusJSONResponse
 }
@@ -2429,6 +2914,25 @@ func (response RotateMcpServerToken412ApplicationProblemPlusJSONResponse) VisitR
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
 	}
 	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateMcpServerToken429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RotateMcpServerToken429ApplicationProblemPlusJSONResponse) VisitRotateMcpServerTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2468,8 +2972,197 @@ func (response RotateMcpServerToken503ApplicationProblemPlusJSONResponse) VisitR
 	return err
 }
 
+type GetMetricsRequestObject struct {
+}
+
+type GetMetricsResponseObject interface {
+	VisitGetMetricsResponse(w http.ResponseWriter) error
+}
+
+type GetMetrics200TextResponse string
+
+func (response GetMetrics200TextResponse) VisitGetMetricsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(200)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
+type GetMetrics404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetMetrics404ApplicationProblemPlusJSONResponse) VisitGetMetricsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMetrics406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response GetMetrics406ApplicationProblemPlusJSONResponse) VisitGetMetricsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOpenAPIJSONRequestObject struct {
+}
+
+type GetOpenAPIJSONResponseObject interface {
+	VisitGetOpenAPIJSONResponse(w http.ResponseWriter) error
+}
+
+type GetOpenAPIJSON200JSONResponse map[string]interface{}
+
+func (response GetOpenAPIJSON200JSONResponse) VisitGetOpenAPIJSONResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOpenAPIJSON406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response GetOpenAPIJSON406ApplicationProblemPlusJSONResponse) VisitGetOpenAPIJSONResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOpenAPIYAMLRequestObject struct {
+}
+
+type GetOpenAPIYAMLResponseObject interface {
+	VisitGetOpenAPIYAMLResponse(w http.ResponseWriter) error
+}
+
+type GetOpenAPIYAML200ApplicationyamlResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetOpenAPIYAML200ApplicationyamlResponse) VisitGetOpenAPIYAMLResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/yaml")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetOpenAPIYAML406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response GetOpenAPIYAML406ApplicationProblemPlusJSONResponse) VisitGetOpenAPIYAMLResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadinessRequestObject struct {
+}
+
+type GetReadinessResponseObject interface {
+	VisitGetReadinessResponse(w http.ResponseWriter) error
+}
+
+type GetReadiness200JSONResponse Health
+
+func (response GetReadiness200JSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadiness406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response GetReadiness406ApplicationProblemPlusJSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadiness503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetReadiness503ApplicationProblemPlusJSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// GetHealth Liveness
+	// (GET /healthz)
+	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
 	// ListIntegratedAccounts List integrated accounts
 	// (GET /integrated-account)
 	ListIntegratedAccounts(ctx context.Context, request ListIntegratedAccountsRequestObject) (ListIntegratedAccountsResponseObject, error)
@@ -2500,6 +3193,18 @@ type StrictServerInterface interface {
 	// RotateMcpServerToken Rotate the token of an MCP server
 	// (POST /integrated-account/{integrated_account_id}/mcp/{id}/token)
 	RotateMcpServerToken(ctx context.Context, request RotateMcpServerTokenRequestObject) (RotateMcpServerTokenResponseObject, error)
+	// GetMetrics Prometheus metrics
+	// (GET /metrics)
+	GetMetrics(ctx context.Context, request GetMetricsRequestObject) (GetMetricsResponseObject, error)
+	// GetOpenAPIJSON This API's OpenAPI document (JSON)
+	// (GET /openapi.json)
+	GetOpenAPIJSON(ctx context.Context, request GetOpenAPIJSONRequestObject) (GetOpenAPIJSONResponseObject, error)
+	// GetOpenAPIYAML This API's OpenAPI document (YAML)
+	// (GET /openapi.yaml)
+	GetOpenAPIYAML(ctx context.Context, request GetOpenAPIYAMLRequestObject) (GetOpenAPIYAMLResponseObject, error)
+	// GetReadiness Readiness
+	// (GET /readyz)
+	GetReadiness(ctx context.Context, request GetReadinessRequestObject) (GetReadinessResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -2512,6 +3217,29 @@ func NewStrictHandler(ssi StrictServerInterface, middlewares []StrictMiddlewareF
 type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
+}
+
+// GetHealth operation middleware
+func (sh *strictHandler) GetHealth(ctx echo.Context) error {
+	var request GetHealthRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetHealth(ctx.Request().Context(), request.(GetHealthRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetHealth")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetHealthResponseObject); ok {
+		return validResponse.VisitGetHealthResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
 }
 
 // ListIntegratedAccounts operation middleware
@@ -2872,137 +3600,246 @@ func (sh *strictHandler) RotateMcpServerToken(ctx echo.Context, integratedAccoun
 	return nil
 }
 
+// GetMetrics operation middleware
+func (sh *strictHandler) GetMetrics(ctx echo.Context) error {
+	var request GetMetricsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetMetrics(ctx.Request().Context(), request.(GetMetricsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetMetrics")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetMetricsResponseObject); ok {
+		return validResponse.VisitGetMetricsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetOpenAPIJSON operation middleware
+func (sh *strictHandler) GetOpenAPIJSON(ctx echo.Context) error {
+	var request GetOpenAPIJSONRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetOpenAPIJSON(ctx.Request().Context(), request.(GetOpenAPIJSONRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetOpenAPIJSON")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetOpenAPIJSONResponseObject); ok {
+		return validResponse.VisitGetOpenAPIJSONResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetOpenAPIYAML operation middleware
+func (sh *strictHandler) GetOpenAPIYAML(ctx echo.Context) error {
+	var request GetOpenAPIYAMLRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetOpenAPIYAML(ctx.Request().Context(), request.(GetOpenAPIYAMLRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetOpenAPIYAML")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetOpenAPIYAMLResponseObject); ok {
+		return validResponse.VisitGetOpenAPIYAMLResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetReadiness operation middleware
+func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
+	var request GetReadinessRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetReadiness(ctx.Request().Context(), request.(GetReadinessRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetReadiness")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetReadinessResponseObject); ok {
+		return validResponse.VisitGetReadinessResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rchu3/eirYPZ0JpL/JEVSkmVRcz4osp0o8UXVpW4T+oTgLkgiWgJrACuKzWgm73DOM7Tv0UfJk5zB",
-	"D8Au9sKbJDtO4w+dxiKwC/zu9/0lCPk04YwwJYPeLwG5xdMkJvDfp0yRscCKRMdhyFOm9B9lOp1iMQ96",
-	"wTFDNFuBsF3SCG5wnBK9NBRE//QTVkEv6La7e812p9lpX7YPe+12r93+IWgENAp6QWeIO6O9dqd50Hm2",
-	"29w7CPebh2T3sEmeke7+AdkNDw739Vr7NspZ0Asm6VAmXL9QEYaZ+gkehcMpaYZcJEEjSJNoxfvv7hrB",
-	"6zC5IOKGiMrtXp+cIWl+8m/F2YiO9X9NiZrwSAa9H4OYSn2SMVHB+0ag8Bj+GnKmcKhk0AAoY0aJDN7f",
-	"NRZCptPOIePWDPVp2mEHd4e7YXMv2ifNp6ODdvNZ57DbxLvDvXA/ekoORs+CRkBuEyqIdM/dbTc73eZu",
-	"57K729s/7O0fZhDvrob4Uw/i+qgGvz9tgjCGpyToBecER03O4jn6Nh1eGJzV46Zz2en2dnPcnGEVTs6J",
-	"eY6PHfM3pCbEYghhFiFBkhiHBFElkUEO/FnhMdIIkivR+M2Ly6ARnL290P93/uL4edAInr999+bV8dvn",
-	"PmJxQoNGMCPDCefXGlepVHwKqLV3vjL382kou9BFyJPKfczJAUr6Vu7MR/Avexn9ByQVnkuEJaIK0QVX",
-	"qhDg+7vs7VdMEKkEDVX5CFN+Q/zXuXWUMwPHCUFAYfMVgGRpHN8VqRH+pM8wITgiAuTLi0sM+yIiQ0ET",
-	"y9fHSCrB2RgRpqiaAyT4CF4uiOSpCMlXEoWpEIQpdEOE1OfbOn95gg47nTb6z7+ftZ61drdb6FShcILZ",
-	"mEg0o2rSZ+SGiDkSBMf2hwbcywGdtdCVJABXhgano+ZrDa8BrNH/fMMZsX9r9RmwGwjLoBf0g91+EDQC",
-	"GU7IFAMK5hrHgYYgGwPuTyMyTbgiTAG25ySqXv5MEEmYamj8DpRIyaCBZhPC3PUTzvQJpf23fowGDmaI",
-	"YBFTIpAgH1IiFdzY8IdmlEH28nDe/J7MB63C8fWbCqcnLJ1qAoIfNOFXbvOKh1YSl+9wOSEowWrisGYF",
-	"WYa94qt3chnTtDJmZx3xsjMNk501xdgyrLzhF4oLUkOH8Uwz2oDxptQrBg0kKQtJERUhFoISiTCSJBRE",
-	"FS/n9tbCNvuxFr7v3r07TjVRKhpiRerBjPMVmgngHQQpjlJJDEs8PdhvbxcP9TXBAggFx9P/3Q+mYYIT",
-	"uoJ67xpBggWeEmV516On78m8jouvCZDmnKcChRNOQ4K2Or/9+n+7+/soEZQpPIwJOr44OT3V3ChwqJ+9",
-	"jdQEKzTF1wBUQztI4hFcSxAl5q0+O9WiDw15qqUSN1SG45iIryQi7IYKzqbARp40cxJMk6bh+2uSKNTd",
-	"QxOeCtlCx30Gzy+xjr6H2wt/GPJojrZAoQtt+EiUYCFJhL67ePtm23Kl4dARFVL1Wff2NqOYhnl8zpCq",
-	"6cRBD1mO168zN5eIcTWhbNxCb7WU8p8k+wwLArdoIMkRHimtB9He7W3x9FM8R0OiaSIyL8co5EKQUHOl",
-	"vk0LXfrrjbDE+s1EmOtyYVgaMzkjQqK9bvcIYWThNaExye+biSAqkVQ0jpFIGaNs3GczrFXziAstZLfS",
-	"RCOv09asw1kktwFfLIMgVfq92Svbh2WpuzfqhF38jDQNsJrWJGxqIxCsF20mgr7JjZGSICxQ/RTfviJs",
-	"rCZBr7u/3wimlLl/dzQDKEWEfub/+bHfv+22m/3+7cGL9//zl6COgU9HoCpqWCNJrJJ3gAIFRBfquIFW",
-	"lAMNTs6IlaqOv7XK67P//Luz2+q0OtsNxIWjsCeDRvmhiNxqO6iF3mrUzqgkjr6cpuyhvU53kXarB6jV",
-	"k4sg2Wl39+rho/XpIhgB0tFuew8uw1OFsKHETcGkIZIBpM98OwFg1t1uoRPHyzOCr+M5cNPg3Q5ce4Cm",
-	"+ohEooH596bAya2GjSFU9r9On9ergdPnTtdWHbKi7F/b0wp6mt4n+U3qXYFGoGmYCm3LaOHl33DExRTM",
-	"+zSFlTU2BJ1SVX+lGIuxZg2WTodE6OtRRabSKoFUaN8T8JzgcdGi6Lbt+T+kBCxVe4EYXuYfMCIjnMbK",
-	"bJniWzrVirnTbgPn239l5wYAWDM+8xlXYyR3AIqYWNsDq2LioWB/Q27VSSokF/WH5wn+kBI0YORW/RTC",
-	"woG7TiLIDeWpNHBHb6faWlYg0nMFYH47RmYvUhMq+8z6aRGNtMxBVMoULFlBfjaaaGuv3d4uc9frn4/n",
-	"b07as9cX7dvXL/96+/o5n8H/XvKgHs/eqRcL96dl4V5j8GR6Vu/+GkfnRlpbn0drbv2fOElia3/tJIIP",
-	"YzL9n5+lsYv9YAplNzimUU0IBf6OpkQTuu9YRURhGluceDrV7gByEoJre+xHb/U01WzDlVb52usKGkHC",
-	"NfEKbW0DkO7eNwKpsEpl0NvT5K6oMqYhjpC7ZgYTPOSp6g1jzK4NYHKY/kWQUdAL/tdOHkTaMb/KnTMD",
-	"DLOlSmTehaY41kRLIi2q7e2O0MBcboD0kSUiONQexYiwSKsrA65WcNcITjgbxdadvRdiXsZ0PCl5w5cV",
-	"a8ZahVSCjTTBYJqhEWVUTkhUi7jjms0l+yM3kihDieBjQaTUqM3xc5jjJ7vqR0TO8bouZO3Rj6xNGGNl",
-	"JJ7n75/rX5rHI0VqBM+FsQG1gNdWIhqSERfEPE3bv75U6NS4Krl4dqpTMBwbKf1CU9K9ycM8qcK4KSO3",
-	"iZFcQKn1FFBdh3gIFkvkY3nf50J3eGROj17Yx388lNedknnRtRZ6w5GDBDK3k0h7HxGVYcylvg040+ql",
-	"dsruCWvmbc9h/YYjmYaTzORbKCNzVYtmjj3144rstJcD+g1XyLzwows7a39H3Lh0xhDXjLPId3XwfM0j",
-	"OqJ1saLCgw0jaqmkH2hN4TG9IcwFs7zo1RFi3Dh+QW1Aru6mdtkOrLHRxHnMcXTJ+SttrN0T58rb7vGX",
-	"dTs1LvWFnPG2XDnCnkz/kduQkAg93d/ffYqGc0WKcrWzmxOCvQq65ByZ03wi7WdcGmnMXX1VzNDTPfQ9",
-	"/RrwfyZAKlK98yWmMbkvZ0mFY1LVcBn5GO8vshEuqoCBBMHROsymqa74AI0yF5nNiNA5ikUsdD0seLdF",
-	"9rqfiDFr3UhNRNrFKLBRzkHGb57ll38QN2lZT0NyxfANpjEexvdlqLT4hCLCI6zwEJsQsr9wEZalORVE",
-	"nLX2F1jQeO5vLWoxj6fshdBV4TUfFZvF2wltMkKQUfsgnCMZ89lnYp9cMZyqCRf0n/dm6bT0iILCND7F",
-	"8dkpUvyasAXWaWmV8caMX1nUmZ0crYWTf2R8Fk42pVJSNm7k7kIDpeya8RnTCBbkhl9XePDdu3fNchh9",
-	"GT+Wo+4WWYngIZFSE9MLyErdE2cJluqFyaCVzUmTWHMWgV5Yi7Q8p2YU3ZC4LaNUpYIs9QrLi4uuoZeu",
-	"KziI3a6PfQ8UyMLi03mKMxLHTesrDlOFQsyspwsYIFEPUmEVUDZMILnPqk6MIF5cvCbk3eqzAGhApknC",
-	"hSLRaxJRfDlP7i+gs0fVGj2QALHq57uLt282MHscIOwp9NuL2nbfR2V2DARXQnCnT2z4QCiIeRFbhMOQ",
-	"JPpQUziUPo1sBfkBAIbPSUzUIqPYBN8wisyi+sTjLxsUQtw1gkTwhAhFrVMYrQr7LX33usG/1aG8PAz4",
-	"oz5Unknkw59JqPTJX1ISR5kHXDzzW0ZKASgDOYulEsAy4jMHAGeGfaVMgNxG5cdpjIXmQEGkNv+KIsbU",
-	"CuwoPJY77SpY3QvKx3xnOWIGdQHAqrQU2N7sSCVAemes5jE1CyL7u82pHrY729od5oUsjiZpEDT6j1Ce",
-	"4mKmLnNaynwXobEKve6IDQemOmTXlmxVcR5yxoyzb2P5tojAq7Aq4f4PUMtVpib/yBVmpVOCsEKzCbV0",
-	"Us2cGNPePKTEvvX3z9hVH7Wp6JTUkVqd7Lhi9ENKEI204TGihg0fMZ+zQpCU0FEn2bwFJo7pgESlR01q",
-	"Ing6nhTP6CG3/FoP2+WX/oOnAmnbrgoUU21FBDDbgKVxPDBFMkyrEY018NiKp/CJSW8x/pFJnlTO5VPb",
-	"vUknxlIh+6RHo5+qzC8iz4dpoc6wcKm1RMcJbAbLJjJOOY7PPA4b4ViSavSYkdkqsv1lQ/av6t9PQq5e",
-	"xujp3oqE0UNpuXjKIYk5G2tnczER+wnk7rOVhOJBbC3sv6JygfJI8BhUWxXJsoRlPxUHFYCQVIOU64/v",
-	"K0gtrK5Dqk0nWsjp5XAWXwzYqDWwnssMr+R2d6ZlhORdEjmasi+PI639IVmkXwd56lVWclVP3+WGtxB4",
-	"XkGgPWSjAKY6TBbqmStxfi8djU6VzN1rKI7Upooyyfay/v+DVD0bKvvD1DhXbJYMzMuoJ0PxiVlegu1q",
-	"jVXKlKwycnwErWfk+GgsHyd3klKpDzDhWYnosoKJNYlhpanjU0vV0SB+2usrxx9S8USiGRfXEIHK5Q3V",
-	"rGJ5xz64DMXaIvxaKK4UVOuZjq4W44GVJ2vbjCXGWU+KGgnq0aFXz/lxTFzXRFA83bfpFLOmIDiCiBa4",
-	"basAWMfrDzQhSwy5hunoi5H7m44AlMbC4i4rjgpMU2DuzUzMstzazLS8CHmifXzjqvqK7Nh0RrjAGR5K",
-	"wlSea3V9DEfGSxhyNYHctVnXcH0BivN4sd+lH0xuE0h1o4FVgrY3QGu+AQr5dEi1A0LVBB2/eV4qZXqI",
-	"5iwqiew5y7UEtJmAGXfnXrH2hrvV2DtzlZsbeQdTIsZQgw3VPGhgKGxQwWFiGiFcS49Ja0O5fIQ4I0dO",
-	"AAvoWpF9BgXFWWsLibaPHB3EBN8QqCZOmcvUue2O1WcTHhNk7uqeCYSyDImP0S1UEvkLEV2VqdrP8vqC",
-	"fK0ERZJZN4/XxlOQJasvkJmySz0hvy76uPkDbv6z3Tx8n//nT61e8/2Tv9QJySm+PTXv2G8v1H/WHs5p",
-	"uB4WrmPqPoBYhKHPDATLufL+7voCRfc4Vv86PYkLjejHM5AfbPYdLUi4FWpgsdPiIMceyS78xKbM8i6I",
-	"5UYFnOz9ajIFOxHH8dsRpCnXwmVw16jjfdN3hQaAskHWqjNIRTxAw5TGCo0En2qXFn3tVL9TL7Mi5hGV",
-	"feacEehScaQguNJ/NL05VrFQBqkS14SX9bpBPyI0cVrnus8yzRXPEZYIowmWE9Pnk6Uw5YTPGMJjTJkt",
-	"gy6Svsnk9+phYOnWAgOWQgMk1Ghu9O4igUzD5KcPu686oh2dtCfd76btqB3+nV9+GHfE7vWHH+Y/tP+h",
-	"9ieH301fdWfPXtRawiKuP/XV+StnyYUx1RC1oTkN9CPNUiBUKDPa31yqGKtTKunt7HS6B612q93q9J61",
-	"n7WhM3Dzc+cOhKC1xnOJpt/XytJ4njmzvk1vUlZF/AAKrs5fNSz0AUGcVfKUK4XwnzC0YnnhHuS5KJHk",
-	"Qwoo9hGJq9AysjqwmhPO5xlQXbc740GBVw8IjxFw9bXIYwdaH+4JQVr5YPfw6XaNd/vWzQQwGXotRJjr",
-	"bF9HVHzcoQaPYqAZCK6w0oytWizuMTaYT7AfzQpbSc31VplzTxaZYzClINPD5hLFQ9ZAfXMjrUK9rk6n",
-	"LkkABWQwgwAzBA2Te/sHyNY0oYiHqalQr68OqSvz+V17ljYqM5mBWZgXmoDgqauHWXXPauDZXrz82pdc",
-	"mEpMYzlaMMtGfctTPgsjO9JaAtArA7qrutaUSYVZSFZPc3A3Ns2AhiJcRwsqOdafZLhDjVaBE/60ukjL",
-	"3WVLm2aDvzctGTVPnw+2G8CstkQOTLWYj1HM+XWalBITne8Ofzj4a/dvu98/e733Zv/s6fnBxbPLw6u/",
-	"1Z3O0XDdyb69vDxDZgEKeVSU7kD0WZfq/uGh16VqGKJUaJyxSM2ElYm+lK08dNC4pizS/22xWhoaUcdl",
-	"XvLblkOWX3R1fooEGRFBTFsAVnmmQq5+q8/Gq1xPZasX4c4ZnOsUdx7nrDkxRCH5yIXWTPPhVhbwNWRh",
-	"T4gGevWggQZjogbbyNpSeKx3QFC4hzDElfsswVISaRxOTW5564WdIJKXQE5hdg2Zmg6rEEvSpEwSJqmi",
-	"N6Snl8zhJ+vZmdFHKhWMRH0W8xkRTb3LDgKIUlMRSiSKBE8Sks/CABuqKQlhiIuICBgm0UJaBUwTNTfA",
-	"wHHMZ7LP3CSKYkS0HA/KhFGORbvg00TQKradJGEqqJpfwHAUONoQJqAcp6p28oBXdm5H6/gTRZx3Z0YK",
-	"mOEpdrX5aYC2uDATTkiEhmC69ZnpJZXK5tfdRtDng+0WuiAs0h4vlmhwbAvsQR/0kJ3X0k/b7d0Q3gT/",
-	"SewkAjP0JejZW+UQ0v6LKcOlbMRdsTI2jbLWorPHmGIKjjYRsuD+yN7OzpiqSTpshXy6Y1bb/wsq9b2v",
-	"McNjIgumu7N4ausoyjWHKImx0sZXq8/67JihJ0+q+548cSMe1qhiRFs+u3JG+sxV3HwlnT+5DRT/5El+",
-	"7idPvBIceFdNQkgzkdSiRNpEHh/1mYkY8RhMp+NThMfanpjiuRnJY/MdrSx/dPzmuUuCtEBibLfQC633",
-	"vehBNmOoz/z4QR43CElNIMtRqg1ZQbSlEA6DCIs+mTGNAeYnnN1o8cyZ7PVZE72AzJg2ngw4GSHRCgrN",
-	"uMdRKTq2/FEEaZ8hn7OOEGThTFMVVUgSLRNFNsGLSgNsO/AHqyJbmjtmQlWjAmX1/N7KbJwMucWhirWI",
-	"uyYIu+4SwPXWXntvu6Wvf56bd4AAQUw58NagXGY/OEKDs+PLk28HCMeSI4WvidRnKKwEn68JPh+0Bgwa",
-	"KPP8WujKdrM4Pw9Df5GZjgDHuaRTewq9a3d39xBlHoq2PdHV5YntZFBoyqVCUxoKbsbroESQkErKWSvH",
-	"rOn1pUCtg0UNDIPM5LczZ/b2D7Zb6G+5zWpMW1AXgNZaw5WyrKe/4eYQFYqrs4pq139RKqTWj85rqUH4",
-	"xTQkTBJPoh0nOJyQZrfVrkiy2WzWwvBzi4vxjt0rd16dnrx4c/EC9uRWk5ONv/36/3xmnIKQA2Acn50G",
-	"jcD2OQa9oNNqmyfwhDAtIXvBbqvd2g1AvU1A9dRYxPrPWnlWVJE2UeQy6bl47lUhRoLOQCwbi0G7sH2W",
-	"Mq3tQ85c16M2MISSPaTtFBNAL4//cNNWNAOOicpiRkdmEqH1XfusEjICTGUy5DSyV6vUwMmgOGVsQWIg",
-	"X7JjBsjcNVYu9EaeaEeyMNqj224v6eSpb+Ma1/RWZhf2G3aWRez+EFX17zfo/akvIq3pBFpZRnrXCPYM",
-	"Wurel6FvxxvLAls6q7cUGhjvGsH+Ou+pmycBe3dX763p7AWQZsTzyowCqIAhyGNzpzW/QsCX13kxJ3Z2",
-	"HGa1hSxLhg4YO1Qrg0qjnOJ9NsXXpuVVa0OJR6SXD4GrHZoHkrwyES8bYVcnGszhqwWym8qG0oRCw/ZA",
-	"Kl/zaL4hxztWKvXrWQPStz+tG2fGHlpTszCldcPS9wdwn60IuCt6ykqk5K4iAjsbAiTM07h1Z3JL6wqd",
-	"73+hRU2Fy3t3tD+2ZOrioGFifJWhqtqUd/nc7Xv39vtzX5v+4NdlW2tGxZZGri7bna0DcH0qObrXPly9",
-	"KRtgpDd01hCe5SEjsG9/ndPV9Ovqzd3uOpurDd+fhaYwHF0v11dqi7tGbTz2FxrdGRUSk7o5s6bVdpEy",
-	"UXxMwMcyBn0cO87xggAww5oK4wVCPULSZ7aqRnsqkPNG8B7r/EEhgjf5c6+F3hn+dQM4GtbodH22prpB",
-	"9Rm4htlUaBJLgvY63e06TWNu9giaxk76fATLMsr7movGZbWzePns/fWtxg00jOu6Xl8MY4hqFUNCMyKy",
-	"W3xSS2+vvbd6UzbCCiTNGsKiZkbPZyErDLLuKSsa9R7pOUSZ5aKI2BKX1GNgbxAVmvA4gsnAoGwLE3jM",
-	"8GYjAzSnV2fB1vH0N0Q9BkPno2kfgak9P/9ztJUeNLZod02eysaYfc78/vsz7TdE3ZtjSzT+O40Jfthw",
-	"2vcLjZS6UrK7nWmYrBE+K9QSjRZIr1VBMwQxsz77GEEzW2bVZ3nQDF0aa0kfwFSwxFSaQHBtNC2rqPkD",
-	"R9GODahsbDirR7OT7YsDAAuBtRWFaH7E7Usf68foY90kSlishFwRHSzUQn7RHSvDiDXibpU+8ZbX6ZFV",
-	"tlLNkHotHFZGJr2cCtTs1Z3SfJii8rEVVS157zO/AQDqeVIRD468Yom8yHpCBIEh/1BAASUXiPFZCxmV",
-	"QVnWl6Z39hnTWiumkkQ9lJdXRI2a0orGgpqKPuuzZbFVVAmtmrtn/fm1Vfzmux99JmyUKO8/KIAKT7O8",
-	"8DBV6MkTxgv9EgCqJ0+ObJdDXm3fZ1uDs7cXl+i3X/8FNVm/aKVrdm47lYZRasbBcbYkoJsX4P6ugVxB",
-	"cPSWxeX5ezDr1Mg9jyadBjDNEpkOeOSPwT2sQeoecvcTxYV98Ba7zOr7Ib58ZO/P3iVxX1JeGJFaMOei",
-	"KFld6Zz9DA9zJb+GD46yHi8tDBd/tWnbfBKAUIiGOunKuDDS1QhGz80+gTKFE86U4PEqf9t9pOyu8SXz",
-	"8BhxvS+pik+Yqij0LdQbnZt7/ZukLfJ3HXkdnYXm3nXTEH22Xh4CbZyGeIB99LukH+o/jrvBTNVHSzuU",
-	"hPyXzMKnyyyswdprZBI8BC5yV0sq2wTEnOI2uYU+W5BcQI+YW3gIlz5qTkFmI96WphS8tsfNjavVDPcl",
-	"dfDZpQ7WYslHCPGsjhb7H8mDiFD9px7PsFAUx/HcDrwqB4e2oEb4NXTLQp9oXjPdMIX35CZvi1MzbgaH",
-	"9xlMDofQCWFqu9dnfdZEx64auTQsikoUk5E/IkivHmjnCpp47HzpbBwRVdkIoso37BoIm7LlvK/TTKGx",
-	"D7WxJZhVb0cOUWn6gaO8CDofdtRClbYB7Vb4XQNQGl0dmYSVbeGRCNsZR1t5MMvUvnPXuLJdHqqEqGro",
-	"B08xmEhed4E/aMl4TFihiE4Jg/pyd7YeKj7PDlRqokHuQwN0TRtvXsyOJFEGxhjm95uUTQHO3W5+3jAm",
-	"WEC1PbWtAN5Zi+2/+u2uzt70TTm32VXdbw1oNGigQR4+GDTQb7/+a7tQj599rbDPtEg0pAv0pPiUhj2/",
-	"ttrRNR+hiI6gGU7lRf5xDM0CiIxGJFQtdGx6wm0li2t/cJ+b2Rr8cjeAfmewuSQiH1IcowrNyO3Mbu22",
-	"21l1Zp9lLRLuC/IGYJnjmnv+xnv1PicFSCyFZE3VXPGx5hQAm4q1bL/AHE7sFxtk4eO3efOK+Z5VxZCG",
-	"b7i6D7JiNne/bB8hvuiTthlB5Pp+r9PNC1YtmvrMXNNc0HzemUrv0/czQbXVIyDQafGMpCJJna1gmrYf",
-	"y6i/f7TTNaUvtRJArJ6btWAm8GTNTdBKCUNeMomw3sarfP09LBM7L+CuESzrrvmzQWONcO6mZqaVBlWH",
-	"0HKq++a4Aa3twipNplsZ19UOgk0YNQL70bGIz1iMebTmgIr/5pRs7fyHNXKyH8Xiz+W7xb3KtN+DnIH/",
-	"Rk/9S9RwYyfG0PrHjRruZIPUfh83qDYx/g29IeViJStKKzPDhI2daGM3s2L0Ssg0NGwgE77kHUd9tiTc",
-	"eVRMpTszy+SEPUNQW35+lMWLfZqUsawNfEJ6WjtmM44EDsGB0sspZ9KNOyNoRpmsM6HO4ckZ+C5tjvB3",
-	"C47aEYALdaEtWxoJIif3yGj+yae4/aAOk3fd27/eHLwSr/fY98/k17vRy6eT7zrhP/bHl21y1cXnB/Tt",
-	"4WxxfrJ72X62WX5yk7d+5PykS4nDLNuF8wHL6cnWp84q3n0Jq38k3XdeKr6pjIJbrAi9MScgFP0BJz++",
-	"h9FZdnG1MvgYxTzEsaNDGFGSzzeBqqSUwUiyJQwF8tUerlLzVR7TUTP548h9KI3Yn0szEK0QqSt9rk6F",
-	"9evfzKQImNuOsJsgIYlamGn4ys7v8N7qA/vu/d3/DwAA//8=",
+	"7H1rchs3uuhWUH1PVSyfJkVSkm1RdX8wfiRKLFsjy+OZhL4m2A2SGHUDDIAWxUmpavZw7xrO2cdZyqzk",
+	"Fj4A3egHH3o5ceIfUxOLjW7ge7/xaxDxdM4ZYUoG/V8DcoXTeULgv4+ZIlOBFYkHUcQzpvQfZZamWCyD",
+	"fjBgiOZPIGwfCYNLnGREPxoJon/6hFXQD3qd3n6r0211O+edw36n0+90fgrCgMZBP+iOcXey3+m2nnaf",
+	"7bX2n0YHrUOyd9giz0jv4CnZi54eHuhn7dcoZ0E/mGVjOef6g4owzNQneBWOUtKKuJgHYZDN4w3fv74O",
+	"g5No/o6ISyJqpzt5foqk+ck/FWcTOtX/lRI147EM+j8HCZV6J1Oigo9hoPAU/hpxpnCkZBAClDGjRAYf",
+	"r8OVkOl2Csi4Z8Z6N52oi3vjvai1Hx+Q1pPJ007rWfew18J74/3oIH5Cnk6eBWFAruZUEOneu9dpdXut",
+	"ve55b69/cNg/OMwh3tsM8ScexPVWDX4/3QRhDKck6AdnBMctzpIl+j4bvzM4a8ZN97zb6+8VuDnFKpqd",
+	"EfMeHzvmb0jNiMUQwixGgswTHBFElUQGOfBnhadII0huRON3L8+DMDh9+07/39nLwYsgDF68/fDm9eDt",
+	"Cx+xeE6DMFiQ8YzzC42rTCqeAmrtmd+b8/k0lB/oXcTntfOYnQOU9Kncno/gX/Yw+g9IKryUCEtEFaIr",
+	"jlQjwI/X+dffM0GkEjRS1S2k/JL4n3PPUc4MHGcEAYUtNwCSZUlyXaZG+JPew4zgmAiQLy/PMayLiYwE",
+	"nVu+HiCpBGdTRJiiagmQ4BP4uCCSZyIi30gUZUIQptAlEVLv79HZq+fosNvtoP/572ftZ+29nTY6Viia",
+	"YTYlEi2omg0ZuSRiiQTBif0hhHM5oLM2ei8JwJWh0fGkdaLhNYJn9D/fcEbs39pDBuwGwjLoB8NgbxgE",
+	"YSCjGUkxoGCpcRxoCLIp4P44JumcK8IUYHtJ4vrhTwWRhKlQ43ekREZGIVrMCHPHn3Omdyjtv/VrNHAw",
+	"QwSLhBKBBPklI1LBiQ1/aEYZ5R+Plq0fyXLULm1ff6m0e8KyVBMQ/KAJv3aa1zyykrh6hvMZQXOsZg5r",
+	"VpDl2Ct/ereQMS0rY3a3ES+7aTTf3VKMrcPKG/5OcUEa6DBZaEYbMd6S+olRiCRlESmjIsJCUCIRRpJE",
+	"gqjy4dzaRtjmPzbC98OHD4NME6WiEVakGcy4eEIzAXyDIMVRJolhiSdPDzo75U19S7AAQsFJ+r+HQRrN",
+	"8ZxuoN7rMJhjgVOiLO969PQjWTZx8QUB0lzyTKBoxmlE0KPuv//1f3sHB2guKFN4nBA0ePf8+Fhzo8CR",
+	"fvcOUjOsUIovAKiGdpDEEziWIEos20N2rEUfGvNMSyVuqAwnCRHfSETYJRWcpcBGnjRzEkyTpuH7CzJX",
+	"qLePZjwTso0GQwbvr7COPodbC38Y83iJHoFCF9rwkWiOhSQx+uHd2zc7lisNh06okGrIeldXOcWE5vUF",
+	"Q6qWEwd9ZDlef86cXCLG1YyyaRu91VLKf5McMiwInCJEkiM8UVoPov2rq/LuU7xEY6JpIjYfxyjiQpBI",
+	"c6U+TRud+88bYYn1l4kwx+XCsDRmckGERPu93hHCyMJrRhNSnDcXQVQiqWiSIJExRtl0yBZYq+YJF1rI",
+	"PsrmGnndjmYdzmK5A/hiOQSp0t/NP9k5rErd/Uk36uFnpGWA1bImYUsbgWC9aDMR9E1hjFQEYYnqU3z1",
+	"mrCpmgX93sFBGKSUuX93NQMoRYR+5//5eTi86nVaw+HV05cf//M/giYGPp6AqmhgjfncKnkHKFBAdKWO",
+	"G2lFOdLg5IxYqer4W6u8Ifuf/+7utbvt7k6IuHAU9ngUVl+KyJW2g9rorUbtgkri6Mtpyj7a7/ZWabdm",
+	"gFo9uQqS3U5vvxk+Wp+ughEgHe119uEwPFMIG0q8KZg0RHKADJlvJwDMejtt9Nzx8oLgi2QJ3DT6sAvH",
+	"HqFUb5FINDL/vilwCqvhxhCq+l/HL5rVwPELp2vrDllZ9m/taQV9Te+z4iTNrkAYaBqmQtsyWnj5J5xw",
+	"kYJ5n2XwZIMNQVOqmo+UYDHVrMGydEyEPh5VJJVWCWRC+56A5zmeli2KXsfu/5eMgKVqD5DAx/wNxmSC",
+	"s0SZJSm+oqlWzN1OBzjf/ivfNwDAmvG5z7gZI4UDUMbE1h5YHRN3BfsbcqWeZ0Jy0bx5Pse/ZASNGLlS",
+	"nyJ4cOSOMxfkkvJMGrijt6m2lhWI9EIBmN8GyKxFakblkFk/LaaxljmISpmBJSvIP4wmerTf6exUuevk",
+	"H4Plm+edxcm7ztXJq79cnbzgC/jfKx4049nb9Wrh/qQq3BsMnlzP6tXf4vjMSGvr82jNrf8Tz+eJtb92",
+	"54KPE5L+5z+ksYv9YApllzihcUMIBf6OUqIJ3XesYqIwTSxOPJ1qVwA5CcG1Pfaz93SaabbhSqt87XUF",
+	"YTDnmniFtrYBSNcfw0AqrDIZ9Pc1uSuqjGmIY+SOmcMEj3mm+uMEswsDmAKm/yHIJOgH/2u3CCLtml/l",
+	"7qkBhllSJzLvQClONNGSWItqe7ojNDKHGyG9ZYkIjrRHMSEs1urKgKsdXIfBc84miXVnb4WYVwmdzire",
+	"8HnNmrFWIZVgI80wmGZoQhmVMxI3Im7QsLhifxRGEmVoLvhUECk1agv8HBb4yY/6gMgZbOtCNm79yNqE",
+	"CVZG4nn+/pn+pTWYKNIgeN4ZG1ALeG0lojGZcEHM27T960uFboOrUohnpzoFw4mR0i81Jd2aPMybaoyb",
+	"MXI1N5ILKLWZAurPIR6BxRL7WD7wudBtHpndo5f29Q+H8qZdMi+61kZvOHKQQOZ0EmnvI6YySrjUpwFn",
+	"Wg2iiMzBt7slwFn1HR7UUZRQbeqBj4jhKWms57+dvF4hO0HFWPOXSoQvMU3A9YR1WCJ/Y3pDZe57UuDl",
+	"DVfI29oDC8iR+dQIGQ5C5CpKsphIcDONZwsnEGRugkYmBgB62juzw8sr7SzfHiX58gIbbziSWTTLv7RS",
+	"dxUmEFo4salfVwb0fhnQ5oMProQsYcTcuNrGQdICbVVMwcHzhMd0QptieKUXGwGptYV+oXVRpvSSMBdk",
+	"9KKKR4hx45AHjYHSppPax3bhGRvlXSYcx+ecv9ZG9C1xrrzlPgeacIDGpT6QM6rXGy2wJrdLyFVESIye",
+	"HBzsPUHjpSJlfdfdKwjBHgWdc47Mbj6TVWJcTWncEH1UzNCTffQj/RbwfypAW1G98hWmCbktZ0mFq0Ku",
+	"RD7GK49t5JEqYCBBcLwNs2mqK79Ao8xFzHMidA58GQs9DwveaZE97mdizEb3XhORdv1KbFRwkIlnLIrD",
+	"34mbtA6mEXnPcsVxS1Rn5TeUER5jhcfYhPb9B1dhWZpdQSZAW2UCC5os/aVl68LjKXsg9L70mQfFZvl0",
+	"QpvyRgMLpDhHMuGL34ndeM75CWZL6wPJ28tO/ZYGvsbKykwNCnI1w5lUK5wHLfNSzJZOJuWmtYnzdm3U",
+	"tMS1Pc9X0Ov1LlB+mIfEcnWzfROlK85r4weD02Ok+AVh6BEXIcQN3BIv0gcu4JDBg2GeRzK2H45j7Wjs",
+	"lCDYRmcebEYexYxcdNlEFn4bsnrPcKZmXNB/3lpTZJVXlOwwE0LIYbvCGa08ZYIvJoxUNsW6BRWVdv7A",
+	"YqK0s5RKSdk0LKIDIcrYBeMLhoBoLvlFTbR/+PChVc2arRPz1SSbRdZc8IhIqWXUS0hC3xJncyzVS5Mw",
+	"r3qPJo/uDE39YCPSihS6sZ/GxC2ZZCoTZG0QqPpwORLkZedL8aBez8e+BwpkYfH5AkMLkiQtGxoaZwpF",
+	"mNnAFmCAxH3IfNdAGZq80ZDVYxaCeGmwhgyXlhJAAzKbz7lQJD4hMcXny/nt9X7+qkZbGnxZa9Vo1+4G",
+	"1rQDxCrntXvgozLfBoIjITjTZ7anIfLLvASN9eJJjFLYlN6NbAfFBgCGL0hC1Cpfy8TaMYrNQ811Br/e",
+	"oO7pOgzmgs+JUNTGgOJNUf6139421r85cl9E/X/WmyoKB/j4HyRSeuevKEniPOBV3vNbRirxZgM5i6UK",
+	"wHLiMxsAH5l9o0w+zCbhplmCheZArZL1R0oixpQG7So8lbudOljdB6rb/GA5YgFlQMCqtJLHutmWKoD0",
+	"9lgvW9AsiOzvtoTisNPdQZTZQgOfpEHQ6D9CNZpLkbhCiUqhSxkam9Drthg6MDUh+3uCEzVrJk4tBfI9",
+	"WX+hgmEnKAJ+UceO+3FVXQy/GCHOEEa9Tgfea8ta+IXeanFuKJBbf1b7qaYTNtag1qk64oyZ6KVNTtqq",
+	"KK9ktHL2L6A4tYoRf8s1jNOUIKzQYkYtJ9RTwcYnNi+pCKjm8+cCSW+1pWhKmpipSTq+Z/SXjCAaa9Nq",
+	"Qo2guccE9QZRWUFHE3t4D5iAqQMSlR41qZng2XRW3qOH3OpnPWxXP/p3ngmkrdc6UEz5KBEgTkYsS5KR",
+	"qfpjWlFqrEGoo7wLn5j0EhNYMNng2r58ars16SRYKmTfdG/0U9dqZeT5MC0VTpcOtZXoeA6LwXaLTTQL",
+	"J6ceh01wIkk9HcbIYhPZ/npD9q9bGJ+FXL0U+JP9DRnwu9JyeZdjknA21e70aiL2K2J6zzYSigexrbD/",
+	"msoVymOOp6Ao60iWFSz7tQVQ0gxVAlBD8vPHGlJLTzch1dZHWMjpx2EvvhiwaThgPVfqspHb3Z7WEZJ3",
+	"SORoyn48ibV9A9lv/TkovNnkB9T19HXhWgiBlzUE2k2GJTA1YbLUoFFLXHr1NehYySKAANXe2hhTpnqo",
+	"qv+/kDYOQ2VfTNNGzWbJwbyOenIUPzePV2C7WWNVUoybjBwfQdsZOT4aq9sp3MBM6g3MeF7zvq4CbEti",
+	"2Gjq+NRSd6WIn8f/xvGHVHwu0YKLC4ixFfKGalaxvGNfXIViY1dRIxQ3CqrtTEdXXHbHUrqtbcYK42wn",
+	"RY0E9ejQK1B/GBPXdUWVd/d9lmLWEgTHELMDx3QTAJt4/Y4mZIUhtzAdfTFye9MRgBKurFa14qjENCXm",
+	"vpmJWZVbNzMt30V8TtnUuqq+IhuYVi8XGsRjSZgqihRcY9aR8RLGXM2gGMc8F7pGJ8V5strvMvmTOdTu",
+	"oJFVgrbZSWu+EYp4OqbaAaFqhgZvXlRqM++iOctKIn/Pei0BfXNgxl27T2y94Hoz9k5dKfqNvIOUiCk0",
+	"lUB5IhoZChvVcGiLdFyPoqkHgf6fGHFGjpwAFtCGJ4cMOiTyXj0S7xw5OkgIviTQHpExl+J2yx2rL2Y8",
+	"Icic1b0TCGUdEu+j/bEi8lciui5TtZ/lNTr6WgmqvvP2RK8vsSRLNh8gN2XXekJ+o8eg9RNu/bPTOvxY",
+	"/Oendr/18fF/NAnJFF8dm28cdFbqP2sPFzTcDAvXAnobQKzC0O8MBOu58vbu+gpFdz9W/zZN1iuN6Psz",
+	"kO9s9h2tSCmWivqx0+Igx+7JLvzMpsz6tq71RgXs7ONmMgU7ESfJ2wkkYrfCZXAdNgbuoZEUjQBlo7z3",
+	"cJSJZITGGU0UmgieapcWfetUv1MvizLmEZVD5pwRaLtzpCC40n80zYZWsVAGySDXVZw370KDNXSlW+d6",
+	"yHLNZWto0QzLmWlczJO0csYXDOEppsz2dZRJ39QqNCcvHN1aYMCj0NENRec3+naZQNJo/umXvddd0Ymf",
+	"d2a9H9JO3In+xs9/mXbF3sUvPy1/6vxdHcwOf0hf9xbPXjZawiJp3vX7s9fOkrPFKjY0p4F+pFkKhApl",
+	"RvubQ5VjdUrN+7u73d7TdqfdaXf7zzrPOtDqfPN9Fw6EoI3Gc4WmPzbK0mSZO7O+TW+ScmX8AAren70O",
+	"LfQBQZzV0k4bhfCfMLRieeEW5LkqkeRDCij2Homr1AO3ObBaEM7vM6C6bbvZnQKvHhDuI+Dqa5H7DrTe",
+	"3ROCxPnTvcMnOw3e7Vs35MTUIGghwtyojm1ExcNOabkXA81AcIOVZmzVcvmSscF8gn0wK2wjNTdbZc49",
+	"WWWOwdiVXA+bQ5Q32QD1mxtpNep1lUhNSQIokYOhKpgh6ADfP3iKbNUWinmUmdaO5vqXpkKm37QJ80aF",
+	"NAswC4tSGtsdVK/42XTOeuDZHrz62VdcmFpTYzlaMMuwuYezGO6Tb2krAegVOl3XXWvKpMIsIpvH07gT",
+	"m+5mQxGuRQ9VHOvPMq2mQavADj9tLkNzZ3mkTbPR31qWjFrHL0Y7ptjaFgGCqZbwKUo4v8jmlcRE94fD",
+	"n57+pffXvR+fney/OTh9cvb03bPzw/d/bdrdqjohvbPvz89PkXkARTwuS3cg+rzt/uDw0Gu7NwxRKaXO",
+	"WaRhZNRMH8rWVjpoXFAW6/+2WK1MwWniMi/5bQs+qx96f3aMBJkQQUw/DVZFpkJu/qrPxptcT2XrM+HM",
+	"4boiqSLO2bBjiELyiQutmW7qR3nA15CF3SEa6adHIRpNiRrtIGtL4aleAUHhPsIQVx6yOZaSSONwanIr",
+	"epbsSKSiyDOFYVwkNS2jEZakRZkkTFJFLwm0CizhJ+vZmVluKhOMxEOW8AURLb3KTjaJM1PzSiSKBZ/P",
+	"STHcB2yoliSEIS5iImA6ThtpFZDO1dIAAycJX8ghc6N1yhHRajwoF0YFFu0DnyeCVrPtJIkyQdXyHUx7",
+	"gq2NYaTTIFONo1S8wno7K8wfkeS8OzMjxUyDsk+bn0boERdmZBOJ0RhMtyEzzfFS2fy6Wwj6fLTTRu8I",
+	"i7XHiyUaDWwLAeiDPrIDqIZZp7MXwZfgP4kdrWKmWAV9e6oCQtp/MYXGlE24K8fGpvPfWnR2Gymm4GgT",
+	"IUvuj+zv7k6pmmXjdsTTXfO0/b+gVsF8ghmeElky3Z3F01hHUa05RPMEK218tYdsyAYMPX5cX/f4sZtZ",
+	"s0UVI3rksytnZMhcxc030vmTO0Dxjx8X+3782CvBgW81JIQ0E0ktSqRN5PHJkJmIEU/AdBocIzzV9kSK",
+	"l2bGmM13tPP80eDNC5cEaYPE2Gmjl1rve9GDfGjakPnxgyJuEJGGQJajVBuygmhLKRwGERa9M2MaA8yf",
+	"c3apxTNnsj9kLfQSMmPaeDLgZITEGyg05x5HpWhg+aMM0iFDPmcdIcjCmW5EqpAkWiaKfCQhlQbYdoIZ",
+	"VmW2NGfMhapGBco7Frwn8/lY5ApHKtEi7oIg7PpnANeP9jv7O219/LPCvAMECGIKnh+Nqo0EoyM0Oh2c",
+	"P/9+hHAiOVL4gki9h9KT4PO1wOeD5odRiHLPr43e234d5+dh6KAy415gO+c0tbvQq/b29g5R7qFo2xO9",
+	"P39uezUUSrlUKKWR4KajC80FiaiknLULzJrhBRSodbSqRWOUm/x2iNb+wdOdNvprYbMa0xbUBaC10XCl",
+	"LB9SErrBaqXy8bxm3HWYVErF9auLanEQfgmNCJPEk2iDOY5mpNVrd2qSbLFYtDH83OZiumvXyt3Xx89f",
+	"vnn3EtYUVpOTjf/+1//zmTEFIQfAGJweB2FgG4SDftBtd8wb+JwwLSH7wV67094LQL3NQPXszqAG/Z/6",
+	"v7XGXDHKS6Jep+NNirN9RYCphF4ScBvzBLfima0jyFtHNT8YZmW8iJzmjHwcB/3gO6JsRXxlek+v01nT",
+	"vdPUtcMvKs06epN+a06pdn77fhm7vxXtMjWoaODvd56semt+yN3y5A3fTAj6P2tPMz/Ja3pJGJHQDmoD",
+	"JW8dFGFQbNjk5axErzY75TqNuHo4YynuhU5B1RorUB9iyDKmLbiIM9cCro1GoWQfadvTJEWqM6rcSDAt",
+	"VKdE5XHAIzMu18YjhqwWBgTuK5OTPlqtrlEG5VGYK5I9xSO7ZsrZdbjxQW8u1/XHO1OwPlW9Azk/sE/L",
+	"66KwX0SnxMcbcGBzYXADQ24sDQbe7GzmTW92GCzpbl5Saru9pQwIg/3e4eZV1Zb36zA42OZUTSOWYO3e",
+	"5rUNQxUAgZ6QgiksNaB7Quu44VdIGfAmP/i5HaeKWWMp1Jp5L8aT0eZErZlU8SFL8YVpC9f2lMQT0i/m",
+	"ojbOkQVboDYkNp/q2iSIzObrJdY3lUSVob1GyADav+Xx8obyxTFupafVuiC+B2MDAWYSsHVWSoPLb9g8",
+	"cQdetzUl1+VYixIZua4J3O4NARIVhQBNe3KPNpXK3/5AqyyJ9d1fZvjCykHEo9BEiWtzxrUz6CoCdm49",
+	"VsUfhd7yZ6GvW9owPb0yhXzd6vw5ANfvXGp3tpDa+SRAvaC7hcitToWCdQfbnKmhEx50S2+bxfVRCl+0",
+	"XjLyo1mLbNRNzZb17q80vjYKKyFNg95N8/sq1aX4lEBMwDigSeL41AtawSUSVBi3Cepn5kNmq8C0Zw01",
+	"Ggi+Y4MVUDjjjd7eb6MPRlq4SUuhNahd57upxlFDBqGM/FoGkkiC9ru9nSa9Zk52D3rNjtq+B6s5LiYN",
+	"lA3neq//+stvtreIb6DP3ByE7YU+hihsOYS5ICI/xWe2Yve3kodm9t/tBWh3C9HUMMLti5ZMhjRuKZnC",
+	"Zt/+DHIwclW8eI1z74kLb74hmvEkhosAwJAoDXYzEy2NxNFypT76vUmCfEfUfYiPYhL9PYgQL2Lye7QD",
+	"7zQNb29LDs6nY/4BpcsXKyK+I+rW8qHCUb/RHQR3m3z/caUB1lTWeb2bRvMtwp6lur7JClm5KdiJINY5",
+	"ZA8R7LQlj0NWBDvRubEE9QZMNVlCpUnKNEZB8+q2Lzj6OTCgsnmavDbUjgwsT7EtBUQ3FIX6kdKvPeUP",
+	"0VN+k+huuSp5Q1S3VJf8VVP9zsK/DcJ1k/byHm/SWpvswIb7drQo2hhR9rKpUK3btEtzx1bt3jhVb3YZ",
+	"Mr/1Byr5MpGMjrwyqaK9YkYEgfuKoHQKiq0Q44s2MgqKsrwjVa8cMqZ1ZEIlifuoKKyKw4aiqnBFNdWQ",
+	"Ddm6mDiqhcTN2fPJHI39O+YKsyETNrpXdB6VQIXTvCJknCn0+DHjpU4pANXjx0e2v6nosxmyR6PTt+/O",
+	"0b//9V9QjfmrVvFm5Y5ToBhl0t4NsCYQX5Te/6YBeEFw/JYl1dmiMB7cSFmPJp2+MW1Suca553tt79Ya",
+	"eQsp/5ni+T54y/2lzZ1QX+8L/rP3R92WlFfG9lZMuClLVlc0a28UZPlVIMAHR3l3pxaGqy+g3DG3GxEK",
+	"cWUnXRkXRrrWBmk/hwKl55wpwZNNsQR33+p1+DVj9NtZhl9TTF9AiqnUH9Vs4t48onGTdFPxrSOvc7w0",
+	"RGDb9NGQbZc/QjdOH93BGvtN0kYlrJbTRdtNp763dFFFpXzNCP1RM0JbCJItMkAeuaxyxSvmiAktOqPE",
+	"5ISGbEVSCN1jTuguMuFec0EyH1y5NhXkNXPf3HDczN5fUz5/8pTPVgLgHoJlm6P8/s3JEFtrvv/7FAtF",
+	"cZIs7dDAapjtEfRZnMDEAei1L/pOQtO8RC6L1mK14OZ6iSGD+yUgCEWY2ukP2ZC10MB1dFQG7lGJEjLx",
+	"x6zpp0faTYVGSHsLQT7Sjap8jFvtYuMQYdP6UfTGm0le9qU2Sgc3mtixbVSamQpx0UhSDIxro1rrlXbQ",
+	"/M4raC+pj53DyrZBSoTtnLhHRVjQ9A9x1/y3Ux1Mh6gK9YtTDOaf16HlD6szvidWKKYpYdCj4/bWR+X3",
+	"2aF0LTQqohEAXTMKoWgIQpIoA2MMt7yYVFsJzr1esd8oIVhAxxK17VTeXssjFPTXXa+S6T11AQjXufRo",
+	"RONRiEZFIGYUon//6792Sj1N+RXWQ6YFsCFdoCfFUxr1/V4GR9d8gmI6gYZiVTRKJQk0XCEymZBItdHA",
+	"zNWw1VWuhczddfdo9Ov1CGZGgD0pEfklwwmq0YzcyW1y6Max9clDlreZYWnM8tD229gQQBFDMXEA7y5L",
+	"QGIluG3qRsuvNbsA2NQ8AXNrhopm9l4fe6crnVQaAM1lmjUnAS72d7f0Y7Z0v+wcIWiXW1BJclg52DmC",
+	"KKyL/W6vKNm2aBoyc0xzQAjKCSo5y5cvBNU2loCQscUzkorMmywTM/jivhyW28eN3WCPtTYJiNUz8ywY",
+	"JXy+5SJoR4dBWblE2G7h++L5W9hBdubKdRis61D8s0Fji8D4TY1aKw3qzq7lVJNRx8iA1nayVqZ7boyQ",
+	"a3fEpt7CwN54GvMFSzCPtxzy80dOpTfO0Nkil/4g/kUh3y3uVa797uR6fI1C5FGIr/HXz+UyGc562Pjr",
+	"bj768rdxuhoLGr6jl6Ra0mYFd23Ko7BxIW1a5zaTfhIyRKENCWspwRN3kWtz4PioXALhjDqTy/fMTm1n",
+	"+hEkL4psUv2yMYQMZQXaDVxwJHAE7ho3V+VLN6CSoAVlsslgO4M35+A7t7nd3yzMbIe2rtS8trhtIoic",
+	"3SIT/Sefu/mTOpx/6F395fLpa3Gyz358Jr/di189mf3Qjf5+MD3vkPc9fPaUvj1crM4r9847z26WV77J",
+	"Vx84r+xKGWD6+MqJrtW0cvtzZ4O/mgZ/jATFWaVEqzYqdK3aTYn2jeTKCu0T87vr7T4VXEs9kkmkyBUM",
+	"N0+x6he3j4/9sUAwCgkmfIRwJT2LlkM2o1LxqcCpDItllKFJQqczFRazSuacJ7CcSkUjGaLvOBIZgyAW",
+	"hsE1YDG10Rs70MRqyDb6UJ96BCO28vlcrZY9dwvHsRiFyP7T1AXqRbFTa6AHh8zel24jFjB0Fu4+9nOz",
+	"jTkUC9+NSkuDc3eeYFpTVx6K/AqqCVmghDIT/Erzz1g9ZcfUfNJS85MD8yfKPhkwo+6QVfzhSui4gmi4",
+	"4wR4xuIcaSG83zDRsllAuoCd3Wj7s0mFNTNcvDMW8Fs5zcVO72k7i6KRXc5ddeXbOWGD0+NiRBKWaJS/",
+	"Y4lTbd9hCZOOXA+55cwRkmAlmuhfbtPNs3FCIwSs8f7sdUH2do5PM/3Zfdgrse+an7eHabCc3AQ7yNG7",
+	"x0rDCcysufIUpe3mJFX0dfM4ZdPGUhva5/AAbyrNqK3Mf2wm2yoaH2KU0LkWJ4PT429knWogQ7OzDVlq",
+	"klpLlrV3gxhzElLjWP9VhvkINCwRScckjk0iIndScjrVxKny+PhKOtUfnWJF4MJjKJw1U/2nhOmzcCFR",
+	"hJneAhfKDDuEe3uovBmN/31w8vpmNO5g9oek8VAjTcPkyyF2vdu1xC4IjpfbDkmzNoA3+8z8qonY3p5v",
+	"RuCFCAqkDjp7NYJDrzmOh2yME8wiGLI+41kSI8EzbXMJPJnQyJgKcKkQjrVlb4YmyxXkqh0oameH3fN8",
+	"Nf3q5YPPV7PXoOeNFQWEIYuH42X79jb8nYziFUTnQ7yZtsqLy6Ngf/4IQ8at2Vzv2xyghEc4caK0bGma",
+	"Lo6MwfD2NY4sxDXs3mo9MtWBpg0zUo/cpfnE/ly5LcI6702NqfX7c/x+ITNTE264Q9jN2tRyf1X10jd2",
+	"0qn3Vd/tqH/NEFsIlANY8sxxZ20XQm3ChfUwtOLQDzjd0kZvLNvCiENzRaLdgYft64/X/z8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -1,0 +1,18 @@
+//go:build !linux
+
+package main
+
+import (
+	"os"
+	"os/exec"
+	"time"
+)
+
+var termSignal = os.Interrupt
+
+const clockTick = 10 * time.Millisecond
+
+func setChildAttrs(*exec.Cmd) {}
+
+// cpuTime is unknown off Linux (it reads /proc).
+func cpuTime(int) (time.Duration, bool) { return 0, false }

@@ -1,0 +1,448 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// seeded is one seeded MCP server: the keys a request needs.
+type seeded struct{ id, account string }
+
+type bench struct {
+	opts   options
+	stdout io.Writer
+	log    io.Writer
+
+	tmp       string
+	adminURL  string
+	dbName    string
+	dbURL     string
+	pgVersion string
+	gitRev    string
+
+	server    *child
+	serveArgs []string
+	floor     *child
+	token     string
+	envID     string
+	userID    string
+	ids       []seeded
+
+	pgbench        string // path, "" when unavailable
+	pgbenchVersion string
+	pgbenchNote    string
+
+	loadBefore string
+	counter    atomic.Int64 // unique values for PATCH and POST bodies
+	results    map[resultKey][]result
+}
+
+// child is a process the benchmark started; only it is ever signalled, by its PID.
+type child struct {
+	name    string
+	base    string // http://127.0.0.1:port once it answers
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+	err     error
+}
+
+func (c *child) pid() int { return c.cmd.Process.Pid }
+
+func (c *child) exited() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop asks the child to end (SIGTERM), then kills it after a grace period.
+func (c *child) stop(grace time.Duration) {
+	if c == nil || c.cmd.Process == nil || c.exited() {
+		return
+	}
+	_ = c.cmd.Process.Signal(termSignal)
+	select {
+	case <-c.done:
+	case <-time.After(grace):
+		_ = c.cmd.Process.Kill()
+		<-c.done
+	}
+}
+
+// tail is the end of the child's log, for error messages.
+func (c *child) tail() string {
+	b, err := os.ReadFile(c.logPath)
+	if err != nil {
+		return ""
+	}
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func (b *bench) logf(format string, args ...any) {
+	fmt.Fprintf(b.log, "mcpapi-bench: "+format+"\n", args...)
+}
+
+func (b *bench) setup(ctx context.Context) error {
+	o := b.opts
+	var err error
+	if b.tmp, err = os.MkdirTemp("", "mcpapi-bench-"); err != nil {
+		return err
+	}
+	b.adminURL = o.adminURL
+	if err := b.createDatabase(ctx); err != nil {
+		return err
+	}
+	b.pgbench, b.pgbenchVersion, b.pgbenchNote = findPgbench(ctx, o.pgbench)
+	if b.pgbenchNote != "" {
+		b.logf("%s", b.pgbenchNote)
+	}
+	bin := o.mcpapiBin
+	if bin == "" {
+		if bin, err = b.buildServer(ctx); err != nil {
+			return err
+		}
+	}
+	if err := b.startServer(ctx, bin); err != nil {
+		return err
+	}
+	if err := b.createToken(ctx, bin); err != nil {
+		return err
+	}
+	if err := b.seed(ctx); err != nil {
+		return err
+	}
+	return b.startFloor(ctx)
+}
+
+// cleanup stops the children and drops the database; it runs on success, error and Ctrl-C.
+func (b *bench) cleanup() {
+	b.floor.stop(5 * time.Second)
+	b.server.stop(20 * time.Second)
+	if b.dbName != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := withConn(ctx, b.adminURL, func(conn *pgx.Conn) error {
+			_, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{b.dbName}.Sanitize()+" WITH (FORCE)")
+			return err
+		}); err != nil {
+			b.logf("could not drop database %s: %v", b.dbName, err)
+		}
+	}
+	if b.tmp != "" {
+		_ = os.RemoveAll(b.tmp)
+	}
+}
+
+func withConn(ctx context.Context, dsn string, f func(*pgx.Conn) error) error {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	conn, err := pgx.Connect(cctx, dsn)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	return f(conn)
+}
+
+func (b *bench) createDatabase(ctx context.Context) error {
+	u, err := url.Parse(b.adminURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return fmt.Errorf("--database-url must be a postgres:// URL, not %q", b.adminURL)
+	}
+	if h := u.Hostname(); h != "127.0.0.1" && h != "localhost" && h != "::1" && h != "" {
+		return fmt.Errorf("--database-url must point at 127.0.0.1 (loopback only), not %q", h)
+	}
+	var suffix [6]byte
+	_, _ = rand.Read(suffix[:])
+	name := "mcpapi_bench_" + hex.EncodeToString(suffix[:])
+	err = withConn(ctx, b.adminURL, func(conn *pgx.Conn) error {
+		if err := conn.QueryRow(ctx, "SHOW server_version").Scan(&b.pgVersion); err != nil {
+			return err
+		}
+		_, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("create database (is PostgreSQL running at %s?): %w", redact(b.adminURL), err)
+	}
+	b.dbName = name
+	u.Path = "/" + name
+	b.dbURL = u.String()
+	b.logf("database %s created (PostgreSQL %s)", name, b.pgVersion)
+	return nil
+}
+
+// redact hides a password in a URL.
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+func moduleRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, goTool(), "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("run mcpapi-bench inside the mcpapi module (go env GOMOD is empty)")
+	}
+	return filepath.Dir(mod), nil
+}
+
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(runtime.GOROOT(), "bin", "go")
+}
+
+func (b *bench) buildServer(ctx context.Context) (string, error) {
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(b.tmp, "mcpapi")
+	b.logf("building ./cmd/mcpapi")
+	cmd := exec.CommandContext(ctx, goTool(), "build", "-o", bin, "./cmd/mcpapi")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/mcpapi: %w\n%s", err, out)
+	}
+	if out, err := exec.CommandContext(ctx, "git", "-C", root, "describe", "--always", "--dirty").Output(); err == nil {
+		b.gitRev = strings.TrimSpace(string(out))
+	}
+	return bin, nil
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// startChild starts a process with stdout and stderr appended to a log file; with
+// firstLine, it returns the first line the child prints on stdout instead.
+func (b *bench) startChild(name string, cmd *exec.Cmd, firstLine bool) (*child, string, error) {
+	c := &child{name: name, cmd: cmd, logPath: filepath.Join(b.tmp, name+".log"), done: make(chan struct{})}
+	logf, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, "", err
+	}
+	defer logf.Close() // the child has its own copy
+	cmd.Stderr = logf
+	var stdout io.ReadCloser
+	if firstLine {
+		if stdout, err = cmd.StdoutPipe(); err != nil {
+			return nil, "", err
+		}
+	} else {
+		cmd.Stdout = logf
+	}
+	setChildAttrs(cmd)
+	if err := cmd.Start(); err != nil {
+		return nil, "", fmt.Errorf("start %s: %w", name, err)
+	}
+	go func() { c.err = cmd.Wait(); close(c.done) }()
+	if !firstLine {
+		return c, "", nil
+	}
+	line := make(chan string, 1)
+	go func() {
+		r := bufio.NewReader(stdout)
+		s, _ := r.ReadString('\n')
+		line <- strings.TrimSpace(s)
+		_, _ = io.Copy(io.Discard, r)
+	}()
+	select {
+	case s := <-line:
+		if s == "" {
+			c.stop(time.Second)
+			return nil, "", fmt.Errorf("%s printed nothing: %v\n%s", name, c.err, c.tail())
+		}
+		return c, s, nil
+	case <-time.After(30 * time.Second):
+		c.stop(time.Second)
+		return nil, "", fmt.Errorf("%s did not start within 30s\n%s", name, c.tail())
+	}
+}
+
+func (b *bench) startServer(ctx context.Context, bin string) error {
+	help, _ := exec.CommandContext(ctx, bin, "serve", "--help").CombinedOutput()
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	args := []string{"serve", "--addr", addr, "--database-url", b.dbURL, "--auth-cache-ttl", "5s"}
+	if bytes.Contains(help, []byte("-rate-limit")) {
+		args = append(args, "--rate-limit", "0")
+	} else {
+		b.logf("mcpapi serve has no --rate-limit flag: started without it")
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "DATABASE_URL=", "MCPAPI_BOOTSTRAP_TOKEN=")
+	c, _, err := b.startChild("mcpapi", cmd, false)
+	if err != nil {
+		return err
+	}
+	b.server = c
+	b.serveArgs = append([]string{"mcpapi"}, args...)
+	b.serveArgs[slices.Index(b.serveArgs, "--database-url")+1] = "<fresh database>"
+	base := "http://" + addr
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/integrated-account", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			c.base = base
+			b.logf("mcpapi serving on %s (pid %d)", base, c.pid())
+			return nil
+		}
+		if c.exited() {
+			return fmt.Errorf("mcpapi serve exited: %v\n%s", c.err, c.tail())
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("mcpapi serve did not answer on %s within 60s\n%s", base, c.tail())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (b *bench) serverBase() string { return b.server.base }
+
+func (b *bench) createToken(ctx context.Context, bin string) error {
+	cmd := exec.CommandContext(ctx, bin, "token", "create", "--environment", "bench", "--database-url", b.dbURL)
+	cmd.Env = append(os.Environ(), "DATABASE_URL=")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("mcpapi token create: %w\n%s", err, stderr.String())
+	}
+	b.token = strings.TrimSpace(string(out))
+	if b.token == "" || strings.ContainsAny(b.token, " \n") {
+		return fmt.Errorf("mcpapi token create printed %q, not one token", out)
+	}
+	return nil
+}
+
+// seed fills the fresh database with SQL, after serve has migrated it: the accounts, the
+// servers (created_at one millisecond apart) and bench_ids, the row-number → key map that
+// pgbench picks random servers from. The load generators read the same map.
+func (b *bench) seed(ctx context.Context) error {
+	o := b.opts
+	start := time.Now()
+	err := withConn(ctx, b.dbURL, func(conn *pgx.Conn) error {
+		if err := conn.QueryRow(ctx, `SELECT e.id::text, t.user_id::text FROM environments e
+			JOIN api_tokens t ON t.environment_id = e.id WHERE e.name = 'bench' LIMIT 1`).Scan(&b.envID, &b.userID); err != nil {
+			return fmt.Errorf("find the bench environment: %w", err)
+		}
+		stmts := []struct {
+			sql  string
+			args []any
+		}{
+			{`INSERT INTO integrated_accounts (id, environment_id, integration, tenant_id, version, created_at, updated_at)
+			  SELECT gen_random_uuid(), $1::uuid, 'hubspot', 'tenant-' || g, 1, t.ts, t.ts
+			  FROM generate_series(1, $2::int) AS g,
+			       LATERAL (SELECT now() - interval '2 days' + g * interval '1 second' AS ts) AS t`,
+				[]any{b.envID, o.accounts}},
+			{`WITH a AS (SELECT id, (row_number() OVER (ORDER BY created_at, id) - 1)::int AS k
+			             FROM integrated_accounts WHERE environment_id = $1::uuid)
+			  INSERT INTO mcp_servers (id, environment_id, integrated_account_id, name, config, expires_at,
+			                           created_by, token_hash, version, created_at, updated_at)
+			  SELECT gen_random_uuid(), $1::uuid, a.id, 'server-' || g,
+			         '{"methods":["list","get"],"tags":["contacts"]}'::jsonb, NULL, $2::uuid,
+			         sha256(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid())), 1, t.ts, t.ts
+			  FROM generate_series(1, $3::int) AS g
+			  JOIN a ON a.k = g % $4::int,
+			       LATERAL (SELECT now() - interval '1 day' + g * interval '1 millisecond' AS ts) AS t`,
+				[]any{b.envID, b.userID, o.servers, o.accounts}},
+			{`CREATE TABLE bench_ids (n int PRIMARY KEY, id uuid NOT NULL, account uuid NOT NULL)`, nil},
+			{`INSERT INTO bench_ids SELECT row_number() OVER (ORDER BY id), id, integrated_account_id FROM mcp_servers`, nil},
+			{`VACUUM (ANALYZE) integrated_accounts, mcp_servers, bench_ids`, nil},
+		}
+		for _, s := range stmts {
+			if _, err := conn.Exec(ctx, s.sql, s.args...); err != nil {
+				return fmt.Errorf("seed: %w\n%s", err, s.sql)
+			}
+		}
+		rows, err := conn.Query(ctx, `SELECT id::text, account::text FROM bench_ids ORDER BY n`)
+		if err != nil {
+			return err
+		}
+		b.ids, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (seeded, error) {
+			var s seeded
+			return s, r.Scan(&s.id, &s.account)
+		})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if len(b.ids) != o.servers {
+		return fmt.Errorf("seed: %d servers in bench_ids, want %d", len(b.ids), o.servers)
+	}
+	b.logf("seeded %d MCP servers over %d integrated accounts in %s", o.servers, o.accounts, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func (b *bench) startFloor(ctx context.Context) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(),
+		roleEnv+"="+roleFloor,
+		floorDBEnv+"="+b.dbURL,
+		floorEnvEnv+"="+b.envID,
+		floorUserEnv+"="+b.userID,
+		floorPoolEnv+"="+fmt.Sprint(serverPool),
+	)
+	c, line, err := b.startChild("floor", cmd, true)
+	if err != nil {
+		return err
+	}
+	b.floor = c
+	base, ok := strings.CutPrefix(line, "listening ")
+	if !ok {
+		return fmt.Errorf("floor printed %q, not its address\n%s", line, c.tail())
+	}
+	c.base = base
+	b.logf("floor serving on %s (pid %d)", base, c.pid())
+	return ctx.Err()
+}
+
+func (b *bench) floorBase() string { return b.floor.base }

@@ -1,0 +1,80 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/labstack/echo/v4"
+)
+
+// validateResponses holds every response of a spec route to the spec, and logs a violation as an
+// error with the operation and the reason. It is for tests and canaries: it buffers each response
+// and costs a second routing and a validation per request.
+func validateResponses(doc *openapi3.T, routes routeTable, log *slog.Logger) (echo.MiddlewareFunc, error) {
+	// A copy without servers, so that any Host matches.
+	clone := *doc
+	clone.Servers = nil
+	router, err := gorillamux.NewRouter(&clone)
+	if err != nil {
+		return nil, err
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			op, ok := routes.lookup(c)
+			if !ok {
+				return next(c)
+			}
+			tee := &teeWriter{ResponseWriter: c.Response().Writer}
+			c.Response().Writer = tee
+			if err := next(c); err != nil {
+				c.Error(err)
+			}
+			c.Response().Writer = tee.ResponseWriter
+			if reason := checkResponse(router, c, tee.buf.Bytes()); reason != nil {
+				log.ErrorContext(c.Request().Context(), "response breaks the contract",
+					"operation_id", op.id, "status", c.Response().Status, "request_id", requestID(c), "reason", shorten(reason.Error(), 600))
+			}
+			return nil
+		}
+	}, nil
+}
+
+func checkResponse(router routers.Router, c echo.Context, body []byte) error {
+	req := c.Request()
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		return err
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{
+			Request: req, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
+		},
+		Status: c.Response().Status,
+		Header: c.Response().Header(),
+		Options: &openapi3filter.Options{
+			IncludeResponseStatus:   true,
+			MultiError:              true,
+			SchemaValidationOptions: FormatValidators(),
+		},
+	}
+	if c.Response().Status == http.StatusNotModified || req.Method == http.MethodHead {
+		in.Options.ExcludeResponseBody = true
+	}
+	in.SetBodyBytes(bytes.Clone(body))
+	return openapi3filter.ValidateResponse(context.WithoutCancel(req.Context()), in)
+}
+
+// shorten keeps a log line readable: kin-openapi's reasons quote whole schemas and values.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
