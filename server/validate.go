@@ -67,9 +67,10 @@ type operation struct {
 	produces []string
 }
 
-// routeTable maps an Echo route ("PATCH /integrated-account/:integrated_account_id/mcp/:id") to
+// routeTable maps an Echo route (path "/integrated-account/:integrated_account_id/mcp/:id", then
+// method "PATCH"; two levels, so a lookup builds no string) to
 // its operation, so that auth and validation run only on the spec's own routes.
-type routeTable map[string]operation
+type routeTable map[string]map[string]operation
 
 func newRouteTable(doc *openapi3.T) routeTable {
 	rt := routeTable{}
@@ -97,14 +98,17 @@ func newRouteTable(doc *openapi3.T) routeTable {
 					o.mediaTypes = append(o.mediaTypes, mt)
 				}
 			}
-			rt[method+" "+echoPath] = o
+			if rt[echoPath] == nil {
+				rt[echoPath] = map[string]operation{}
+			}
+			rt[echoPath][method] = o
 		}
 	}
 	return rt
 }
 
 func (rt routeTable) lookup(c echo.Context) (operation, bool) {
-	op, ok := rt[c.Request().Method+" "+c.Path()]
+	op, ok := rt[c.Path()][c.Request().Method]
 	return op, ok
 }
 

@@ -44,3 +44,21 @@ func cpuTime(pid int) (time.Duration, bool) {
 	}
 	return time.Duration(utime+stime) * clockTick, true
 }
+
+// peakRSS is the largest resident set a process has had (VmHWM in /proc/<pid>/status).
+func peakRSS(pid int) (bytes int64, ok bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, found := strings.CutPrefix(line, "VmHWM:"); found {
+			f := strings.Fields(rest) // "12345 kB"
+			if len(f) == 2 && f[1] == "kB" {
+				kb, err := strconv.ParseInt(f[0], 10, 64)
+				return kb * 1024, err == nil
+			}
+		}
+	}
+	return 0, false
+}

@@ -16,3 +16,6 @@ func setChildAttrs(*exec.Cmd) {}
 
 // cpuTime is unknown off Linux (it reads /proc).
 func cpuTime(int) (time.Duration, bool) { return 0, false }
+
+// peakRSS is unknown off Linux.
+func peakRSS(int) (int64, bool) { return 0, false }

@@ -201,6 +201,11 @@ func (b *bench) report() {
 	if b.pgbenchNote != "" {
 		fmt.Fprintln(w, b.pgbenchNote)
 	}
+	if b.server != nil {
+		if rss, ok := peakRSS(b.server.pid()); ok {
+			fmt.Fprintf(w, "mcpapi serve peak RSS (VmHWM) over the whole run: %.1f MB\n", float64(rss)/(1<<20))
+		}
+	}
 	fmt.Fprintf(w, "command: %s\n", o.command())
 }
 
