@@ -13,9 +13,9 @@ func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + 
 func entityTags(header string) (tags []string, any bool) {
 	for _, t := range strings.Split(header, ",") {
 		t = strings.TrimSpace(t)
-		switch {
-		case t == "":
-		case t == "*":
+		switch t {
+		case "":
+		case "*":
 			any = true
 		default:
 			tags = append(tags, t)

@@ -18,7 +18,18 @@ func (h *Handler) CreateIntegratedAccount(ctx context.Context, req api.CreateInt
 		return nil, badRequest("A request body is required.")
 	}
 	p := mustPrincipal(ctx)
-	acc, err := h.store.CreateIntegratedAccount(ctx, p.EnvironmentID, req.Body.Integration, req.Body.TenantId)
+	if err := h.checkIntegration(req.Body.Integration); err != nil {
+		return nil, err
+	}
+	n := store.NewIntegratedAccount{Integration: req.Body.Integration, TenantID: req.Body.TenantId}
+	if c := req.Body.Credentials; c != nil {
+		sealed, err := h.sealCredential(p.EnvironmentID, string(c.Type), c.Name, c.Value)
+		if err != nil {
+			return nil, err
+		}
+		n.Credentials = sealed
+	}
+	acc, err := h.store.CreateIntegratedAccount(ctx, p.EnvironmentID, n)
 	if err != nil {
 		return nil, storeError(err, accountWhat)
 	}
@@ -74,11 +85,12 @@ func accountPath(a store.IntegratedAccount) string { return "/integrated-account
 
 func toAPIAccount(a store.IntegratedAccount) api.IntegratedAccount {
 	out := api.IntegratedAccount{
-		Id:          a.ID,
-		Integration: a.Integration,
-		TenantId:    nullable.NewNullNullable[string](),
-		CreatedAt:   a.CreatedAt.UTC(),
-		UpdatedAt:   a.UpdatedAt.UTC(),
+		Id:             a.ID,
+		Integration:    a.Integration,
+		TenantId:       nullable.NewNullNullable[string](),
+		HasCredentials: len(a.Credentials) > 0,
+		CreatedAt:      a.CreatedAt.UTC(),
+		UpdatedAt:      a.UpdatedAt.UTC(),
 	}
 	if a.TenantID != nil {
 		out.TenantId.Set(*a.TenantID)

@@ -46,7 +46,7 @@ func newInProcess(tb testing.TB, dbURL string) *inProcess {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	acc, err := st.CreateIntegratedAccount(ctx, tok.EnvironmentID, "hubspot", nil)
+	acc, err := st.CreateIntegratedAccount(ctx, tok.EnvironmentID, store.NewIntegratedAccount{Integration: "crm"})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestPatchIsOneRoundTrip(t *testing.T) {
 			t.Fatalf("GET: %d", s)
 		}
 		counter := &statementCounter{Interface: logger.Discard}
-		p.st.DB().Config.Logger = counter
+		p.st.DB().Logger = counter
 		for i, c := range []struct {
 			method, body string
 			want         int64

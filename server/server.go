@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mcpapi/mcpapi/gen/api"
+	"github.com/mcpapi/mcpapi/integrations"
 	"github.com/mcpapi/mcpapi/store"
 )
 
@@ -36,7 +37,11 @@ type Config struct {
 	SeparateMetrics bool
 	// ValidateResponses logs, as errors, responses that break the spec.
 	ValidateResponses bool
-	Logger            *slog.Logger
+	// Catalogue lists the integrations an integrated account may name; nil accepts any name.
+	Catalogue *integrations.Catalogue
+	// SecretKey (standard base64 of 32 bytes) seals upstream credentials; empty: they cannot be set.
+	SecretKey string
+	Logger    *slog.Logger
 	// Now is the clock (tests may replace it); nil means time.Now.
 	Now func() time.Time
 }
@@ -49,6 +54,8 @@ type Handler struct {
 	metrics   *metrics
 	specYAML  []byte
 	specJSON  map[string]any
+	catalogue *integrations.Catalogue
+	sealer    *Sealer
 }
 
 var _ api.StrictServerInterface = (*Handler)(nil)
@@ -87,7 +94,12 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 	}
 	m := newMetrics(sqlDB, cfg.SeparateMetrics)
 	routes := newRouteTable(doc)
-	h := &Handler{store: st, publicURL: publicURL, now: cfg.Now, metrics: m, specYAML: specYAML, specJSON: specJSON}
+	sealer, err := NewSealer(cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{store: st, publicURL: publicURL, now: cfg.Now, metrics: m, specYAML: specYAML, specJSON: specJSON,
+		catalogue: cfg.Catalogue, sealer: sealer}
 
 	e := echo.New()
 	e.HideBanner = true

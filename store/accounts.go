@@ -2,21 +2,22 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 )
 
-const accountColumns = `id, environment_id, integration, tenant_id, version, created_at, updated_at`
+const accountColumns = `id, environment_id, integration, tenant_id, credentials, version, created_at, updated_at`
 
 // CreateIntegratedAccount creates an integrated account in env (version 1). An unknown
 // environment is ErrNotFound.
-func (s *Store) CreateIntegratedAccount(ctx context.Context, env uuid.UUID, integration string, tenantID *string) (IntegratedAccount, error) {
+func (s *Store) CreateIntegratedAccount(ctx context.Context, env uuid.UUID, n NewIntegratedAccount) (IntegratedAccount, error) {
 	t := now()
 	a, err := writeOne(ctx, s, "create integrated account", scanAccount,
-		`INSERT INTO integrated_accounts (id, environment_id, integration, tenant_id, version, created_at, updated_at)
-		 VALUES (?, ?, ?, ?, 1, ?, ?) RETURNING `+accountColumns,
-		newID(), env, integration, tenantID, s.bindTime(t), s.bindTime(t))
+		`INSERT INTO integrated_accounts (id, environment_id, integration, tenant_id, credentials, version, created_at, updated_at)
+		 VALUES (?, ?, ?, ?, ?, 1, ?, ?) RETURNING `+accountColumns,
+		newID(), env, n.Integration, n.TenantID, nullBytes(n.Credentials), s.bindTime(t), s.bindTime(t))
 	if foreignKeyViolation(err) {
 		return IntegratedAccount{}, ErrNotFound
 	}
@@ -87,11 +88,87 @@ func (s *Store) DeleteIntegratedAccount(ctx context.Context, env, id uuid.UUID, 
 }
 
 func scanAccount(r scanner) (IntegratedAccount, error) {
-	var (
-		a                IntegratedAccount
-		created, updated dbTime
-	)
-	err := r.Scan(&a.ID, &a.EnvironmentID, &a.Integration, &a.TenantID, &a.Version, &created, &updated)
-	a.CreatedAt, a.UpdatedAt = time.Time(created), time.Time(updated)
-	return a, err
+	var x accountRow
+	err := r.Scan(x.dest()...)
+	return x.value(), err
+}
+
+// accountRow receives the columns of accountColumns, in order.
+type accountRow struct {
+	a                IntegratedAccount
+	created, updated dbTime
+}
+
+func (x *accountRow) dest() []any {
+	return []any{&x.a.ID, &x.a.EnvironmentID, &x.a.Integration, &x.a.TenantID, &x.a.Credentials, &x.a.Version, &x.created, &x.updated}
+}
+
+func (x *accountRow) value() IntegratedAccount {
+	a := x.a
+	a.CreatedAt, a.UpdatedAt = time.Time(x.created), time.Time(x.updated)
+	return a
+}
+
+// UpdateIntegratedAccount applies a partial update to an integrated account of env as one
+// conditional UPDATE … RETURNING, like UpdateMcpServer: only present members are set, the row
+// changes only when one of them differs (and, with IfMatch, only at one of those versions),
+// and otherwise one SELECT tells ErrNotFound, ErrVersionMismatch (with the current row) or a
+// no-op (the stored row).
+func (s *Store) UpdateIntegratedAccount(ctx context.Context, env, id uuid.UUID, p AccountPatch) (IntegratedAccount, error) {
+	distinct := "IS DISTINCT FROM"
+	if s.sqlite() {
+		distinct = "IS NOT"
+	}
+	var sets, differs []string
+	var setArgs, differArgs []any
+	if f := p.TenantID; f.Set {
+		var v any
+		if !f.Null {
+			v = f.Value
+		}
+		sets, setArgs = append(sets, "tenant_id = ?"), append(setArgs, v)
+		differs, differArgs = append(differs, "tenant_id "+distinct+" ?"), append(differArgs, v)
+	}
+	if f := p.Credentials; f.Set {
+		var v any
+		if !f.Null {
+			v = nullBytes(f.Value)
+		}
+		sets, setArgs = append(sets, "credentials = ?"), append(setArgs, v)
+		differs, differArgs = append(differs, "credentials "+distinct+" ?"), append(differArgs, v)
+	}
+	if len(sets) > 0 {
+		q := "UPDATE integrated_accounts SET " + strings.Join(sets, ", ") + ", version = version + 1, " + s.touch() +
+			" WHERE id = ? AND environment_id = ? AND (" + strings.Join(differs, " OR ") + ")"
+		args := append(setArgs, s.bindTime(now()), id, env)
+		args = append(args, differArgs...)
+		if p.IfMatch != nil {
+			cond, arg := s.versionIn(p.IfMatch)
+			q += " AND " + cond
+			args = append(args, arg)
+		}
+		rows, err := writeAll(ctx, s, "update integrated account", scanAccount, q+" RETURNING "+accountColumns, args...)
+		if err != nil {
+			return IntegratedAccount{}, err
+		}
+		if len(rows) == 1 {
+			return rows[0], nil
+		}
+	}
+	a, err := s.GetIntegratedAccount(ctx, env, id)
+	if err != nil {
+		return IntegratedAccount{}, err
+	}
+	if !versionMatches(p.IfMatch, a.Version) {
+		return a, ErrVersionMismatch
+	}
+	return a, nil
+}
+
+// nullBytes stores an empty credential as NULL.
+func nullBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }

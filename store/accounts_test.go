@@ -15,7 +15,7 @@ func TestIntegratedAccounts(t *testing.T) {
 		env, err := s.EnsureEnvironment(ctx, "prod")
 		must(t, err)
 		before := time.Now().UTC().Truncate(time.Microsecond)
-		a, err := s.CreateIntegratedAccount(ctx, env, "slack", ptr("T123"))
+		a, err := s.CreateIntegratedAccount(ctx, env, store.NewIntegratedAccount{Integration: "slack", TenantID: ptr("T123")})
 		must(t, err)
 		if a.Version != 1 || a.Integration != "slack" || a.TenantID == nil || *a.TenantID != "T123" ||
 			a.EnvironmentID != env || a.CreatedAt.Before(before) || !a.CreatedAt.Equal(a.UpdatedAt) ||
@@ -27,7 +27,7 @@ func TestIntegratedAccounts(t *testing.T) {
 		if got.ID != a.ID || *got.TenantID != "T123" || !got.CreatedAt.Equal(a.CreatedAt) || got.Version != 1 {
 			t.Fatalf("got %+v, created %+v", got, a)
 		}
-		b, err := s.CreateIntegratedAccount(ctx, env, "github", nil)
+		b, err := s.CreateIntegratedAccount(ctx, env, store.NewIntegratedAccount{Integration: "github"})
 		must(t, err)
 		if b.TenantID != nil {
 			t.Fatalf("nil tenant stored as %q", *b.TenantID)
@@ -37,7 +37,7 @@ func TestIntegratedAccounts(t *testing.T) {
 		if len(items) != 2 || items[0].ID != a.ID || items[1].ID != b.ID || next != "" {
 			t.Fatalf("list = %+v next=%q", items, next)
 		}
-		_, err = s.CreateIntegratedAccount(ctx, uuid.New(), "slack", nil)
+		_, err = s.CreateIntegratedAccount(ctx, uuid.New(), store.NewIntegratedAccount{Integration: "slack"})
 		wantErr(t, err, store.ErrNotFound)
 
 		deleted, err := s.DeleteIntegratedAccount(ctx, env, a.ID, nil)
@@ -59,7 +59,7 @@ func TestDeleteAccountCascades(t *testing.T) {
 		_, hash := store.NewSecret(store.MCPTokenPrefix)
 		m1 := f.server(t, "one", store.Config{})
 		f.server(t, "two", store.Config{})
-		other, err := s.CreateIntegratedAccount(ctx, f.env, "github", nil)
+		other, err := s.CreateIntegratedAccount(ctx, f.env, store.NewIntegratedAccount{Integration: "github"})
 		must(t, err)
 		keep, err := s.CreateMcpServer(ctx, f.env, store.NewMcpServer{IntegratedAccountID: other.ID, Name: "keep", CreatedBy: uuid.New(), TokenHash: hash})
 		must(t, err)

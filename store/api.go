@@ -46,9 +46,27 @@ type IntegratedAccount struct {
 	EnvironmentID uuid.UUID
 	Integration   string
 	TenantID      *string
-	Version       int64
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// Credentials is the upstream credential as the server sealed it; nil when there is none.
+	Credentials []byte
+	Version     int64
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// NewIntegratedAccount is what creating an integrated account needs.
+type NewIntegratedAccount struct {
+	Integration string
+	TenantID    *string
+	// Credentials is sealed by the server; nil for none.
+	Credentials []byte
+}
+
+// AccountPatch is a partial update of an integrated account.
+type AccountPatch struct {
+	TenantID    Field[string]
+	Credentials Field[[]byte]
+	// IfMatch, when non-nil, makes the update conditional on the stored version.
+	IfMatch []int64
 }
 
 // Config scopes the tools of an MCP server. A nil list is unrestricted (absent in JSON);

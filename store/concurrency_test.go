@@ -153,7 +153,7 @@ func TestConcurrentWriters(t *testing.T) {
 			if _, err := s.CreateAPIToken(ctx, "busy", uuid.New(), hash); err != nil {
 				return err
 			}
-			a, err := s.CreateIntegratedAccount(ctx, env, "x", nil)
+			a, err := s.CreateIntegratedAccount(ctx, env, store.NewIntegratedAccount{Integration: "x"})
 			if err != nil {
 				return err
 			}

@@ -72,7 +72,7 @@ var conditionalOps = []conditionalOp{
 	{
 		name: "delete account",
 		setup: func(t *testing.T, f fixture) (uuid.UUID, int64) {
-			a, err := f.s.CreateIntegratedAccount(ctxT(t), f.env, "slack", nil)
+			a, err := f.s.CreateIntegratedAccount(ctxT(t), f.env, store.NewIntegratedAccount{Integration: "slack"})
 			must(t, err)
 			return a.ID, a.Version
 		},

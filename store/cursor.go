@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -45,12 +46,12 @@ func decodeCursor(cursor string) (*position, error) {
 	if err != nil || len(b) != cursorLen || b[0] != cursorVersion {
 		return nil, ErrBadCursor
 	}
-	micros := int64(binary.BigEndian.Uint64(b[1:9]))
+	micros := binary.BigEndian.Uint64(b[1:9])
 	id, err := uuid.FromBytes(b[9:])
-	if err != nil || id == uuid.Nil || micros < 0 {
+	if err != nil || id == uuid.Nil || micros > math.MaxInt64 {
 		return nil, ErrBadCursor
 	}
-	return &position{CreatedAt: time.UnixMicro(micros).UTC(), ID: id}, nil
+	return &position{CreatedAt: time.UnixMicro(int64(micros)).UTC(), ID: id}, nil
 }
 
 // pageLimit applies the page size bounds.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"testing"
 	"time"
 
@@ -36,7 +38,7 @@ func newFixture(t testing.TB, s *store.Store) fixture {
 	ctx := ctxT(t)
 	env, err := s.EnsureEnvironment(ctx, "env-"+uuid.NewString())
 	must(t, err)
-	a, err := s.CreateIntegratedAccount(ctx, env, "github", nil)
+	a, err := s.CreateIntegratedAccount(ctx, env, store.NewIntegratedAccount{Integration: "github"})
 	must(t, err)
 	return fixture{s: s, env: env, account: a}
 }
@@ -75,6 +77,16 @@ func must(t testing.TB, err error) {
 	}
 }
 
+// closeAtEnd closes c when t ends and fails t if that fails.
+func closeAtEnd(t testing.TB, c io.Closer) {
+	t.Helper()
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+}
+
 // errOnly keeps the error of a call that returns a value and an error.
 func errOnly[T any](_ T, err error) error { return err }
 
@@ -110,16 +122,9 @@ func sameServer(t testing.TB, got, want store.McpServer) {
 	}
 }
 
+// sameList is slices.Equal that also tells nil from empty.
 func sameList(a, b []string) bool {
-	if (a == nil) != (b == nil) || len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return (a == nil) == (b == nil) && slices.Equal(a, b)
 }
 
 func sameTimePtr(a, b *time.Time) bool {

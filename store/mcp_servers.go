@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -111,6 +112,22 @@ func (s *Store) McpServerByTokenHash(ctx context.Context, hash []byte) (McpServe
 		`SELECT `+mcpServerColumns+` FROM mcp_servers WHERE token_hash = ?`, hash)
 }
 
+// McpTarget is what the MCP endpoint needs to serve a token: the MCP server and its account.
+type McpTarget struct {
+	Server  McpServer
+	Account IntegratedAccount
+}
+
+// ResolveMcpToken finds the MCP server whose token has this hash, with its integrated account,
+// in one statement. It is not scoped by environment: the token is the credential. Expiry is the
+// caller's to check.
+func (s *Store) ResolveMcpToken(ctx context.Context, hash []byte) (McpTarget, error) {
+	cols := "m." + strings.ReplaceAll(mcpServerColumns, ", ", ", m.") + ", a." + strings.ReplaceAll(accountColumns, ", ", ", a.")
+	return queryOne(ctx, s, "resolve mcp token", scanTarget, `SELECT `+cols+` FROM mcp_servers m JOIN integrated_accounts a
+	      ON a.id = m.integrated_account_id AND a.environment_id = m.environment_id
+	    WHERE m.token_hash = ?`, hash)
+}
+
 // RotateMcpServerToken replaces the token hash of an MCP server, moving version by one and
 // updated_at to now (never back), and returns the row as stored. With ifMatch non-nil, only
 // when the stored version is one of ifMatch (an empty list never matches). When nothing was
@@ -165,15 +182,34 @@ func (s *Store) jsonParam() string {
 }
 
 func scanMcpServer(r scanner) (McpServer, error) {
-	var (
-		m                McpServer
-		cfg              configColumn
-		expires          nullDBTime
-		created, updated dbTime
-	)
-	err := r.Scan(&m.ID, &m.EnvironmentID, &m.IntegratedAccountID, &m.Name, &cfg, &expires,
-		&m.CreatedBy, &m.Version, &created, &updated)
-	m.Config, m.ExpiresAt = Config(cfg), expires.t
-	m.CreatedAt, m.UpdatedAt = time.Time(created), time.Time(updated)
-	return m, err
+	var x mcpServerRow
+	err := r.Scan(x.dest()...)
+	return x.value(), err
+}
+
+// mcpServerRow receives the columns of mcpServerColumns, in order.
+type mcpServerRow struct {
+	m                McpServer
+	cfg              configColumn
+	expires          nullDBTime
+	created, updated dbTime
+}
+
+func (x *mcpServerRow) dest() []any {
+	return []any{&x.m.ID, &x.m.EnvironmentID, &x.m.IntegratedAccountID, &x.m.Name, &x.cfg, &x.expires,
+		&x.m.CreatedBy, &x.m.Version, &x.created, &x.updated}
+}
+
+func (x *mcpServerRow) value() McpServer {
+	m := x.m
+	m.Config, m.ExpiresAt = Config(x.cfg), x.expires.t
+	m.CreatedAt, m.UpdatedAt = time.Time(x.created), time.Time(x.updated)
+	return m
+}
+
+func scanTarget(r scanner) (McpTarget, error) {
+	var m mcpServerRow
+	var a accountRow
+	err := r.Scan(append(m.dest(), a.dest()...)...)
+	return McpTarget{Server: m.value(), Account: a.value()}, err
 }

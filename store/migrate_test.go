@@ -8,7 +8,7 @@ import (
 	"github.com/mcpapi/mcpapi/store/storetest"
 )
 
-const latestVersion = 2
+const latestVersion = 3
 
 var tables = []string{"environments", "api_tokens", "integrated_accounts", "mcp_servers", "idempotency_keys"}
 
@@ -17,7 +17,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		ctx := ctxT(t)
 		s, err := store.Open(ctx, url)
 		must(t, err)
-		defer s.Close()
+		closeAtEnd(t, s)
 		v, err := s.MigrationVersion(ctx)
 		must(t, err)
 		if v != 0 {
@@ -55,7 +55,7 @@ func TestMigrateConcurrently(t *testing.T) {
 		for i := range stores {
 			s, err := store.Open(ctx, url)
 			must(t, err)
-			defer s.Close()
+			closeAtEnd(t, s)
 			stores[i] = s
 		}
 		var wg sync.WaitGroup

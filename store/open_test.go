@@ -101,7 +101,7 @@ func TestSQLitePragmasOnEveryConnection(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		conn, err := sqlDB.Conn(ctx) // held open, so each iteration gets another connection
 		must(t, err)
-		defer conn.Close()
+		closeAtEnd(t, conn)
 		var fk, busy int
 		var mode string
 		must(t, conn.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk))

@@ -54,7 +54,7 @@ func TestPaginationStableUnderInserts(t *testing.T) {
 
 		// Accounts page the same way.
 		for i := 0; i < 6; i++ {
-			_, err := s.CreateIntegratedAccount(ctx, f.env, fmt.Sprint("i", i), nil)
+			_, err := s.CreateIntegratedAccount(ctx, f.env, store.NewIntegratedAccount{Integration: fmt.Sprint("i", i)})
 			must(t, err)
 		}
 		var accounts []uuid.UUID
@@ -140,7 +140,7 @@ func TestPageLimits(t *testing.T) {
 			t.Fatalf("limit 0 (default page size) gave %d", len(items))
 		}
 		// An account without servers lists empty, not nil and not an error.
-		empty, err := s.CreateIntegratedAccount(ctx, f.env, "x", nil)
+		empty, err := s.CreateIntegratedAccount(ctx, f.env, store.NewIntegratedAccount{Integration: "x"})
 		must(t, err)
 		items, next, err = s.ListMcpServers(ctx, f.env, empty.ID, 10, "")
 		must(t, err)

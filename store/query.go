@@ -31,7 +31,7 @@ func query[T any](ctx context.Context, s *Store, write bool, op string, scan fun
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // a no-op once Next is done; rows.Err below has the error
 	var out []T
 	for rows.Next() {
 		v, err := scan(rows)

@@ -204,7 +204,7 @@ func TestOnlyHashesAreStored(t *testing.T) {
 				}
 			}
 			must(t, rows.Err())
-			rows.Close()
+			must(t, rows.Close())
 		}
 		var stored [][]byte
 		must(t, s.DB().WithContext(ctx).Raw("SELECT token_hash FROM api_tokens").Scan(&stored).Error)

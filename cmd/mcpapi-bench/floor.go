@@ -97,7 +97,7 @@ func floorMain() int {
 func runFloor(ctx context.Context) error {
 	env, err1 := uuid.Parse(os.Getenv(floorEnvEnv))
 	user, err2 := uuid.Parse(os.Getenv(floorUserEnv))
-	size, err3 := strconv.Atoi(os.Getenv(floorPoolEnv))
+	size, err3 := strconv.ParseInt(os.Getenv(floorPoolEnv), 10, 32) // pgxpool counts in int32
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return fmt.Errorf("bad environment: %w", err)
 	}

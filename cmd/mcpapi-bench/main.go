@@ -184,6 +184,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
-	b.report()
-	return nil
+	return b.report()
 }

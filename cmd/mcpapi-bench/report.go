@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"slices"
@@ -148,11 +149,11 @@ func (b *bench) summarize(k resultKey) summary {
 
 // report prints the one table: per operation and concurrency, mcpapi, the floor and pgbench,
 // each with its ratio to the floor and to pgbench, and the target process's CPU per request.
-func (b *bench) report() {
+func (b *bench) report() error {
 	o := b.opts
-	w := b.stdout
-	fmt.Fprintf(w, "\nmcpapi-bench: medians of %d repetition(s); %s measured after %s warm-up per window\n", o.reps, o.duration, o.warmup)
-	fmt.Fprintf(w, "PostgreSQL %s; %d MCP servers over %d integrated accounts; pool %d connections (pgbench: min(concurrency, %d) clients)\n",
+	w := &stickyWriter{w: b.stdout}
+	w.printf("\nmcpapi-bench: medians of %d repetition(s); %s measured after %s warm-up per window\n", o.reps, o.duration, o.warmup)
+	w.printf("PostgreSQL %s; %d MCP servers over %d integrated accounts; pool %d connections (pgbench: min(concurrency, %d) clients)\n",
 		b.pgVersion, o.servers, o.accounts, serverPool, serverPool)
 	pgb := b.pgbenchVersion
 	if pgb == "" {
@@ -162,15 +163,16 @@ func (b *bench) report() {
 	if rev == "" {
 		rev = "prebuilt binary"
 	}
-	fmt.Fprintf(w, "%s/%s, %d CPUs, %s; mcpapi %s; %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), rev, pgb)
-	fmt.Fprintf(w, "server: %s\n", strings.Join(b.serveArgs, " "))
+	w.printf("%s/%s, %d CPUs, %s; mcpapi %s; %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), rev, pgb)
+	w.printf("server: %s\n", strings.Join(b.serveArgs, " "))
 	if b.loadBefore != "" {
-		fmt.Fprintf(w, "load average before measuring: %s (anything else busy on this machine skews every column)\n", b.loadBefore)
+		w.printf("load average before measuring: %s (anything else busy on this machine skews every column)\n", b.loadBefore)
 	}
-	fmt.Fprintln(w)
+	w.printf("\n")
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "operation\tconcurrency\ttarget\treq/s\tp50\tp99\terrors\t× floor\t× pgbench\tCPU µs/req\t")
+	rows := &stickyWriter{w: tw} // tw fails only when w does, and w keeps that error
+	rows.printf("operation\tconcurrency\ttarget\treq/s\tp50\tp99\terrors\t× floor\t× pgbench\tCPU µs/req\t\n")
 	for _, op := range o.ops {
 		for _, c := range o.concurrency {
 			floor := b.summarize(resultKey{op, c, targetFloor})
@@ -178,7 +180,7 @@ func (b *bench) report() {
 			for _, t := range []string{targetServer, targetFloor, targetPgbench} {
 				s := b.summarize(resultKey{op, c, t})
 				if !s.ok {
-					fmt.Fprintf(tw, "%s\t%d\t%s\t-\t-\t-\t-\t-\t-\t-\t\n", strings.ToUpper(op), c, t)
+					rows.printf("%s\t%d\t%s\t-\t-\t-\t-\t-\t-\t-\t\n", strings.ToUpper(op), c, t)
 					continue
 				}
 				vsFloor, vsPg, cpu := "-", "-", "-"
@@ -191,22 +193,46 @@ func (b *bench) report() {
 				if s.cpu >= 0 {
 					cpu = fmt.Sprintf("%.0f", s.cpu)
 				}
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%.0f\t%.2f ms\t%.2f ms\t%d\t%s\t%s\t%s\t\n",
+				rows.printf("%s\t%d\t%s\t%.0f\t%.2f ms\t%.2f ms\t%d\t%s\t%s\t%s\t\n",
 					strings.ToUpper(op), c, t, s.rps, s.p50, s.p99, s.errors, vsFloor, vsPg, cpu)
 			}
 		}
 	}
-	tw.Flush()
-	fmt.Fprintf(w, "\n× floor, × pgbench: req/s divided by theirs. CPU µs/req: user+system CPU of that process (mcpapi serve, the floor) per request, from /proc at %s resolution.\n", clockTick)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	w.printf("\n× floor, × pgbench: req/s divided by theirs. CPU µs/req: user+system CPU of that process (mcpapi serve, the floor) per request, from /proc at %s resolution.\n", clockTick)
 	if b.pgbenchNote != "" {
-		fmt.Fprintln(w, b.pgbenchNote)
+		w.printf("%s\n", b.pgbenchNote)
 	}
 	if b.server != nil {
 		if rss, ok := peakRSS(b.server.pid()); ok {
-			fmt.Fprintf(w, "mcpapi serve peak RSS (VmHWM) over the whole run: %.1f MB\n", float64(rss)/(1<<20))
+			w.printf("mcpapi serve peak RSS (VmHWM) over the whole run: %.1f MB\n", float64(rss)/(1<<20))
 		}
 	}
-	fmt.Fprintf(w, "command: %s\n", o.command())
+	w.printf("command: %s\n", o.command())
+	return w.err
+}
+
+// stickyWriter keeps the first error of its writes and then writes nothing more, so that the
+// report checks its output once, at the end, instead of after every line.
+type stickyWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stickyWriter) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.w.Write(p)
+	s.err = err
+	return n, err
+}
+
+// printf writes like fmt.Fprintf; an error stays in s.err.
+func (s *stickyWriter) printf(format string, args ...any) {
+	_, _ = fmt.Fprintf(s, format, args...)
 }
 
 // loadAverage is the 1-, 5- and 15-minute load average, or "" off Linux.

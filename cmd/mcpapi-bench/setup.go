@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -104,7 +103,7 @@ func (c *child) tail() string {
 }
 
 func (b *bench) logf(format string, args ...any) {
-	fmt.Fprintf(b.log, "mcpapi-bench: "+format+"\n", args...)
+	_, _ = fmt.Fprintf(b.log, "mcpapi-bench: "+format+"\n", args...) // progress only: the run goes on without it
 }
 
 func (b *bench) setup(ctx context.Context) error {
@@ -165,7 +164,7 @@ func withConn(ctx context.Context, dsn string, f func(*pgx.Conn) error) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.Background())
+	defer func() { _ = conn.Close(context.Background()) }() // f's error is the one that matters
 	return f(conn)
 }
 
@@ -207,7 +206,7 @@ func redact(s string) string {
 }
 
 func moduleRoot(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, goTool(), "env", "GOMOD").Output()
+	out, err := exec.CommandContext(ctx, goTool(), "env", "GOMOD").Output() //nolint:gosec // G204: the go command, found by goTool
 	if err != nil {
 		return "", fmt.Errorf("go env GOMOD: %w", err)
 	}
@@ -218,11 +217,13 @@ func moduleRoot(ctx context.Context) (string, error) {
 	return filepath.Dir(mod), nil
 }
 
+// goTool is the go command. `go run` puts its own toolchain first on PATH, so PATH is
+// enough; when go is not there, exec reports that.
 func goTool() string {
 	if p, err := exec.LookPath("go"); err == nil {
 		return p
 	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
+	return "go"
 }
 
 func (b *bench) buildServer(ctx context.Context) (string, error) {
@@ -232,12 +233,12 @@ func (b *bench) buildServer(ctx context.Context) (string, error) {
 	}
 	bin := filepath.Join(b.tmp, "mcpapi")
 	b.logf("building ./cmd/mcpapi")
-	cmd := exec.CommandContext(ctx, goTool(), "build", "-o", bin, "./cmd/mcpapi")
+	cmd := exec.CommandContext(ctx, goTool(), "build", "-o", bin, "./cmd/mcpapi") //nolint:gosec // G204: the go command, found by goTool
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/mcpapi: %w\n%s", err, out)
 	}
-	if out, err := exec.CommandContext(ctx, "git", "-C", root, "describe", "--always", "--dirty").Output(); err == nil {
+	if out, err := exec.CommandContext(ctx, "git", "-C", root, "describe", "--always", "--dirty").Output(); err == nil { //nolint:gosec // G204: git in the module root that go env GOMOD named
 		b.gitRev = strings.TrimSpace(string(out))
 	}
 	return bin, nil
@@ -248,8 +249,8 @@ func freeAddr() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	addr := ln.Addr().String()
+	return addr, ln.Close() // the port must be free again for the child that gets it
 }
 
 // startChild starts a process with stdout and stderr appended to a log file; with
@@ -260,7 +261,7 @@ func (b *bench) startChild(name string, cmd *exec.Cmd, firstLine bool) (*child, 
 	if err != nil {
 		return nil, "", err
 	}
-	defer logf.Close() // the child has its own copy
+	defer func() { _ = logf.Close() }() // the child has its own copy; ours is only for starting it
 	cmd.Stderr = logf
 	var stdout io.ReadCloser
 	if firstLine {
@@ -310,7 +311,7 @@ func (b *bench) startServer(ctx context.Context, bin string) error {
 	} else {
 		b.logf("mcpapi serve has no --rate-limit flag: started without it")
 	}
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(bin, args...) //nolint:gosec // G204: the mcpapi binary built here or given by --mcpapi-bin
 	cmd.Env = append(os.Environ(), "DATABASE_URL=", "MCPAPI_BOOTSTRAP_TOKEN=")
 	c, _, err := b.startChild("mcpapi", cmd, false)
 	if err != nil {
@@ -325,7 +326,7 @@ func (b *bench) startServer(ctx context.Context, bin string) error {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/integrated-account", nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close() // only the answer counts: the server is up
 			c.base = base
 			b.logf("mcpapi serving on %s (pid %d)", base, c.pid())
 			return nil
@@ -343,7 +344,7 @@ func (b *bench) startServer(ctx context.Context, bin string) error {
 func (b *bench) serverBase() string { return b.server.base }
 
 func (b *bench) createToken(ctx context.Context, bin string) error {
-	cmd := exec.CommandContext(ctx, bin, "token", "create", "--environment", "bench", "--database-url", b.dbURL)
+	cmd := exec.CommandContext(ctx, bin, "token", "create", "--environment", "bench", "--database-url", b.dbURL) //nolint:gosec // G204: the mcpapi binary built here or given by --mcpapi-bin
 	cmd.Env = append(os.Environ(), "DATABASE_URL=")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -423,7 +424,7 @@ func (b *bench) startFloor(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(exe)
+	cmd := exec.Command(exe) //nolint:gosec // G204: this very program, restarted in its floor role
 	cmd.Env = append(os.Environ(),
 		roleEnv+"="+roleFloor,
 		floorDBEnv+"="+b.dbURL,

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -76,7 +77,7 @@ func serveApp(t *testing.T, dbURL string, getenv func(string) string, extra ...s
 		"--auth-cache-ttl", "0", "--log-format", "text", "--rate-limit", "0", "--validate-responses"}, extra...)
 	go func() {
 		done <- run(ctx, args, getenv, outW, logs)
-		outW.Close()
+		_ = outW.Close() // a PipeWriter's Close always returns nil
 	}()
 	lines := bufio.NewScanner(outR)
 	var base, metricsURL string
@@ -126,7 +127,7 @@ func (a *app) cli(args ...string) (string, error) {
 	var out, errOut bytes.Buffer
 	full := append([]string{"mcpapi"}, args...)
 	full = append(full, "--database-url", a.dbURL)
-	if args[0] == "token" && args[1] == "revoke" { // flags come before the positional ID
+	if len(args) > 2 && args[0] == "token" && args[1] == "revoke" { // flags come before the positional ID
 		full = []string{"mcpapi", "token", "revoke", "--database-url", a.dbURL, args[2]}
 	}
 	err := run(context.Background(), full, noEnv, &out, &errOut)
@@ -203,9 +204,8 @@ func (a *app) do(method, path, body string, headers ...string) response {
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil {
+	if err = errors.Join(err, resp.Body.Close()); err != nil {
 		a.t.Fatal(err)
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: b}

@@ -42,7 +42,7 @@ Run 'mcpapi <command> --help' for the flags of a command.
 // run is the whole program; main and the end-to-end tests call it alike.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) < 2 {
-		fmt.Fprint(stderr, usage)
+		_, _ = fmt.Fprint(stderr, usage) // a hint beside the error returned; that error is what counts
 		return fmt.Errorf("no command given")
 	}
 	switch args[1] {
@@ -53,9 +53,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "token":
 		return token(ctx, args[2:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
+		_, err := fmt.Fprint(stdout, usage)
+		return err
 	}
-	fmt.Fprint(stderr, usage)
+	_, _ = fmt.Fprint(stderr, usage) // a hint beside the error returned; that error is what counts
 	return fmt.Errorf("unknown command %q", args[1])
 }

@@ -27,7 +27,7 @@ type serveConfig struct {
 	validateResponses                                       bool
 }
 
-func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	var cfg serveConfig
 	s := newSettings("serve", getenv, stderr)
 	s.String(&cfg.addr, "addr", "MCPAPI_ADDR", "127.0.0.1:8080", "address to listen on")
@@ -63,7 +63,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() { err = errors.Join(err, st.Close()) }()
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -74,7 +74,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		cfg.publicURL = base
 	}
 	if err := bootstrap(ctx, st, cfg.bootstrapToken, base, stderr); err != nil {
-		ln.Close()
+		_ = ln.Close() // not served yet; the error to report is err
 		return err
 	}
 
@@ -90,19 +90,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Logger:            logger,
 	})
 	if err != nil {
-		ln.Close()
+		_ = ln.Close() // not served yet; the error to report is err
 		return err
 	}
 	if cfg.metricsAddr != "" {
 		mln, err := net.Listen("tcp", cfg.metricsAddr)
 		if err != nil {
-			ln.Close()
+			_ = ln.Close() // not served yet; the error to report is err
 			return fmt.Errorf("listen for metrics: %w", err)
 		}
 		msrv := &http.Server{Handler: handler.MetricsHandler(), ReadHeaderTimeout: cfg.readHeaderTimeout}
 		go func() { _ = msrv.Serve(mln) }()
-		defer msrv.Close()
-		fmt.Fprintf(stdout, "mcpapi metrics on http://%s/metrics\n", mln.Addr())
+		defer func() { _ = msrv.Close() }() // on the way out, like its Serve's error
+		// The announcements are informational: the server runs whether or not they are read.
+		_, _ = fmt.Fprintf(stdout, "mcpapi metrics on http://%s/metrics\n", mln.Addr())
 	}
 	srv := &http.Server{
 		Handler:           handler,
@@ -113,7 +114,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		MaxHeaderBytes:    cfg.maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	fmt.Fprintf(stdout, "mcpapi serving on %s (database: %s)\n", base, describeDatabase(cfg.databaseURL))
+	_, _ = fmt.Fprintf(stdout, "mcpapi serving on %s (database: %s)\n", base, describeDatabase(cfg.databaseURL)) // informational too
 
 	go purgeIdempotencyKeys(ctx, st, logger)
 	errc := make(chan error, 1)
@@ -139,7 +140,7 @@ func openStore(ctx context.Context, databaseURL string) (*store.Store, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	if err := st.Migrate(ctx); err != nil {
-		st.Close()
+		_ = st.Close() // the migration's error is the one to report
 		return nil, fmt.Errorf("migrate database: %w", err)
 	}
 	return st, nil
@@ -165,7 +166,8 @@ func bootstrap(ctx context.Context, st *store.Store, secret, base string, stderr
 	if _, err := st.CreateAPIToken(ctx, "default", bootstrapUser, hash); err != nil {
 		return fmt.Errorf("create first API token: %w", err)
 	}
-	fmt.Fprintf(stderr, `
+	// The token is shown only here: if it cannot be printed, nobody can use it, so say so.
+	_, err = fmt.Fprintf(stderr, `
 No API token existed, so one was created for environment "default". It is shown only now:
 
     %s
@@ -178,6 +180,9 @@ Try it:
       -d '{"integration":"hubspot","tenant_id":"acme-corp"}'
 
 `, token, base, token)
+	if err != nil {
+		return fmt.Errorf("print first API token (make one with 'mcpapi token create --environment default'): %w", err)
+	}
 	return nil
 }
 

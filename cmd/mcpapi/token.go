@@ -20,15 +20,18 @@ const apiTokenPrefix = "mcpapi_"
 // bootstrapUser is the user id of tokens made by the server itself.
 var bootstrapUser = uuid.MustParse("00000000-0000-0000-0000-000000000001")
 
+// tokenUsage is the help of the token command.
+//
+//nolint:gosec // G101: help text that names the token subcommands, not a credential
 const tokenUsage = `usage:
   mcpapi token create --environment NAME [--user UUID]
   mcpapi token list [--environment NAME]
   mcpapi token revoke ID
 `
 
-func token(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func token(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, tokenUsage)
+		_, _ = fmt.Fprint(stderr, tokenUsage) // a hint beside the error returned; that error is what counts
 		return errors.New("token: no subcommand given")
 	}
 	var databaseURL, environment, user string
@@ -42,7 +45,7 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 		s.String(&environment, "environment", "", "", "only this environment's tokens")
 	case "revoke":
 	default:
-		fmt.Fprint(stderr, tokenUsage)
+		_, _ = fmt.Fprint(stderr, tokenUsage) // a hint beside the error returned; that error is what counts
 		return fmt.Errorf("token: unknown subcommand %q", args[0])
 	}
 	if err := s.Parse(args[1:]); err != nil {
@@ -55,7 +58,7 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() { err = errors.Join(err, st.Close()) }()
 
 	switch args[0] {
 	case "create":
@@ -80,13 +83,17 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 			return fmt.Errorf("token list: %w", err)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tENVIRONMENT\tUSER\tCREATED\tREVOKED")
+		if _, err := fmt.Fprintln(tw, "ID\tENVIRONMENT\tUSER\tCREATED\tREVOKED"); err != nil {
+			return err
+		}
 		for _, t := range tokens {
 			revoked := "-"
 			if t.RevokedAt != nil {
 				revoked = t.RevokedAt.UTC().Format(time.RFC3339)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.EnvironmentName, t.UserID, t.CreatedAt.UTC().Format(time.RFC3339), revoked)
+			if _, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.EnvironmentName, t.UserID, t.CreatedAt.UTC().Format(time.RFC3339), revoked); err != nil {
+				return err
+			}
 		}
 		return tw.Flush()
 	default: // revoke
@@ -103,7 +110,7 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 			}
 			return fmt.Errorf("token revoke: %w", err)
 		}
-		fmt.Fprintf(stderr, "revoked %s\n", id)
+		_, _ = fmt.Fprintf(stderr, "revoked %s\n", id) // a confirmation only: the token is revoked either way
 		return nil
 	}
 }

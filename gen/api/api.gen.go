@@ -24,6 +24,42 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for CredentialsType.
+const (
+	CredentialsTypeBearer CredentialsType = "bearer"
+	CredentialsTypeHeader CredentialsType = "header"
+)
+
+// Valid indicates whether the value is a known member of the CredentialsType enum.
+func (e CredentialsType) Valid() bool {
+	switch e {
+	case CredentialsTypeBearer:
+		return true
+	case CredentialsTypeHeader:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CredentialsPatchType.
+const (
+	CredentialsPatchTypeBearer CredentialsPatchType = "bearer"
+	CredentialsPatchTypeHeader CredentialsPatchType = "header"
+)
+
+// Valid indicates whether the value is a known member of the CredentialsPatchType enum.
+func (e CredentialsPatchType) Valid() bool {
+	switch e {
+	case CredentialsPatchTypeBearer:
+		return true
+	case CredentialsPatchTypeHeader:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HealthStatus.
 const (
 	Ok HealthStatus = "ok"
@@ -38,6 +74,73 @@ func (e HealthStatus) Valid() bool {
 		return false
 	}
 }
+
+// Defines values for JsonRpcMessageJsonrpc.
+const (
+	N20 JsonRpcMessageJsonrpc = "2.0"
+)
+
+// Valid indicates whether the value is a known member of the JsonRpcMessageJsonrpc enum.
+func (e JsonRpcMessageJsonrpc) Valid() bool {
+	switch e {
+	case N20:
+		return true
+	default:
+		return false
+	}
+}
+
+// Credentials A credential for the integrated account's upstream API, sent with every tool call of its
+// MCP servers. Write-only: it is stored encrypted (AES-256-GCM under the server's secret
+// key) and never returned; `has_credentials` tells whether one is set.
+//
+// Example: {"name":"X-Api-Key","type":"header","value":"upstream-api-key-123"}
+type Credentials struct {
+	// Name The header name, for `type` `header` (required there).
+	//
+	// Example: X-Api-Key
+	Name *string `json:"name,omitempty"`
+
+	// Type `bearer` sends `Authorization: Bearer <value>`; `header` sends the header `name` with the value.
+	//
+	// Example: bearer
+	Type CredentialsType `json:"type"`
+
+	// Value The secret value.
+	//
+	// Example: upstream-api-key-123
+	Value string `json:"value"`
+}
+
+// CredentialsType `bearer` sends `Authorization: Bearer <value>`; `header` sends the header `name` with the value.
+//
+// Example: bearer
+type CredentialsType string
+
+// CredentialsPatch A new credential that replaces the stored one, or `null` to remove it. Write-only, like `Credentials`.
+//
+// Example: {"type":"bearer","value":"upstream-api-key-456"}
+type CredentialsPatch struct {
+	// Name The header name, for `type` `header` (required there).
+	//
+	// Example: X-Api-Key
+	Name *string `json:"name,omitempty"`
+
+	// Type `bearer` sends `Authorization: Bearer <value>`; `header` sends the header `name` with the value.
+	//
+	// Example: bearer
+	Type CredentialsPatchType `json:"type"`
+
+	// Value The secret value.
+	//
+	// Example: upstream-api-key-456
+	Value string `json:"value"`
+}
+
+// CredentialsPatchType `bearer` sends `Authorization: Bearer <value>`; `header` sends the header `name` with the value.
+//
+// Example: bearer
+type CredentialsPatchType string
 
 // Deleted The ID of a deleted resource.
 //
@@ -81,12 +184,17 @@ type HealthStatus string
 
 // IntegratedAccount One connected account of an integration.
 //
-// Example: {"created_at":"2024-01-10T09:00:00Z","id":"1ba1f401-7183-47c5-9e39-e8e257e3c795","integration":"hubspot","tenant_id":"acme-corp","updated_at":"2024-01-10T09:00:00Z"}
+// Example: {"created_at":"2024-01-10T09:00:00Z","has_credentials":false,"id":"1ba1f401-7183-47c5-9e39-e8e257e3c795","integration":"crm","tenant_id":"acme-corp","updated_at":"2024-01-10T09:00:00Z"}
 type IntegratedAccount struct {
 	// CreatedAt Time at which the integrated account was created.
 	//
 	// Example: 2024-01-10T09:00:00Z
 	CreatedAt time.Time `json:"created_at"`
+
+	// HasCredentials Whether the account holds a credential for its upstream. The credential itself is never returned.
+	//
+	// Example: true
+	HasCredentials bool `json:"has_credentials"`
 
 	// Id Unique identifier of the integrated account.
 	//
@@ -95,7 +203,7 @@ type IntegratedAccount struct {
 
 	// Integration The integration this account is connected through.
 	//
-	// Example: hubspot
+	// Example: crm
 	Integration string `json:"integration"`
 
 	// TenantId Your own identifier of the customer, or `null` when none was given.
@@ -111,11 +219,22 @@ type IntegratedAccount struct {
 
 // IntegratedAccountCreate A new integrated account.
 //
-// Example: {"integration":"hubspot","tenant_id":"acme-corp"}
+// Example: {"integration":"crm","tenant_id":"acme-corp"}
 type IntegratedAccountCreate struct {
-	// Integration The integration this account is connected through.
+	// Credentials A credential for the integrated account's upstream API, sent with every tool call of its
+	// MCP servers. Write-only: it is stored encrypted (AES-256-GCM under the server's secret
+	// key) and never returned; `has_credentials` tells whether one is set.
 	//
-	// Example: hubspot
+	//
+	// Example: {"name":"X-Api-Key","type":"header","value":"upstream-api-key-123"}
+	Credentials *Credentials `json:"credentials,omitempty"`
+
+	// Integration The integration this account is connected through: the name of an entry of the
+	// server's integration catalogue (an unknown name is refused with 422, which lists the
+	// known ones).
+	//
+	//
+	// Example: crm
 	Integration string `json:"integration"`
 
 	// TenantId Your own identifier of the customer this account belongs to.
@@ -134,6 +253,62 @@ type IntegratedAccountList struct {
 	// Result The integrated accounts on this page, oldest first.
 	Result []IntegratedAccount `json:"result"`
 }
+
+// IntegratedAccountPatch A merge patch (RFC 7396) of an integrated account. Only the members sent change.
+//
+// Example: {"credentials":{"type":"bearer","value":"upstream-api-key-456"},"tenant_id":"acme-corp"}
+type IntegratedAccountPatch struct {
+	// Credentials A new credential that replaces the stored one, or `null` to remove it. Write-only, like `Credentials`.
+	//
+	// Example: {"type":"bearer","value":"upstream-api-key-456"}
+	Credentials nullable.Nullable[CredentialsPatch] `json:"credentials,omitempty"`
+
+	// TenantId A new tenant id, or `null` to clear it.
+	//
+	// Example: acme-corp
+	TenantId nullable.Nullable[string] `json:"tenant_id,omitempty"`
+}
+
+// JsonRpcMessage A JSON-RPC 2.0 message (request, notification or response) of MCP.
+//
+// Example: {"id":1,"jsonrpc":"2.0","method":"tools/list"}
+type JsonRpcMessage struct {
+	// Error The error of a failed request.
+	//
+	// Example: {"code":-32601,"message":"Method not found"}
+	Error *map[string]interface{} `json:"error,omitempty"`
+
+	// Id The request id (a string or a number); absent in notifications.
+	//
+	// Example: 1
+	Id interface{} `json:"id,omitempty"`
+
+	// Jsonrpc Always `2.0`.
+	//
+	// Example: 2.0
+	Jsonrpc JsonRpcMessageJsonrpc `json:"jsonrpc"`
+
+	// Method The method of a request or notification.
+	//
+	// Example: tools/list
+	Method *string `json:"method,omitempty"`
+
+	// Params The parameters of the method.
+	//
+	// Example: {}
+	Params *map[string]interface{} `json:"params,omitempty"`
+
+	// Result The result of a successful request.
+	//
+	// Example: {}
+	Result               *map[string]interface{} `json:"result,omitempty"`
+	AdditionalProperties map[string]interface{}  `json:"-"`
+}
+
+// JsonRpcMessageJsonrpc Always `2.0`.
+//
+// Example: 2.0
+type JsonRpcMessageJsonrpc string
 
 // McpServer An MCP server. Its token is never part of it.
 //
@@ -416,6 +591,11 @@ type Conflict = Problem
 // Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
 type InternalServerError = Problem
 
+// McpUnauthorized An error, as an RFC 9457 problem document.
+//
+// Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
+type McpUnauthorized = Problem
+
 // NotAcceptable An error, as an RFC 9457 problem document.
 //
 // Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
@@ -497,6 +677,13 @@ type GetIntegratedAccountParams struct {
 	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
 }
 
+// UpdateIntegratedAccountParams defines parameters for UpdateIntegratedAccount.
+type UpdateIntegratedAccountParams struct {
+	// IfMatch Apply the request only if the resource's current `ETag` is one of these (RFC 9110
+	// §13.1.1), or, with `*`, if the resource exists. Otherwise nothing changes: 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
 // ListMcpServersParams defines parameters for ListMcpServers.
 type ListMcpServersParams struct {
 	// Limit The largest number of items to return in one page.
@@ -550,6 +737,12 @@ type RotateMcpServerTokenParams struct {
 // CreateIntegratedAccountJSONRequestBody defines body for CreateIntegratedAccount for application/json ContentType.
 type CreateIntegratedAccountJSONRequestBody = IntegratedAccountCreate
 
+// UpdateIntegratedAccountJSONRequestBody defines body for UpdateIntegratedAccount for application/json ContentType.
+type UpdateIntegratedAccountJSONRequestBody = IntegratedAccountPatch
+
+// UpdateIntegratedAccountApplicationMergePatchPlusJSONRequestBody defines body for UpdateIntegratedAccount for application/merge-patch+json ContentType.
+type UpdateIntegratedAccountApplicationMergePatchPlusJSONRequestBody = IntegratedAccountPatch
+
 // CreateMcpServerJSONRequestBody defines body for CreateMcpServer for application/json ContentType.
 type CreateMcpServerJSONRequestBody = McpServerCreate
 
@@ -558,6 +751,145 @@ type UpdateMcpServerJSONRequestBody = McpServerPatch
 
 // UpdateMcpServerApplicationMergePatchPlusJSONRequestBody defines body for UpdateMcpServer for application/merge-patch+json ContentType.
 type UpdateMcpServerApplicationMergePatchPlusJSONRequestBody = McpServerPatch
+
+// Getter for additional properties for JsonRpcMessage. Returns the specified
+// element and whether it was found
+func (a JsonRpcMessage) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for JsonRpcMessage
+func (a *JsonRpcMessage) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for JsonRpcMessage to handle AdditionalProperties
+func (a *JsonRpcMessage) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["error"]; found {
+		err = json.Unmarshal(raw, &a.Error)
+		if err != nil {
+			return fmt.Errorf("error reading 'error': %w", err)
+		}
+		delete(object, "error")
+	}
+
+	if raw, found := object["id"]; found {
+		err = json.Unmarshal(raw, &a.Id)
+		if err != nil {
+			return fmt.Errorf("error reading 'id': %w", err)
+		}
+		delete(object, "id")
+	}
+
+	if raw, found := object["jsonrpc"]; found {
+		err = json.Unmarshal(raw, &a.Jsonrpc)
+		if err != nil {
+			return fmt.Errorf("error reading 'jsonrpc': %w", err)
+		}
+		delete(object, "jsonrpc")
+	}
+
+	if raw, found := object["method"]; found {
+		err = json.Unmarshal(raw, &a.Method)
+		if err != nil {
+			return fmt.Errorf("error reading 'method': %w", err)
+		}
+		delete(object, "method")
+	}
+
+	if raw, found := object["params"]; found {
+		err = json.Unmarshal(raw, &a.Params)
+		if err != nil {
+			return fmt.Errorf("error reading 'params': %w", err)
+		}
+		delete(object, "params")
+	}
+
+	if raw, found := object["result"]; found {
+		err = json.Unmarshal(raw, &a.Result)
+		if err != nil {
+			return fmt.Errorf("error reading 'result': %w", err)
+		}
+		delete(object, "result")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for JsonRpcMessage to handle AdditionalProperties
+func (a JsonRpcMessage) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Error != nil {
+		object["error"], err = json.Marshal(a.Error)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'error': %w", err)
+		}
+	}
+
+	object["id"], err = json.Marshal(a.Id)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'id': %w", err)
+	}
+
+	object["jsonrpc"], err = json.Marshal(a.Jsonrpc)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'jsonrpc': %w", err)
+	}
+
+	if a.Method != nil {
+		object["method"], err = json.Marshal(a.Method)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'method': %w", err)
+		}
+	}
+
+	if a.Params != nil {
+		object["params"], err = json.Marshal(a.Params)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'params': %w", err)
+		}
+	}
+
+	if a.Result != nil {
+		object["result"], err = json.Marshal(a.Result)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'result': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
@@ -576,6 +908,9 @@ type ServerInterface interface {
 	// GetIntegratedAccount Get an integrated account
 	// (GET /integrated-account/{id})
 	GetIntegratedAccount(ctx echo.Context, id openapi_types.UUID, params GetIntegratedAccountParams) error
+	// UpdateIntegratedAccount Update an integrated account
+	// (PATCH /integrated-account/{id})
+	UpdateIntegratedAccount(ctx echo.Context, id openapi_types.UUID, params UpdateIntegratedAccountParams) error
 	// ListMcpServers List the MCP servers of an integrated account
 	// (GET /integrated-account/{integrated_account_id}/mcp)
 	ListMcpServers(ctx echo.Context, integratedAccountId IntegratedAccountID, params ListMcpServersParams) error
@@ -745,6 +1080,42 @@ func (w *ServerInterfaceWrapper) GetIntegratedAccount(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetIntegratedAccount(ctx, id, params)
+	return err
+}
+
+// UpdateIntegratedAccount converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateIntegratedAccount(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateIntegratedAccountParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateIntegratedAccount(ctx, id, params)
 	return err
 }
 
@@ -1079,6 +1450,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/integrated-account", wrapper.CreateIntegratedAccount, options.OperationMiddlewares["createIntegratedAccount"]...)
 	router.DELETE(options.BaseURL+"/integrated-account/:id", wrapper.DeleteIntegratedAccount, options.OperationMiddlewares["deleteIntegratedAccount"]...)
 	router.GET(options.BaseURL+"/integrated-account/:id", wrapper.GetIntegratedAccount, options.OperationMiddlewares["getIntegratedAccount"]...)
+	router.PATCH(options.BaseURL+"/integrated-account/:id", wrapper.UpdateIntegratedAccount, options.OperationMiddlewares["updateIntegratedAccount"]...)
 	router.GET(options.BaseURL+"/integrated-account/:integrated_account_id/mcp", wrapper.ListMcpServers, options.OperationMiddlewares["listMcpServers"]...)
 	router.POST(options.BaseURL+"/integrated-account/:integrated_account_id/mcp", wrapper.CreateMcpServer, options.OperationMiddlewares["createMcpServer"]...)
 	router.DELETE(options.BaseURL+"/integrated-account/:integrated_account_id/mcp/:id", wrapper.DeleteMcpServer, options.OperationMiddlewares["deleteMcpServer"]...)
@@ -1105,6 +1477,15 @@ type ConflictApplicationProblemPlusJSONResponse struct {
 }
 
 type InternalServerErrorApplicationProblemPlusJSONResponse Problem
+
+type McpUnauthorizedResponseHeaders struct {
+	WWWAuthenticate *string
+}
+type McpUnauthorizedApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers McpUnauthorizedResponseHeaders
+}
 
 type NotAcceptableApplicationProblemPlusJSONResponse Problem
 
@@ -1849,6 +2230,229 @@ type GetIntegratedAccount503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetIntegratedAccount503ApplicationProblemPlusJSONResponse) VisitGetIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateIntegratedAccountRequestObject struct {
+	Id                                openapi_types.UUID `json:"id"`
+	Params                            UpdateIntegratedAccountParams
+	JSONBody                          *UpdateIntegratedAccountJSONRequestBody
+	ApplicationMergePatchPlusJSONBody *UpdateIntegratedAccountApplicationMergePatchPlusJSONRequestBody
+}
+
+type UpdateIntegratedAccountResponseObject interface {
+	VisitUpdateIntegratedAccountResponse(w http.ResponseWriter) error
+}
+
+type UpdateIntegratedAccount200ResponseHeaders struct {
+	ETag *string
+}
+
+type UpdateIntegratedAccount200JSONResponse struct {
+	Body    IntegratedAccount
+	Headers UpdateIntegratedAccount200ResponseHeaders
+}
+
+func (response UpdateIntegratedAccount200JSONResponse) VisitUpdateIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateIntegratedAccount400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateIntegratedAccount400ApplicationProblemPlusJSONResponse) VisitUpdateIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateIntegratedAccount401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateIntegratedAccount401ApplicationProblemPlusJSONResponse) VisitUpdateIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateIntegratedAccount404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateIntegratedAccount404ApplicationProblemPlusJSONResponse) VisitUpdateIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateIntegratedAccount406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateIntegratedAccount406ApplicationProblemPlusJSONResponse) VisitUpdateIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateIntegratedAccount412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateIntegratedAccount412ApplicationProblemPlusJSONResponse) VisitUpdateIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateIntegratedAccount413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateIntegratedAccount413ApplicationProblemPlusJSONResponse) VisitUpdateIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateIntegratedAccount415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateIntegratedAccount415ApplicationProblemPlusJSONResponse) VisitUpdateIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateIntegratedAccount422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateIntegratedAccount422ApplicationProblemPlusJSONResponse) VisitUpdateIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateIntegratedAccount429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateIntegratedAccount429ApplicationProblemPlusJSONResponse) VisitUpdateIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateIntegratedAccount500ApplicationProblemPlusJSONResponse struct {
+	InternalServerErrorApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateIntegratedAccount500ApplicationProblemPlusJSONResponse) VisitUpdateIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateIntegratedAccount503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateIntegratedAccount503ApplicationProblemPlusJSONResponse) VisitUpdateIntegratedAccountResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -3175,6 +3779,9 @@ type StrictServerInterface interface {
 	// GetIntegratedAccount Get an integrated account
 	// (GET /integrated-account/{id})
 	GetIntegratedAccount(ctx context.Context, request GetIntegratedAccountRequestObject) (GetIntegratedAccountResponseObject, error)
+	// UpdateIntegratedAccount Update an integrated account
+	// (PATCH /integrated-account/{id})
+	UpdateIntegratedAccount(ctx context.Context, request UpdateIntegratedAccountRequestObject) (UpdateIntegratedAccountResponseObject, error)
 	// ListMcpServers List the MCP servers of an integrated account
 	// (GET /integrated-account/{integrated_account_id}/mcp)
 	ListMcpServers(ctx context.Context, request ListMcpServersRequestObject) (ListMcpServersResponseObject, error)
@@ -3361,6 +3968,82 @@ func (sh *strictHandler) GetIntegratedAccount(ctx echo.Context, id openapi_types
 		return err
 	} else if validResponse, ok := response.(GetIntegratedAccountResponseObject); ok {
 		return validResponse.VisitGetIntegratedAccountResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateIntegratedAccount operation middleware
+func (sh *strictHandler) UpdateIntegratedAccount(ctx echo.Context, id openapi_types.UUID, params UpdateIntegratedAccountParams) error {
+	var request UpdateIntegratedAccountRequestObject
+
+	request.Id = id
+	request.Params = params
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/json") {
+		var body UpdateIntegratedAccountJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
+		}
+		if err != nil {
+			return err
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/merge-patch+json") {
+		var body UpdateIntegratedAccountApplicationMergePatchPlusJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
+		}
+		if err != nil {
+			return err
+		}
+		request.ApplicationMergePatchPlusJSONBody = &body
+
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateIntegratedAccount(ctx.Request().Context(), request.(UpdateIntegratedAccountRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateIntegratedAccount")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateIntegratedAccountResponseObject); ok {
+		return validResponse.VisitUpdateIntegratedAccountResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -3697,149 +4380,169 @@ func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rchs3uuhWUH1PVSyfJkVSkm1RdX8wfiRKLFsjy+OZhL4m2A2SGHUDDIAWxUmpavZw7xrO2cdZyqzk",
-	"Fj4A3egHH3o5ceIfUxOLjW7ge7/xaxDxdM4ZYUoG/V8DcoXTeULgv4+ZIlOBFYkHUcQzpvQfZZamWCyD",
-	"fjBgiOZPIGwfCYNLnGREPxoJon/6hFXQD3qd3n6r0211O+edw36n0+90fgrCgMZBP+iOcXey3+m2nnaf",
-	"7bX2n0YHrUOyd9giz0jv4CnZi54eHuhn7dcoZ0E/mGVjOef6g4owzNQneBWOUtKKuJgHYZDN4w3fv74O",
-	"g5No/o6ISyJqpzt5foqk+ck/FWcTOtX/lRI147EM+j8HCZV6J1Oigo9hoPAU/hpxpnCkZBAClDGjRAYf",
-	"r8OVkOl2Csi4Z8Z6N52oi3vjvai1Hx+Q1pPJ007rWfew18J74/3oIH5Cnk6eBWFAruZUEOneu9dpdXut",
-	"ve55b69/cNg/OMwh3tsM8ScexPVWDX4/3QRhDKck6AdnBMctzpIl+j4bvzM4a8ZN97zb6+8VuDnFKpqd",
-	"EfMeHzvmb0jNiMUQwixGgswTHBFElUQGOfBnhadII0huRON3L8+DMDh9+07/39nLwYsgDF68/fDm9eDt",
-	"Cx+xeE6DMFiQ8YzzC42rTCqeAmrtmd+b8/k0lB/oXcTntfOYnQOU9Kncno/gX/Yw+g9IKryUCEtEFaIr",
-	"jlQjwI/X+dffM0GkEjRS1S2k/JL4n3PPUc4MHGcEAYUtNwCSZUlyXaZG+JPew4zgmAiQLy/PMayLiYwE",
-	"nVu+HiCpBGdTRJiiagmQ4BP4uCCSZyIi30gUZUIQptAlEVLv79HZq+fosNvtoP/572ftZ+29nTY6Viia",
-	"YTYlEi2omg0ZuSRiiQTBif0hhHM5oLM2ei8JwJWh0fGkdaLhNYJn9D/fcEbs39pDBuwGwjLoB8NgbxgE",
-	"YSCjGUkxoGCpcRxoCLIp4P44JumcK8IUYHtJ4vrhTwWRhKlQ43ekREZGIVrMCHPHn3Omdyjtv/VrNHAw",
-	"QwSLhBKBBPklI1LBiQ1/aEYZ5R+Plq0fyXLULm1ff6m0e8KyVBMQ/KAJv3aa1zyykrh6hvMZQXOsZg5r",
-	"VpDl2Ct/ereQMS0rY3a3ES+7aTTf3VKMrcPKG/5OcUEa6DBZaEYbMd6S+olRiCRlESmjIsJCUCIRRpJE",
-	"gqjy4dzaRtjmPzbC98OHD4NME6WiEVakGcy4eEIzAXyDIMVRJolhiSdPDzo75U19S7AAQsFJ+r+HQRrN",
-	"8ZxuoN7rMJhjgVOiLO969PQjWTZx8QUB0lzyTKBoxmlE0KPuv//1f3sHB2guKFN4nBA0ePf8+Fhzo8CR",
-	"fvcOUjOsUIovAKiGdpDEEziWIEos20N2rEUfGvNMSyVuqAwnCRHfSETYJRWcpcBGnjRzEkyTpuH7CzJX",
-	"qLePZjwTso0GQwbvr7COPodbC38Y83iJHoFCF9rwkWiOhSQx+uHd2zc7lisNh06okGrIeldXOcWE5vUF",
-	"Q6qWEwd9ZDlef86cXCLG1YyyaRu91VLKf5McMiwInCJEkiM8UVoPov2rq/LuU7xEY6JpIjYfxyjiQpBI",
-	"c6U+TRud+88bYYn1l4kwx+XCsDRmckGERPu93hHCyMJrRhNSnDcXQVQiqWiSIJExRtl0yBZYq+YJF1rI",
-	"PsrmGnndjmYdzmK5A/hiOQSp0t/NP9k5rErd/Uk36uFnpGWA1bImYUsbgWC9aDMR9E1hjFQEYYnqU3z1",
-	"mrCpmgX93sFBGKSUuX93NQMoRYR+5//5eTi86nVaw+HV05cf//M/giYGPp6AqmhgjfncKnkHKFBAdKWO",
-	"G2lFOdLg5IxYqer4W6u8Ifuf/+7utbvt7k6IuHAU9ngUVl+KyJW2g9rorUbtgkri6Mtpyj7a7/ZWabdm",
-	"gFo9uQqS3U5vvxk+Wp+ughEgHe119uEwPFMIG0q8KZg0RHKADJlvJwDMejtt9Nzx8oLgi2QJ3DT6sAvH",
-	"HqFUb5FINDL/vilwCqvhxhCq+l/HL5rVwPELp2vrDllZ9m/taQV9Te+z4iTNrkAYaBqmQtsyWnj5J5xw",
-	"kYJ5n2XwZIMNQVOqmo+UYDHVrMGydEyEPh5VJJVWCWRC+56A5zmeli2KXsfu/5eMgKVqD5DAx/wNxmSC",
-	"s0SZJSm+oqlWzN1OBzjf/ivfNwDAmvG5z7gZI4UDUMbE1h5YHRN3BfsbcqWeZ0Jy0bx5Pse/ZASNGLlS",
-	"nyJ4cOSOMxfkkvJMGrijt6m2lhWI9EIBmN8GyKxFakblkFk/LaaxljmISpmBJSvIP4wmerTf6exUuevk",
-	"H4Plm+edxcm7ztXJq79cnbzgC/jfKx4049nb9Wrh/qQq3BsMnlzP6tXf4vjMSGvr82jNrf8Tz+eJtb92",
-	"54KPE5L+5z+ksYv9YApllzihcUMIBf6OUqIJ3XesYqIwTSxOPJ1qVwA5CcG1Pfaz93SaabbhSqt87XUF",
-	"YTDnmniFtrYBSNcfw0AqrDIZ9Pc1uSuqjGmIY+SOmcMEj3mm+uMEswsDmAKm/yHIJOgH/2u3CCLtml/l",
-	"7qkBhllSJzLvQClONNGSWItqe7ojNDKHGyG9ZYkIjrRHMSEs1urKgKsdXIfBc84miXVnb4WYVwmdzire",
-	"8HnNmrFWIZVgI80wmGZoQhmVMxI3Im7QsLhifxRGEmVoLvhUECk1agv8HBb4yY/6gMgZbOtCNm79yNqE",
-	"CVZG4nn+/pn+pTWYKNIgeN4ZG1ALeG0lojGZcEHM27T960uFboOrUohnpzoFw4mR0i81Jd2aPMybaoyb",
-	"MXI1N5ILKLWZAurPIR6BxRL7WD7wudBtHpndo5f29Q+H8qZdMi+61kZvOHKQQOZ0EmnvI6YySrjUpwFn",
-	"Wg2iiMzBt7slwFn1HR7UUZRQbeqBj4jhKWms57+dvF4hO0HFWPOXSoQvMU3A9YR1WCJ/Y3pDZe57UuDl",
-	"DVfI29oDC8iR+dQIGQ5C5CpKsphIcDONZwsnEGRugkYmBgB62juzw8sr7SzfHiX58gIbbziSWTTLv7RS",
-	"dxUmEFo4salfVwb0fhnQ5oMProQsYcTcuNrGQdICbVVMwcHzhMd0QptieKUXGwGptYV+oXVRpvSSMBdk",
-	"9KKKR4hx45AHjYHSppPax3bhGRvlXSYcx+ecv9ZG9C1xrrzlPgeacIDGpT6QM6rXGy2wJrdLyFVESIye",
-	"HBzsPUHjpSJlfdfdKwjBHgWdc47Mbj6TVWJcTWncEH1UzNCTffQj/RbwfypAW1G98hWmCbktZ0mFq0Ku",
-	"RD7GK49t5JEqYCBBcLwNs2mqK79Ao8xFzHMidA58GQs9DwveaZE97mdizEb3XhORdv1KbFRwkIlnLIrD",
-	"34mbtA6mEXnPcsVxS1Rn5TeUER5jhcfYhPb9B1dhWZpdQSZAW2UCC5os/aVl68LjKXsg9L70mQfFZvl0",
-	"QpvyRgMLpDhHMuGL34ndeM75CWZL6wPJ28tO/ZYGvsbKykwNCnI1w5lUK5wHLfNSzJZOJuWmtYnzdm3U",
-	"tMS1Pc9X0Ov1LlB+mIfEcnWzfROlK85r4weD02Ok+AVh6BEXIcQN3BIv0gcu4JDBg2GeRzK2H45j7Wjs",
-	"lCDYRmcebEYexYxcdNlEFn4bsnrPcKZmXNB/3lpTZJVXlOwwE0LIYbvCGa08ZYIvJoxUNsW6BRWVdv7A",
-	"YqK0s5RKSdk0LKIDIcrYBeMLhoBoLvlFTbR/+PChVc2arRPz1SSbRdZc8IhIqWXUS0hC3xJncyzVS5Mw",
-	"r3qPJo/uDE39YCPSihS6sZ/GxC2ZZCoTZG0QqPpwORLkZedL8aBez8e+BwpkYfH5AkMLkiQtGxoaZwpF",
-	"mNnAFmCAxH3IfNdAGZq80ZDVYxaCeGmwhgyXlhJAAzKbz7lQJD4hMcXny/nt9X7+qkZbGnxZa9Vo1+4G",
-	"1rQDxCrntXvgozLfBoIjITjTZ7anIfLLvASN9eJJjFLYlN6NbAfFBgCGL0hC1Cpfy8TaMYrNQ811Br/e",
-	"oO7pOgzmgs+JUNTGgOJNUf6139421r85cl9E/X/WmyoKB/j4HyRSeuevKEniPOBV3vNbRirxZgM5i6UK",
-	"wHLiMxsAH5l9o0w+zCbhplmCheZArZL1R0oixpQG7So8lbudOljdB6rb/GA5YgFlQMCqtJLHutmWKoD0",
-	"9lgvW9AsiOzvtoTisNPdQZTZQgOfpEHQ6D9CNZpLkbhCiUqhSxkam9Drthg6MDUh+3uCEzVrJk4tBfI9",
-	"WX+hgmEnKAJ+UceO+3FVXQy/GCHOEEa9Tgfea8ta+IXeanFuKJBbf1b7qaYTNtag1qk64oyZ6KVNTtqq",
-	"KK9ktHL2L6A4tYoRf8s1jNOUIKzQYkYtJ9RTwcYnNi+pCKjm8+cCSW+1pWhKmpipSTq+Z/SXjCAaa9Nq",
-	"Qo2guccE9QZRWUFHE3t4D5iAqQMSlR41qZng2XRW3qOH3OpnPWxXP/p3ngmkrdc6UEz5KBEgTkYsS5KR",
-	"qfpjWlFqrEGoo7wLn5j0EhNYMNng2r58ars16SRYKmTfdG/0U9dqZeT5MC0VTpcOtZXoeA6LwXaLTTQL",
-	"J6ceh01wIkk9HcbIYhPZ/npD9q9bGJ+FXL0U+JP9DRnwu9JyeZdjknA21e70aiL2K2J6zzYSigexrbD/",
-	"msoVymOOp6Ao60iWFSz7tQVQ0gxVAlBD8vPHGlJLTzch1dZHWMjpx2EvvhiwaThgPVfqspHb3Z7WEZJ3",
-	"SORoyn48ibV9A9lv/TkovNnkB9T19HXhWgiBlzUE2k2GJTA1YbLUoFFLXHr1NehYySKAANXe2hhTpnqo",
-	"qv+/kDYOQ2VfTNNGzWbJwbyOenIUPzePV2C7WWNVUoybjBwfQdsZOT4aq9sp3MBM6g3MeF7zvq4CbEti",
-	"2Gjq+NRSd6WIn8f/xvGHVHwu0YKLC4ixFfKGalaxvGNfXIViY1dRIxQ3CqrtTEdXXHbHUrqtbcYK42wn",
-	"RY0E9ejQK1B/GBPXdUWVd/d9lmLWEgTHELMDx3QTAJt4/Y4mZIUhtzAdfTFye9MRgBKurFa14qjENCXm",
-	"vpmJWZVbNzMt30V8TtnUuqq+IhuYVi8XGsRjSZgqihRcY9aR8RLGXM2gGMc8F7pGJ8V5strvMvmTOdTu",
-	"oJFVgrbZSWu+EYp4OqbaAaFqhgZvXlRqM++iOctKIn/Pei0BfXNgxl27T2y94Hoz9k5dKfqNvIOUiCk0",
-	"lUB5IhoZChvVcGiLdFyPoqkHgf6fGHFGjpwAFtCGJ4cMOiTyXj0S7xw5OkgIviTQHpExl+J2yx2rL2Y8",
-	"Icic1b0TCGUdEu+j/bEi8lciui5TtZ/lNTr6WgmqvvP2RK8vsSRLNh8gN2XXekJ+o8eg9RNu/bPTOvxY",
-	"/Oendr/18fF/NAnJFF8dm28cdFbqP2sPFzTcDAvXAnobQKzC0O8MBOu58vbu+gpFdz9W/zZN1iuN6Psz",
-	"kO9s9h2tSCmWivqx0+Igx+7JLvzMpsz6tq71RgXs7ONmMgU7ESfJ2wkkYrfCZXAdNgbuoZEUjQBlo7z3",
-	"cJSJZITGGU0UmgieapcWfetUv1MvizLmEZVD5pwRaLtzpCC40n80zYZWsVAGySDXVZw370KDNXSlW+d6",
-	"yHLNZWto0QzLmWlczJO0csYXDOEppsz2dZRJ39QqNCcvHN1aYMCj0NENRec3+naZQNJo/umXvddd0Ymf",
-	"d2a9H9JO3In+xs9/mXbF3sUvPy1/6vxdHcwOf0hf9xbPXjZawiJp3vX7s9fOkrPFKjY0p4F+pFkKhApl",
-	"RvubQ5VjdUrN+7u73d7TdqfdaXf7zzrPOtDqfPN9Fw6EoI3Gc4WmPzbK0mSZO7O+TW+ScmX8AAren70O",
-	"LfQBQZzV0k4bhfCfMLRieeEW5LkqkeRDCij2Homr1AO3ObBaEM7vM6C6bbvZnQKvHhDuI+Dqa5H7DrTe",
-	"3ROCxPnTvcMnOw3e7Vs35MTUIGghwtyojm1ExcNOabkXA81AcIOVZmzVcvmSscF8gn0wK2wjNTdbZc49",
-	"WWWOwdiVXA+bQ5Q32QD1mxtpNep1lUhNSQIokYOhKpgh6ADfP3iKbNUWinmUmdaO5vqXpkKm37QJ80aF",
-	"NAswC4tSGtsdVK/42XTOeuDZHrz62VdcmFpTYzlaMMuwuYezGO6Tb2krAegVOl3XXWvKpMIsIpvH07gT",
-	"m+5mQxGuRQ9VHOvPMq2mQavADj9tLkNzZ3mkTbPR31qWjFrHL0Y7ptjaFgGCqZbwKUo4v8jmlcRE94fD",
-	"n57+pffXvR+fney/OTh9cvb03bPzw/d/bdrdqjohvbPvz89PkXkARTwuS3cg+rzt/uDw0Gu7NwxRKaXO",
-	"WaRhZNRMH8rWVjpoXFAW6/+2WK1MwWniMi/5bQs+qx96f3aMBJkQQUw/DVZFpkJu/qrPxptcT2XrM+HM",
-	"4boiqSLO2bBjiELyiQutmW7qR3nA15CF3SEa6adHIRpNiRrtIGtL4aleAUHhPsIQVx6yOZaSSONwanIr",
-	"epbsSKSiyDOFYVwkNS2jEZakRZkkTFJFLwm0CizhJ+vZmVluKhOMxEOW8AURLb3KTjaJM1PzSiSKBZ/P",
-	"STHcB2yoliSEIS5iImA6ThtpFZDO1dIAAycJX8ghc6N1yhHRajwoF0YFFu0DnyeCVrPtJIkyQdXyHUx7",
-	"gq2NYaTTIFONo1S8wno7K8wfkeS8OzMjxUyDsk+bn0boERdmZBOJ0RhMtyEzzfFS2fy6Wwj6fLTTRu8I",
-	"i7XHiyUaDWwLAeiDPrIDqIZZp7MXwZfgP4kdrWKmWAV9e6oCQtp/MYXGlE24K8fGpvPfWnR2Gymm4GgT",
-	"IUvuj+zv7k6pmmXjdsTTXfO0/b+gVsF8ghmeElky3Z3F01hHUa05RPMEK218tYdsyAYMPX5cX/f4sZtZ",
-	"s0UVI3rksytnZMhcxc030vmTO0Dxjx8X+3782CvBgW81JIQ0E0ktSqRN5PHJkJmIEU/AdBocIzzV9kSK",
-	"l2bGmM13tPP80eDNC5cEaYPE2Gmjl1rve9GDfGjakPnxgyJuEJGGQJajVBuygmhLKRwGERa9M2MaA8yf",
-	"c3apxTNnsj9kLfQSMmPaeDLgZITEGyg05x5HpWhg+aMM0iFDPmcdIcjCmW5EqpAkWiaKfCQhlQbYdoIZ",
-	"VmW2NGfMhapGBco7Frwn8/lY5ApHKtEi7oIg7PpnANeP9jv7O219/LPCvAMECGIKnh+Nqo0EoyM0Oh2c",
-	"P/9+hHAiOVL4gki9h9KT4PO1wOeD5odRiHLPr43e234d5+dh6KAy415gO+c0tbvQq/b29g5R7qFo2xO9",
-	"P39uezUUSrlUKKWR4KajC80FiaiknLULzJrhBRSodbSqRWOUm/x2iNb+wdOdNvprYbMa0xbUBaC10XCl",
-	"LB9SErrBaqXy8bxm3HWYVErF9auLanEQfgmNCJPEk2iDOY5mpNVrd2qSbLFYtDH83OZiumvXyt3Xx89f",
-	"vnn3EtYUVpOTjf/+1//zmTEFIQfAGJweB2FgG4SDftBtd8wb+JwwLSH7wV67094LQL3NQPXszqAG/Z/6",
-	"v7XGXDHKS6Jep+NNirN9RYCphF4ScBvzBLfima0jyFtHNT8YZmW8iJzmjHwcB/3gO6JsRXxlek+v01nT",
-	"vdPUtcMvKs06epN+a06pdn77fhm7vxXtMjWoaODvd56semt+yN3y5A3fTAj6P2tPMz/Ja3pJGJHQDmoD",
-	"JW8dFGFQbNjk5axErzY75TqNuHo4YynuhU5B1RorUB9iyDKmLbiIM9cCro1GoWQfadvTJEWqM6rcSDAt",
-	"VKdE5XHAIzMu18YjhqwWBgTuK5OTPlqtrlEG5VGYK5I9xSO7ZsrZdbjxQW8u1/XHO1OwPlW9Azk/sE/L",
-	"66KwX0SnxMcbcGBzYXADQ24sDQbe7GzmTW92GCzpbl5Saru9pQwIg/3e4eZV1Zb36zA42OZUTSOWYO3e",
-	"5rUNQxUAgZ6QgiksNaB7Quu44VdIGfAmP/i5HaeKWWMp1Jp5L8aT0eZErZlU8SFL8YVpC9f2lMQT0i/m",
-	"ojbOkQVboDYkNp/q2iSIzObrJdY3lUSVob1GyADav+Xx8obyxTFupafVuiC+B2MDAWYSsHVWSoPLb9g8",
-	"cQdetzUl1+VYixIZua4J3O4NARIVhQBNe3KPNpXK3/5AqyyJ9d1fZvjCykHEo9BEiWtzxrUz6CoCdm49",
-	"VsUfhd7yZ6GvW9owPb0yhXzd6vw5ANfvXGp3tpDa+SRAvaC7hcitToWCdQfbnKmhEx50S2+bxfVRCl+0",
-	"XjLyo1mLbNRNzZb17q80vjYKKyFNg95N8/sq1aX4lEBMwDigSeL41AtawSUSVBi3Cepn5kNmq8C0Zw01",
-	"Ggi+Y4MVUDjjjd7eb6MPRlq4SUuhNahd57upxlFDBqGM/FoGkkiC9ru9nSa9Zk52D3rNjtq+B6s5LiYN",
-	"lA3neq//+stvtreIb6DP3ByE7YU+hihsOYS5ICI/xWe2Yve3kodm9t/tBWh3C9HUMMLti5ZMhjRuKZnC",
-	"Zt/+DHIwclW8eI1z74kLb74hmvEkhosAwJAoDXYzEy2NxNFypT76vUmCfEfUfYiPYhL9PYgQL2Lye7QD",
-	"7zQNb29LDs6nY/4BpcsXKyK+I+rW8qHCUb/RHQR3m3z/caUB1lTWeb2bRvMtwp6lur7JClm5KdiJINY5",
-	"ZA8R7LQlj0NWBDvRubEE9QZMNVlCpUnKNEZB8+q2Lzj6OTCgsnmavDbUjgwsT7EtBUQ3FIX6kdKvPeUP",
-	"0VN+k+huuSp5Q1S3VJf8VVP9zsK/DcJ1k/byHm/SWpvswIb7drQo2hhR9rKpUK3btEtzx1bt3jhVb3YZ",
-	"Mr/1Byr5MpGMjrwyqaK9YkYEgfuKoHQKiq0Q44s2MgqKsrwjVa8cMqZ1ZEIlifuoKKyKw4aiqnBFNdWQ",
-	"Ddm6mDiqhcTN2fPJHI39O+YKsyETNrpXdB6VQIXTvCJknCn0+DHjpU4pANXjx0e2v6nosxmyR6PTt+/O",
-	"0b//9V9QjfmrVvFm5Y5ToBhl0t4NsCYQX5Te/6YBeEFw/JYl1dmiMB7cSFmPJp2+MW1Suca553tt79Ya",
-	"eQsp/5ni+T54y/2lzZ1QX+8L/rP3R92WlFfG9lZMuClLVlc0a28UZPlVIMAHR3l3pxaGqy+g3DG3GxEK",
-	"cWUnXRkXRrrWBmk/hwKl55wpwZNNsQR33+p1+DVj9NtZhl9TTF9AiqnUH9Vs4t48onGTdFPxrSOvc7w0",
-	"RGDb9NGQbZc/QjdOH93BGvtN0kYlrJbTRdtNp763dFFFpXzNCP1RM0JbCJItMkAeuaxyxSvmiAktOqPE",
-	"5ISGbEVSCN1jTuguMuFec0EyH1y5NhXkNXPf3HDczN5fUz5/8pTPVgLgHoJlm6P8/s3JEFtrvv/7FAtF",
-	"cZIs7dDAapjtEfRZnMDEAei1L/pOQtO8RC6L1mK14OZ6iSGD+yUgCEWY2ukP2ZC10MB1dFQG7lGJEjLx",
-	"x6zpp0faTYVGSHsLQT7Sjap8jFvtYuMQYdP6UfTGm0le9qU2Sgc3mtixbVSamQpx0UhSDIxro1rrlXbQ",
-	"/M4raC+pj53DyrZBSoTtnLhHRVjQ9A9x1/y3Ux1Mh6gK9YtTDOaf16HlD6szvidWKKYpYdCj4/bWR+X3",
-	"2aF0LTQqohEAXTMKoWgIQpIoA2MMt7yYVFsJzr1esd8oIVhAxxK17VTeXssjFPTXXa+S6T11AQjXufRo",
-	"RONRiEZFIGYUon//6792Sj1N+RXWQ6YFsCFdoCfFUxr1/V4GR9d8gmI6gYZiVTRKJQk0XCEymZBItdHA",
-	"zNWw1VWuhczddfdo9Ov1CGZGgD0pEfklwwmq0YzcyW1y6Max9clDlreZYWnM8tD229gQQBFDMXEA7y5L",
-	"QGIluG3qRsuvNbsA2NQ8AXNrhopm9l4fe6crnVQaAM1lmjUnAS72d7f0Y7Z0v+wcIWiXW1BJclg52DmC",
-	"KKyL/W6vKNm2aBoyc0xzQAjKCSo5y5cvBNU2loCQscUzkorMmywTM/jivhyW28eN3WCPtTYJiNUz8ywY",
-	"JXy+5SJoR4dBWblE2G7h++L5W9hBdubKdRis61D8s0Fji8D4TY1aKw3qzq7lVJNRx8iA1nayVqZ7boyQ",
-	"a3fEpt7CwN54GvMFSzCPtxzy80dOpTfO0Nkil/4g/kUh3y3uVa797uR6fI1C5FGIr/HXz+UyGc562Pjr",
-	"bj768rdxuhoLGr6jl6Ra0mYFd23Ko7BxIW1a5zaTfhIyRKENCWspwRN3kWtz4PioXALhjDqTy/fMTm1n",
-	"+hEkL4psUv2yMYQMZQXaDVxwJHAE7ho3V+VLN6CSoAVlsslgO4M35+A7t7nd3yzMbIe2rtS8trhtIoic",
-	"3SIT/Sefu/mTOpx/6F395fLpa3Gyz358Jr/di189mf3Qjf5+MD3vkPc9fPaUvj1crM4r9847z26WV77J",
-	"Vx84r+xKGWD6+MqJrtW0cvtzZ4O/mgZ/jATFWaVEqzYqdK3aTYn2jeTKCu0T87vr7T4VXEs9kkmkyBUM",
-	"N0+x6he3j4/9sUAwCgkmfIRwJT2LlkM2o1LxqcCpDItllKFJQqczFRazSuacJ7CcSkUjGaLvOBIZgyAW",
-	"hsE1YDG10Rs70MRqyDb6UJ96BCO28vlcrZY9dwvHsRiFyP7T1AXqRbFTa6AHh8zel24jFjB0Fu4+9nOz",
-	"jTkUC9+NSkuDc3eeYFpTVx6K/AqqCVmghDIT/Erzz1g9ZcfUfNJS85MD8yfKPhkwo+6QVfzhSui4gmi4",
-	"4wR4xuIcaSG83zDRsllAuoCd3Wj7s0mFNTNcvDMW8Fs5zcVO72k7i6KRXc5ddeXbOWGD0+NiRBKWaJS/",
-	"Y4lTbd9hCZOOXA+55cwRkmAlmuhfbtPNs3FCIwSs8f7sdUH2do5PM/3Zfdgrse+an7eHabCc3AQ7yNG7",
-	"x0rDCcysufIUpe3mJFX0dfM4ZdPGUhva5/AAbyrNqK3Mf2wm2yoaH2KU0LkWJ4PT429knWogQ7OzDVlq",
-	"klpLlrV3gxhzElLjWP9VhvkINCwRScckjk0iIndScjrVxKny+PhKOtUfnWJF4MJjKJw1U/2nhOmzcCFR",
-	"hJneAhfKDDuEe3uovBmN/31w8vpmNO5g9oek8VAjTcPkyyF2vdu1xC4IjpfbDkmzNoA3+8z8qonY3p5v",
-	"RuCFCAqkDjp7NYJDrzmOh2yME8wiGLI+41kSI8EzbXMJPJnQyJgKcKkQjrVlb4YmyxXkqh0oameH3fN8",
-	"Nf3q5YPPV7PXoOeNFQWEIYuH42X79jb8nYziFUTnQ7yZtsqLy6Ngf/4IQ8at2Vzv2xyghEc4caK0bGma",
-	"Lo6MwfD2NY4sxDXs3mo9MtWBpg0zUo/cpfnE/ly5LcI6702NqfX7c/x+ITNTE264Q9jN2tRyf1X10jd2",
-	"0qn3Vd/tqH/NEFsIlANY8sxxZ20XQm3ChfUwtOLQDzjd0kZvLNvCiENzRaLdgYft64/X/z8AAP//",
+	"7H3rdts4tuarYHh6Vuw0JUvyJbG85ofKSapcFSdu2+l0VSknhElIQpkCWARoWV3jWf0OM89wznv0o/ST",
+	"zMIGQIIXXXxLVdL50asrFkECG3tv7OuH37yQTxPOCJPC6//mkWs8TWIC/z0IQ54xeYJlODlMSUSYpDiG",
+	"n0Q2neJ07vW9MyKRnBCUJUKmBE9RmD+JMItQGBOcwhOSMMwkopHne1c4zoh6UVh+L8NT4vW9v7UGCW39",
+	"QOae78l5ov40ITgiaTHUsx9s4YS2Lsm8tbO75934nv7MRxp5fZbF8c2N7x0xScYpliQySyovYcAQzZ9A",
+	"2DxSnqT66SOWXt/rdXo7rU631e2cd/b7nU6/0/nJ870JFh9LixnhWBDfU/Pwuhe4O9rpdFvPus+3WzvP",
+	"wt3WPtneb5HnpLf7jGyHz/Z3Pd+zs6CceX0vTKdeaTkeDqekFfI08XwvS6IVc1IrPw6TM5JekbS24uPD",
+	"EyT0T+5KORvRsfqvKZETHgmv/7MXU6HIMSbS++B7Eo/hryFnEodSeD6wEGaUCO/Djb+QWt1OQS37zIWa",
+	"TSfs4t7FdtjaiXZJa2/0rNN63t3vtfD2xU64G+2RZ6Pnnu+R64SmRNj3bnda3V5ru3ve2+7v7vd399V7",
+	"gUy91dTec6itpqr3/ONtNsuw6inBUYuzeI6+yy7OEi4X7k33vNvrbxd7A3J1SvR73N3RfwOZ0TsEgpSS",
+	"JMYhQVQKpDcH/izxGKkNEiu38duX557vnbw9U/93+nLwwvO9F2/fv3k9ePvC3VicUM/3ZuRiwvml2qtM",
+	"SD6FrTVrfqfX5/JQvqCzkCe19eiZA5VAE5g5H8C/zGLUH5CQeC4QFohKRBcsqcaAH27yr79jKREypaGs",
+	"TmHKr4j7Ofsc5UzTcUIQcNh8BSFBqZS5UeuZG98oKdBkL88xjIuICFOaGJkeICFTzsZIqQk5B0rwEXw8",
+	"JYJnaUieCBRmaUqYRFckFWp+G6evDtF+t9tB//zv5+3n7e3NNjqSKJxgNiYCzaicDBm5IukcpQTH5gcf",
+	"1mWJztronSBAV4aCo1HrWNErgGfUP99wRszf2kMG4gYngdf3ht720PN8T4QTMsWwBVonKwqyMez9UUSm",
+	"CZeESdjtOYnqiz9JiSBM+mp/A5lmJPDRbEKYXX7CmZqhMP9Wr1HEwQwRnMaUpCglv2ZESFixlg8lKEH+",
+	"8XCuDo2gXZq++lJp9oRlU8VA8MMHv2E1r3lotHB1DecTghIsJ3bXjCLLd6/86a1Cx7SMjtlaR71sTcNk",
+	"a001tmxX3vAzyVPSwIfxTAlawHhLqCcCHwnKQlLeihCnKSUCYSRImBJZXpwd20jb/MdG+r5//36QKaaU",
+	"NMSSNJMZF08oIYBvECQ5ygTRIrH3bLezWZ7UNwSnwCg4nv6voTcNE5zQFdx743sJTvGUSCO7Dj8pG6RB",
+	"ii8JsOacZykKJ5yGBG10//WP/9vb3UVJSpnEFzFBg7PDoyMljSkO1bs3kZxgiab4EoiqeQcJPIJlpUSm",
+	"8/aQHSnVhy54prQS11yG45ikTwQi7IqmnE1BjBxtZjWYYk0t95ckkai3gyY8S0UbDYYM3l8RHbUOOxb+",
+	"cMGjOdqAAz1VxpBACU4FidD3Z2/fbBqp1BI6oqmQQ9a7vs45xtevLwRStqw66CMj8WAUwsoFYlxOKBu3",
+	"0Vulpdw3iSHDKYFV+EhwhEdSnYNo5/q6PPspnqMLongi0h/HKORpSkIllWo1bXTuPq+VJVZfJqleLk+1",
+	"SGMmZiQVaKfXO0AYGXpNaEyK9eYqiAokJI1jlGaMUTYeshlWR/OIp0rJbmSJ2rxuR4kOZ5HYhP1iOQWp",
+	"VN/NP9nZr2rdnVE37OHnpKWJ1ZpkFyLhsqWMQLBeXKPYHMwVRVji+im+fk3YWE68fm931/emlNl/d5UA",
+	"SElS9c7//Hk4vO51WsPh9bOXH/78J69JgI9GcFQ0iEaSmEPeEgoOILrwjAvUQRkocnJGjFa18q2OvCH7",
+	"5393t9vddnfTRzy1HPY08KsvReRa2UFt9FZt7YwKYvnLnpR9tNPtLTrdmglqzslFlOx2ejvN9FHn6SIa",
+	"waaj7c4OLIZnEmHNibclk6JITpAhc+0EoFlvs40OrSzPCL6M5yBNwfstWHaApmqKRKBA//u2xCmshltT",
+	"qOqTHb1oPgaOXtiztu6klXX/2l6W11f8PilW0uwK+J7iYZoqW0YpL3eFI55OwbzPMniywYagUyqblxTj",
+	"dKxEg2XTC5Kq5VFJpsIcAlmq/FHY5wSPyxZFr2Pm/2tGwFI1C4jhY+4EIzLCWSz1kCm+plN1MHc7HZB8",
+	"86983kAAY8bnPuPqHSkcgPJOrO2B1XfivmR/Q67lYZYKnjZPnif414yggJFr+TGEBwO7nCQlV5RnQtMd",
+	"vZ0qa1mCSi8OAP3bAOmxSE6oGDLjp0U0UjoHUSEysGRT8os+iTZ2Op3NqnQd/zKYvznszI7POtfHr/5y",
+	"ffyCz+B/r7jXvM/OrBcr972qcm8wePJzVo3+BkenWlsbn0ed3Oo/cZLExv7aSlJ+EZPpn38R2i52I0WU",
+	"XeGYRg1hFfg7mhLF6K5jFRGJaWz2xDlTzQhgpzTlyh772Xl6mimx4VId+crr8nwv4Yp5U2VtA5FuPvie",
+	"kFhmwuvvKHaXVGrTEEfILjOnCb7gmexfxJhdasIUNP1TSkZe3/uPrSJCtqV/FVsnmhh6SJ3JnAVNcayY",
+	"lkRKVZvVHaBALy5AasoCERwqj2JEWKSOK02utnfje4ecjWLjzt5pY17FdDypeMPnNWvGWIVUgI00wWCa",
+	"oRFlVExI1Lhxg4bBFfujMJIoQ0nKxykRQm1tsT/7xf7kS33EzRms60I2Tv3A2IQxllrjOf7+qfqlNRhJ",
+	"0qB4zrQNqBS8shLRBRnxlOi3KfvX1QrdBlelUM/26EwZjrWWfqk46c7sod9UE9yMketEay7g1GYOqD+H",
+	"eAgWS+Tu8q4rhXbySM8evTSvf7wtb5olc6JrbfSGI0sJpFcnkPI+IirCmAu1Gn0uvmPKKeUp/buObzyU",
+	"qnzDkcjCiXOeIskvCVuoMasPKnZVEpsrz0LCugXtS9N/ZBXYNMOMXTI+Yz5KudRm3AzPfRSRmMAZCTKp",
+	"nCgzEDRm1ebb1P6akCgoYnDBQSHL2qeCU1vp1Yqcvn//vlWNPTQt0wzZqoYqbnRcRQ7CkCTg5t+REVj1",
+	"HY4AojCmyuqHcAGGp4R2pP52/HoBU4C1YTwhKhC+wjSGKASMwwK5E1MTKrPJXsEmb7hEztQemVEC/akA",
+	"aYojch3GWUQERBx0kANWkJJExw91OAhMNmfNIKJvuHzFMxbdfUvy4XXhtF9aRyhn9gRVrysTeqdMaP3B",
+	"R7dHDGNEXEddtK+szrZF4SVLz2Me0RFtCueWXqzPSmU4qBcab3VMrwiz8WYnwHyAGNexGa8xZr5MHuEZ",
+	"E/CfxxxH55y/Vv7UHfdcOsNdCdSRIVBfymMz/tVy+xXG5CYquQ4JidDe7u72HrqYS1I2fbrbBSOYpaBz",
+	"zpGezScyUHXUQWiPVC0VM7S3g36g38D+n6RguFA18hWm8Z1PPSFxVcmV2EcHaCIThKYSBCglOFpH2BTX",
+	"lV+gtswmT3ImtLGc8i70nF1wVovMcj+RYDZGehQTcUbKYlRIkA5tzYrF30ualDlGQ/KO5QfHHbc6K7+h",
+	"vOERlvgC6yyP++CiXRZ6VpAUUgZ6ilMaz92hZUPTkSmzIPSu9JlH3c3y6lJlfegTWNlAHImYz/4gLsQ5",
+	"58eYzY07LO6uO9VbGuQaS6MzFSnI9QRnQi7wI5XOm2I2tzop97J0yL9rAuglqe05bqMar2aB8sU85i5X",
+	"J9vXAdtivSaUNDg5MnbvBk99MEbtECfoC+b6kMGDfp5S1LYfjiLlc26WKNhGpw5tAodjApto0EGm34et",
+	"HsA/yiqvKNlhOpqU03ZBXKLylI7D6YjiH8I1Ks1sSoWgbOwXgSLf+kkImOaKX9ZU+4M4Me9YkvKQCKF0",
+	"1EuoR7jjnilv7KWunagGEnRJhTU01YONm1Z4ctp+uiB2yCiTWUqWxgOrD5eDgk6hRik02Ou5u++QAhla",
+	"fLoY4YzEcctECS8yiULMTIwTdoBEfSiCqJHS1ynEIauHr1LiZEQbkp1KSwAPiCxJeCpJdEwiis/nyd3P",
+	"/fxVjbY0+LLGqlGu3S2saUuIRc5rd9fdynwaCJaEYE2f2J6GJABzcnXGiycRmsKk1GxE2ysmADSsVFni",
+	"SBujOD5JeUJSSUlRWFgNbDp1lzZhUQ+ePBFFoebg5MhHyqHWXKLrhyTnMfiDOislhqwwtEUbvU+pJFDu",
+	"1tclWgiqPCJEWJjOYX0bg5dnrd7uXuvbw2OUsch4UPoVT4QpJRmySzLfhGIAqFwyiS8SHaCgUkoZIEni",
+	"WKDZhAAbK6KqDxNZyafcr3y029tWEpE4lLYvbPJ8TbRCPaCP90B9KUCB/iFAG/bMUctPSaVOxZ2imy3t",
+	"PV+WmR+0fsKtv3da+//jP/70P4dZp9Pbe/L0z+3//Bj87//TaszV2z9UlxBcQKGMshrU8R8MzOkHEtZH",
+	"poxGfWI7BJLBf5LgoFigHikLWgSKGEERWYdxsGxTFKS/mR9l3geXIvmPtRU4aqK6C5qZnC/lr2vc3xKt",
+	"dzr7KzNlbi7yZ/2rnU9R2MQvfiGQtpgp6XjL4rlOXN74rkCf2GKAW0k1IzNXskGJmkpQTXsjf5zpYoCA",
+	"ZXEc6EwylDxS6Uqtj2J6SVDgzKtcLZcbdvl2rKq3Vh/Uzp5O1n4VoC9UgNR+f3IBeqFzA8sKEXCeQGgs",
+	"wvztFkXhNf1Po1UlEEu/vW4hxOqyBpeKNKrT7sb3XlESR3k2sDznt+rMLCXjNeWM3VIhWG6O6QlA1Jg9",
+	"kbpYyFQojbMYp8omVU6q+kjJ6NZ101sSj8VWp05W+4HqNN8bG3EGNdImHVSm6O2mVBOFfI71mk5llCLz",
+	"u6kv3e90N5UVxUsVbcrIA2Wr/gil+rZ+xFaRVqqAy9RYtb12ir4lU9Nmf0dwLCcLZFpimc/JRNAqO2xN",
+	"Z49f1nfH/rioaJhfBogzhFGv03G1E78sKyToHli+VvOpphU2Nu3UuTrkjOnUrjFxTcm400tTWftn2s1T",
+	"3SV3GTUuoFOCsESzCTXSUXcFdORYv6SitJppkispNdWWpFPSJGA1ytVlXJvxximCqUx4HJmKaNeHobJw",
+	"V3QZr/MAlYLEI3C2Sg5EaS3aJLEmDecxweD3Nun1d4z+mhFE4QMjqlXkA9YdrlDyFYZpEmznAZ38tPSj",
+	"wpEDOUl5Np6U52jYr2bbFPxY/eCPPEsRn7EGguiOIJK6Fic0cjDlmym+gpRFeQYuu1dtxtq8XHm4M3PH",
+	"WEhk3vRgHF4/i8sb59K0Lg2l7rjSMtdSgYcw+E5OxAom/u0W6qpJFbnyviyO4kY4Hpzl+6UTGTNEmEzn",
+	"hmttkeYTUXppiCWO+TgjaAOzPPIK74C48aiIo+30er7hOui40281oVpGRK2+UxPRsZj3dlbYy/eVyDKN",
+	"LkjM2VggyReLYtV3WsHuzn6txbGvqVhwcCd4DNtUZ0xR4Uy36BV67aB8FYqbf/5QD9m4TzexlCncNZRT",
+	"j8NcXGVm6sNAgdga7JU6y85pGRs7i0SWo83H40jZllCWqT4HFeGrpKluI90Ugc40xfPaBppJ+iUyrbWT",
+	"d4tfTEk6hrakcKJt6mfb+3ubFRvN0Um6E0h3Nik3RegIpc5w1w05V+3cNnDxqMpNU2u5PGvFnLfFV+I3",
+	"unG+6v4sE90VHHrTsMvfC85Ok/CYCIHHSw4W/cImj6l1enKIeu0Omup36LANEdJHjCslZdr3IJela85h",
+	"+48PTxrc9K7v/SI4S5NQndJt5SzpDjev70nOY7EFzei1TSLW7V1/+kosTTWo8oRHUO+xwCEOeUS8fmu7",
+	"t9fpqhkZannHuvsur/TymmhMF9ZOmQRQhDYwMn4tTxE2fSGbBwhfAPdTVqJlWT92bxyaLXLZeu1O4Lpq",
+	"irQlX03TuqbTLPGb5m9aD904gpq+O9NKI26xgU2euXKexe33sGjdtCpdT6y8hU0bUyjs231Rj9MLF1kY",
+	"EiFGWdzMOvXvVhSy3bomHVxCb6hVNTvNN+hIWSN5ITD4QwlOpU7i1Jj588B40Cf9Z4PoUDs3cjIvOzLy",
+	"LT7Uj1dou9r3qRSdrnLo3Q1az6F3t7E6nSIMmgk1gQnPG+KXtYetyQwrHWaXWxrCDKyceNTyISRPBJrx",
+	"9BKqLoojlypRMbJjXlylYiPkSCMVVxqL6wUgbCL3nn12a0ceKoKzniWrrViHD53u9ccJlDQnlb7Lppi1",
+	"UoIjqOIAF24VAZtk/Z7BiIpArhGEcNXI3YMQQBR/YSurUUcloSkJ9+1CE1W9dTu/4CzkCVg74Aa4B9lA",
+	"48DYYhFjAOVl6xa15UDHmy64nECnjn7OtygoUMWwMHqnK+oSaOxBgTkEDRKKOvkCFPLpBWVEu/2DNy9q",
+	"hQZ3PznLh0T+nuWnBIDqvDaWr/7E2gNuVu/e/V07PkKB5rCgtoembWNR2vrAKmCdsBZDBvAJOZAPiQpD",
+	"OCb4igB2QsZs0bMdbkV9NuExQXqt9p3AKMs28SGwkZbmwZ2NrutU5QY6KEjNiXwDDGBBi0q6ZPUC8nDC",
+	"0mhUY6r8Q/GfH9v91oenjVnyKb4+0t/Y7Sw8/0xMouDhZlpYfKi7EGLRDv3BSLBcKu8e5l1w0D2M1b8O",
+	"AttCI/rhDOR7m30HC4pMSx3/OG9fVHrsgezCT2zKLMd8WW5UwMw+rGZTsBNxHL8dQWnuWnvp3fhLilEC",
+	"2LIgByYKsjQO0EVGY4lGKZ9CTdM39ui3x8usvPOIiiGzzojJJWpWMM2nGomoiLBgB3IsR/YC9DWArDPO",
+	"9ZDlJ5fpqkQTLCYa1Sgv2xUTPmMIjzFlJilQZn1dvb6gIKdUJ6k/DHBvRbHlut8uM8g0TD7+uv26m3ai",
+	"w86k9/20E3XCv/HzX8fddPvy15/mP3V+lLuT/e+nr3uz5y8bLeE0bp71u9PX1pIz7QsmOaOIfqBECpQK",
+	"Zfr014sqzW4iZdLf2ur2nrU77U6723/eed4BHLTbz7twIFLqrREH/dCoS+N57sy6Nn3Ro1zsD2zBu9PX",
+	"vqE+bBBntbKLlUr43zC0YmThDuy5qGjCpRRw7AMyVwkgZ3Vyyy2e/iMmtdbForlX8sshwkMkvdxT5IGS",
+	"XfkrHyHJ5Xq3t0lufXoI1wcx0PLE1zIrTduq5YYWbYO5DPtoVthKbl5ctazmvcgcA0zW/BzWiyhPsoHq",
+	"tzfSatxre1OakgSQ4QLEVcwQwMPt7D5Dpo8HRTzMdLN/c/1nU2vL74rQdKtC0hmYhUUpqcGLqGdpVq2z",
+	"Hng2C69+9hVPdfehthwNmYXfDPBUIP/mU1pLATqFvjd115oyITELyWrsWrtiDX2mOcLi96Bq8u5TQNk2",
+	"nCoww4+ry7DtWjaUaRb8rWXYqHX0ItjU7QWmLQxMtZiPUcz5ZZZUEhPd7/d/evaX3l+3f3h+vPNm92Tv",
+	"9NnZ8/P9d39tmt2iOlk1s+/Oz0+QfgCFPCprd2D6HJNvd3/fweTTAlFprs1FpAFPeqIWZbrtLDUuKYPE",
+	"rNnVCkRuk5StancYoHenRyglI5ISjbCAZZGpEKu/6orxmm0Ces3+siLhIs7ZMGOIQvKRDa1pqLWNPOCr",
+	"2cLMEAXq6cBHwZjIADCGFC3xWI2AoHAfYYgrD1mChSBCO5yK3QoUC4OXXLT9TQGpm0w1nlSIBWlRJggT",
+	"VNIrAvVqc/jJeHYa6F0Xsg5ZzGckbalRBvY0ynQXJBEoSnmSkAL5F2yoliCEIZ5GJAXo3DZSR8A0kXNN",
+	"DBzHfCaGzOLuliOi1XhQroyKXTQPfJoIWs22EyTMUirnZwAFDVPT1T6DTDbirDqt1rYg0MFPtt6dBlDV",
+	"UNHmaf1TgDZ4qvGcSYQu5rrgTyPnCWny63YgnOfBZhudERYpjxev6AqCL5muIL0TGuK6oZVH+S+69ZSy",
+	"EbcNuljDAhqLzkxjiik42iQVJfdH9Le2xlROsot2yKdb+mnzf16tp/UYMzwmomS6L+4qFfWae5TEWCrj",
+	"qz1kQzZg6OnT+rinTy2g7RpV/GjDFVfOyJDZqscnwvqTm8DxT58W83761CmD1L2j9YSQEiKhVIkwiTw+",
+	"GjIdMeIxmE6DI4THyp6Y4rkGIDf5jnaePxq8eWGTIG3QGJtt9BKXUd1yRPUhc+MHRdwgJA2BLMupJmQF",
+	"0ZZSOAwiLGpm2jQGmh9ydqXUM2eiP2Qt9BIyY8p40uRkhKzqW8ulx3IpGhj5KJN0yJArWQe6l1jj01CJ",
+	"BFE6Mc3vK6BCE9vAm2NZFku9xlypqq1AeQ+782QOnk2ucSjjuW5txBZRAfZ6Y6ezs9lWyz8tzDvYgJTo",
+	"hp+NoNpaHhyg4GRwfvhdgHAsOJL4kgg1h9KT4PO1wOeDdvjAR7nn10bvTFmw9fMwYGpoLFiYzjmdmlmo",
+	"Udvb2/so91CU7YnenR+a7n2JplxINKVhyjXGB0pSElJBOWsXO6tr2Shwa7CoaT/ITX6DsL2z+2yzjf5a",
+	"2KzatIXjAra10XClLEcw9S3qeql9Ku+ZspgDlVYp9eqiWwqUX0xDwoTbxj1IcDghLV2aVtZks9msjeHn",
+	"Nk/HW2as2Hp9dPjyzdlLGFNYTVY3/usf/88VxikoOSDG4OTI8z0DGeX1vW67o9/AE8KUhux72+1Oe9uD",
+	"420CR8/WBHqw/q7+W52YC3C+Bep1Og6MvEGagJ2K6RUBtzFPcEuemTqCHExI98grYWW8iJzmgnwUeX3v",
+	"WyJNR1gF2rfX6SzBc2jCceCXFfgGNUkXrKHUO7Y+goKZ3wIAhRpVFPF3OnuL3povcquMxeiaCV7/Z+Vp",
+	"5it5Ta8IIwIAgkyg5K2lItwi4zd5OQu397XtAVh0Ii6+uaEU90IncNRqK1AtYsg0bELImQUFU0ZjKkUf",
+	"KdtTJ0WqANYWL1wp1bG5lEs9c2CAGnQ8YshqYUCQvjI7qaXVCsCFV74nY0Gyp3hkS0Og3/grH3RAu28+",
+	"3JuDEzxugB7LF+zy8rIo7GfbKfjhFlLZ3LDRIKQrWzZAXjur5dUBG4ch3dVDSuBMd9QLvrfT2189qgqM",
+	"duN7u+usqgmTGcZurx7bAL0HG+goLsDqrBHdUWRHDb9CGoE3+caH5v6Vxh6Mpaig2rtRJkYNckjyIZvi",
+	"Sw0epmwsgUekX1yk0njxDNgHtVtl8laBJuWkJ19vfbmtdqrc8qMVD2z7Nzya31LnmNtZqshHxi1xvRoT",
+	"HNBXBxkHRiy5EnHtthYDYHOLPr57qAlTonJTDt0Y0IaK/u7ekpZhUVfQNCf7aFP3090XtMgwWd44rdH9",
+	"Fl56FPg66Fy700z5lrbAYPPOuJ3utWst9961ZUMbbmqr3Hi2bHT+HJDrD67wO2so/PzWATWgu4a2rsIO",
+	"w7jdddbUALUGx1JvncF1rL7P+kjT+qP5AFp5rDUb6lu/0ehGn3UxabpUTmPJLDr1JB9rYALtz+YIaG4M",
+	"DFDmqUG0h3KcZMhMUZly1KHkA8F3TOwD6nCca7522ui91hYWytc39rkFktHFPXLIIDKSXwFJYkHQTre3",
+	"2XQk6pU9wJForvV6ACM8KoB7ynZ4HTpn+eW76xvStzjPLKzQ+kofQ1C3HBGdkTRfxSc2gHfW0oevbFPi",
+	"HRVodw3V1IAR/llrJs0ad9RMfnOo4BRSOmJR+HlJrMBRFw6APgCmwKWDYEiUkMP1lQnmEgwqGq6Za9Ig",
+	"3xL5EOqjuPXuAVSIE4D5I9qB94Jb315TgvPrF75A7fLZqohvibyzfqhI1O903+H9btn7AFHwpqstT3Cq",
+	"HNd4blreFhlbG5AtOIa6OagYc7InfRTk/mqANvCQmd54QaRAVPq2PgwQEtRfNI5sUMKM3cCsaAKqNR5B",
+	"abh52K80IKkXttFAF4a7CZy85+ggx4nR+XpT1Dpk5XSPho7RN/+hMyLBJnQmaaL6Dei46JLMh2wjOD48",
+	"GZwcfTx7eXj68vzjDy9/DDYPcmWuDpOyqt/p9RrMS3MvcDgxaNJiyIyNiRaZmGhgRsADNm9nr5y4JCQR",
+	"KCgikXmp/pDpM6jphNG1bw9to941XrMGqkd+vrgAKCX8orufMqZK8sb3luUU/6CTXiPk84Ud9QjnvRf6",
+	"5gVoeQeGvpcV8NVfyP2Fr6GXT2W9aEX80KGXpv6Qm61pmKyRPy01CIwWeEmrsqYaa37IHiNranonhqzI",
+	"mqJzHQNSE9Bl6TEVurqjMZ2al8l/xmnUgSaVKfjIm0yMTixfkFbKrK7oLnFTrl/BaR4DnOY2KeFye9OK",
+	"VHCpwemrj/oHyxk3KNdVat95vMlfXWWcN9zqD+7iqjS0U5YFbT/N4IAGfQtokNdSNt4u4vYQQ0tAlsb6",
+	"klhTb130aU5ISnwkuLbwoGobMT5rI31AUZZDW6iRQ8aUdxxTQaI+Kiq0I7+hOttfUJY9ZEO2LJGOanl0",
+	"vfYc4quxERgWgYcsNXm9ooW5RCo8zUtLLzKJnj5lvNRyDaR6+vTANEoXDbvKIz15e3aO/vWP/4K2jt/U",
+	"Ea9HbtoDFKNMmGtnl2Tvix6+3zVrr1x3fd1A+ZjLXXqXJ+15o/ut8xPHzdz/7hgLd9DynyiT75K3DFTR",
+	"3FL90HT9FEbBov362mh9l0bru7JytMaV5C5UXlmz2u4brVspy2+ZBjk4yGEilDJsqL7oIyU5wSZcSssI",
+	"hYyy1a6Mp1q71u5oPIRK50POZMrjVfGDN/xMqX9lK3ytFfndLMOvxSWfQXFJqdG62cS9fUTjNoUmxbcO",
+	"HAiaEhrRuoUjQ7Ze5Qi6deHIPayx36VgpLSr5UKR9a55erBCkcqR8rUW5EutBVlDkaxR++Gwy2IE/JI5",
+	"UrnbBrJ7Q7agHAQ9YDXIfXTCg1aBiBwBe2lmyEGFub3huFq8vxZ7/JsXe6ylAB4gWLY6yp9zrY2t3aIU",
+	"w1FAS0owzC035KrAKJEzrm8uHjK4uljfwMvkZn/IhqyFBrY1tILcSwWKycjFa1VP64su+yi/9iAv0aAy",
+	"x4MFt0u3zOoiCh9h3UNagOzokg3zUhOlg8uyTekHFRqcKSo6Ugvk2Taq9XArB81t4YY+1Tp+LZYGT0Eg",
+	"bABnN4qwoG5E5hZFYPOgXmDiqxdPMZh/Tqu3i3qrfU8sUUSnhEGzr51bH5XfZ9BtWygoohFAXY2pVHQW",
+	"2xIa5cYmWEh7l7JD516vmK8usFFTpaYv25lrGYtJff1dU1FMXkGzEdAo8KFKx5aN+Ohf//ivzVJztCmX",
+	"UUx1nufYgZ8kn9Kw7zZFWr7mIxTRESCTOAU7cQyd24iMRiSUeUmLqauu1rRsBL/dBAA+BfakQOTXDMeo",
+	"xjNiM7fJoa3XNDUNWd6vjoU2y33TuGtCAG61DDMN0fqIRrCJleA2FfXX6lkAbVYX+Zj4xaiCJCAkjeO6",
+	"kxA8DYYM7tIEPTG3v2weIOi7n1FBclpZ2lmGcAqQur2iz8tsU14TpC/w49MEp1Rwlg+HS1+BCRQ36n1G",
+	"QpJkcRXRQzksd48bW4SwpTYJqNVT/SwYJTxZcxDg2gDiZq4R1hv4rnj+DnbQ3cqSvnRqPEK9k9EGdWfX",
+	"SKrOqGOkSWsgMSow4Ssj5ModMak3H1Idnu9FfMZizKM10QK/5FR6IxjfGrn0R/EvvlaYfa0w+wIrzB4v",
+	"/rqVY2j/Pk5XY0HDt/SKVEvajOKuwUWnJi6kTOvcZlJPQobINyFhpSV4HA3ZksDxQbkEwhp1OpfvmJ3K",
+	"znQjSE4UWaf6RWMIGcoKlBs44yjFIbhr6nHKmbBI1wTNKBNNBtspvDkn37nJ7f5uYWaD/r7w5DXFbaOU",
+	"iMkdMtH/5gDeP8n95H3v+i9Xz16nxzvsh+fim+3o1d7k+2744+74vEPe9fDpM/p2f7Y4r9w77zy/XV75",
+	"Nl995LyyLWWAa0wWQsNX08rtT50N/moafBkJitNKiVYNc3zpsQtnKYy7aThIlzF65X4KAJimrKi0u+/N",
+	"Ew09a1YXL25bKwFp760C0v4AFCDKOxQLa9SP9e8WEuck5Urvk0wgSa7hnpgpln2LPizQhYuwCKiSAJbm",
+	"oxhDydqQTaiQfJziqfCLYZShUUzHE+kXsG8J5zEMp0LSUPjoW47SjEEYDwMGINiMbfTGYMMZG6GN3tcB",
+	"JAGtNIc6bbXMuls4itLAR+afujJSDYrswQ6WwJCp54iwIR/A71fHZCk73ZhFMvRdeWwrcm4lMaa1A9vZ",
+	"IreGbERmKKZMh/+m+WcsOo5G/Puozo2PlswfKfuoyYy6Q1aJCFSC55WNhuviQGuYPUfqGNppAAdvPiJs",
+	"yNJMtP3J9OISODxnjQX9FgLjGSDEtrWpGsXl3NaXvk0IG5wcFWiTWKAgf8ccT5WFiwWARlr8HKObAiRA",
+	"rVTu7E+yi5iGCETj3enrgu0NJGIz/5l5qM/cHxnRLqbBdrRgwFClYB9zaxMMbG8ZkHI9yMmKxXKLC7pZ",
+	"vg/wphLcf/VW4ka2rW7jY6Aynit1Mjg5eiLqXAM5qs112FKx1FK2rL0b1JjVkGqP1V+Fn6PJYoHI9IJE",
+	"kU7F5G5azqeKOWWeIVjIp+qjYywJXMQNpcP6gqQxYWotPBUoxExNgadS40bDFYhU3I7Hfxwcv74dj1ua",
+	"fZE87qtNUzT5fJhdzXYps6cER/N18WaNDeDAyOpfFRNTBj67RhP2EZSI7Xa2awyHXnMcDdkFjjEL4b6a",
+	"Cc/iCKU8U1ZnikcjGmpTAe5nxJHybfT9E2IBuyoXkhoY1geGqlWvnj86VK3QRnneWlJQGPKYOJq37+7F",
+	"3MstWMB0LsWbeas8uIyq//MHuK/FOA51x2CAYh7i2KrSsqWp+1gyBg7BElceIjtmbrUuoSo2fAPc/IFJ",
+	"gCojSzRcvGV8iKae1vpVhG7HlIYnh8uCEbaw5UrvL6rfemJA452vuo5X88WH6gnCIkDPNp8sA8c/MX6V",
+	"BtgWCMvy+xveq5nYB46E3XfMfGvFF8pyxFPjuagDST1gz6w2emPUAeBV6FuszZcdLrr5cPP/AwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

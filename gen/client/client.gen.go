@@ -21,6 +21,42 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for CredentialsType.
+const (
+	CredentialsTypeBearer CredentialsType = "bearer"
+	CredentialsTypeHeader CredentialsType = "header"
+)
+
+// Valid indicates whether the value is a known member of the CredentialsType enum.
+func (e CredentialsType) Valid() bool {
+	switch e {
+	case CredentialsTypeBearer:
+		return true
+	case CredentialsTypeHeader:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CredentialsPatchType.
+const (
+	CredentialsPatchTypeBearer CredentialsPatchType = "bearer"
+	CredentialsPatchTypeHeader CredentialsPatchType = "header"
+)
+
+// Valid indicates whether the value is a known member of the CredentialsPatchType enum.
+func (e CredentialsPatchType) Valid() bool {
+	switch e {
+	case CredentialsPatchTypeBearer:
+		return true
+	case CredentialsPatchTypeHeader:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HealthStatus.
 const (
 	Ok HealthStatus = "ok"
@@ -35,6 +71,73 @@ func (e HealthStatus) Valid() bool {
 		return false
 	}
 }
+
+// Defines values for JsonRpcMessageJsonrpc.
+const (
+	N20 JsonRpcMessageJsonrpc = "2.0"
+)
+
+// Valid indicates whether the value is a known member of the JsonRpcMessageJsonrpc enum.
+func (e JsonRpcMessageJsonrpc) Valid() bool {
+	switch e {
+	case N20:
+		return true
+	default:
+		return false
+	}
+}
+
+// Credentials A credential for the integrated account's upstream API, sent with every tool call of its
+// MCP servers. Write-only: it is stored encrypted (AES-256-GCM under the server's secret
+// key) and never returned; `has_credentials` tells whether one is set.
+//
+// Example: {"name":"X-Api-Key","type":"header","value":"upstream-api-key-123"}
+type Credentials struct {
+	// Name The header name, for `type` `header` (required there).
+	//
+	// Example: X-Api-Key
+	Name *string `json:"name,omitempty"`
+
+	// Type `bearer` sends `Authorization: Bearer <value>`; `header` sends the header `name` with the value.
+	//
+	// Example: bearer
+	Type CredentialsType `json:"type"`
+
+	// Value The secret value.
+	//
+	// Example: upstream-api-key-123
+	Value string `json:"value"`
+}
+
+// CredentialsType `bearer` sends `Authorization: Bearer <value>`; `header` sends the header `name` with the value.
+//
+// Example: bearer
+type CredentialsType string
+
+// CredentialsPatch A new credential that replaces the stored one, or `null` to remove it. Write-only, like `Credentials`.
+//
+// Example: {"type":"bearer","value":"upstream-api-key-456"}
+type CredentialsPatch struct {
+	// Name The header name, for `type` `header` (required there).
+	//
+	// Example: X-Api-Key
+	Name *string `json:"name,omitempty"`
+
+	// Type `bearer` sends `Authorization: Bearer <value>`; `header` sends the header `name` with the value.
+	//
+	// Example: bearer
+	Type CredentialsPatchType `json:"type"`
+
+	// Value The secret value.
+	//
+	// Example: upstream-api-key-456
+	Value string `json:"value"`
+}
+
+// CredentialsPatchType `bearer` sends `Authorization: Bearer <value>`; `header` sends the header `name` with the value.
+//
+// Example: bearer
+type CredentialsPatchType string
 
 // Deleted The ID of a deleted resource.
 //
@@ -78,12 +181,17 @@ type HealthStatus string
 
 // IntegratedAccount One connected account of an integration.
 //
-// Example: {"created_at":"2024-01-10T09:00:00Z","id":"1ba1f401-7183-47c5-9e39-e8e257e3c795","integration":"hubspot","tenant_id":"acme-corp","updated_at":"2024-01-10T09:00:00Z"}
+// Example: {"created_at":"2024-01-10T09:00:00Z","has_credentials":false,"id":"1ba1f401-7183-47c5-9e39-e8e257e3c795","integration":"crm","tenant_id":"acme-corp","updated_at":"2024-01-10T09:00:00Z"}
 type IntegratedAccount struct {
 	// CreatedAt Time at which the integrated account was created.
 	//
 	// Example: 2024-01-10T09:00:00Z
 	CreatedAt time.Time `json:"created_at"`
+
+	// HasCredentials Whether the account holds a credential for its upstream. The credential itself is never returned.
+	//
+	// Example: true
+	HasCredentials bool `json:"has_credentials"`
 
 	// Id Unique identifier of the integrated account.
 	//
@@ -92,7 +200,7 @@ type IntegratedAccount struct {
 
 	// Integration The integration this account is connected through.
 	//
-	// Example: hubspot
+	// Example: crm
 	Integration string `json:"integration"`
 
 	// TenantId Your own identifier of the customer, or `null` when none was given.
@@ -108,11 +216,22 @@ type IntegratedAccount struct {
 
 // IntegratedAccountCreate A new integrated account.
 //
-// Example: {"integration":"hubspot","tenant_id":"acme-corp"}
+// Example: {"integration":"crm","tenant_id":"acme-corp"}
 type IntegratedAccountCreate struct {
-	// Integration The integration this account is connected through.
+	// Credentials A credential for the integrated account's upstream API, sent with every tool call of its
+	// MCP servers. Write-only: it is stored encrypted (AES-256-GCM under the server's secret
+	// key) and never returned; `has_credentials` tells whether one is set.
 	//
-	// Example: hubspot
+	//
+	// Example: {"name":"X-Api-Key","type":"header","value":"upstream-api-key-123"}
+	Credentials *Credentials `json:"credentials,omitempty"`
+
+	// Integration The integration this account is connected through: the name of an entry of the
+	// server's integration catalogue (an unknown name is refused with 422, which lists the
+	// known ones).
+	//
+	//
+	// Example: crm
 	Integration string `json:"integration"`
 
 	// TenantId Your own identifier of the customer this account belongs to.
@@ -131,6 +250,62 @@ type IntegratedAccountList struct {
 	// Result The integrated accounts on this page, oldest first.
 	Result []IntegratedAccount `json:"result"`
 }
+
+// IntegratedAccountPatch A merge patch (RFC 7396) of an integrated account. Only the members sent change.
+//
+// Example: {"credentials":{"type":"bearer","value":"upstream-api-key-456"},"tenant_id":"acme-corp"}
+type IntegratedAccountPatch struct {
+	// Credentials A new credential that replaces the stored one, or `null` to remove it. Write-only, like `Credentials`.
+	//
+	// Example: {"type":"bearer","value":"upstream-api-key-456"}
+	Credentials nullable.Nullable[CredentialsPatch] `json:"credentials,omitempty"`
+
+	// TenantId A new tenant id, or `null` to clear it.
+	//
+	// Example: acme-corp
+	TenantId nullable.Nullable[string] `json:"tenant_id,omitempty"`
+}
+
+// JsonRpcMessage A JSON-RPC 2.0 message (request, notification or response) of MCP.
+//
+// Example: {"id":1,"jsonrpc":"2.0","method":"tools/list"}
+type JsonRpcMessage struct {
+	// Error The error of a failed request.
+	//
+	// Example: {"code":-32601,"message":"Method not found"}
+	Error *map[string]interface{} `json:"error,omitempty"`
+
+	// Id The request id (a string or a number); absent in notifications.
+	//
+	// Example: 1
+	Id interface{} `json:"id,omitempty"`
+
+	// Jsonrpc Always `2.0`.
+	//
+	// Example: 2.0
+	Jsonrpc JsonRpcMessageJsonrpc `json:"jsonrpc"`
+
+	// Method The method of a request or notification.
+	//
+	// Example: tools/list
+	Method *string `json:"method,omitempty"`
+
+	// Params The parameters of the method.
+	//
+	// Example: {}
+	Params *map[string]interface{} `json:"params,omitempty"`
+
+	// Result The result of a successful request.
+	//
+	// Example: {}
+	Result               *map[string]interface{} `json:"result,omitempty"`
+	AdditionalProperties map[string]interface{}  `json:"-"`
+}
+
+// JsonRpcMessageJsonrpc Always `2.0`.
+//
+// Example: 2.0
+type JsonRpcMessageJsonrpc string
 
 // McpServer An MCP server. Its token is never part of it.
 //
@@ -413,6 +588,11 @@ type Conflict = Problem
 // Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
 type InternalServerError = Problem
 
+// McpUnauthorized An error, as an RFC 9457 problem document.
+//
+// Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
+type McpUnauthorized = Problem
+
 // NotAcceptable An error, as an RFC 9457 problem document.
 //
 // Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
@@ -494,6 +674,13 @@ type GetIntegratedAccountParams struct {
 	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
 }
 
+// UpdateIntegratedAccountParams defines parameters for UpdateIntegratedAccount.
+type UpdateIntegratedAccountParams struct {
+	// IfMatch Apply the request only if the resource's current `ETag` is one of these (RFC 9110
+	// §13.1.1), or, with `*`, if the resource exists. Otherwise nothing changes: 412.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
 // ListMcpServersParams defines parameters for ListMcpServers.
 type ListMcpServersParams struct {
 	// Limit The largest number of items to return in one page.
@@ -547,6 +734,12 @@ type RotateMcpServerTokenParams struct {
 // CreateIntegratedAccountJSONRequestBody defines body for CreateIntegratedAccount for application/json ContentType.
 type CreateIntegratedAccountJSONRequestBody = IntegratedAccountCreate
 
+// UpdateIntegratedAccountJSONRequestBody defines body for UpdateIntegratedAccount for application/json ContentType.
+type UpdateIntegratedAccountJSONRequestBody = IntegratedAccountPatch
+
+// UpdateIntegratedAccountApplicationMergePatchPlusJSONRequestBody defines body for UpdateIntegratedAccount for application/merge-patch+json ContentType.
+type UpdateIntegratedAccountApplicationMergePatchPlusJSONRequestBody = IntegratedAccountPatch
+
 // CreateMcpServerJSONRequestBody defines body for CreateMcpServer for application/json ContentType.
 type CreateMcpServerJSONRequestBody = McpServerCreate
 
@@ -555,6 +748,145 @@ type UpdateMcpServerJSONRequestBody = McpServerPatch
 
 // UpdateMcpServerApplicationMergePatchPlusJSONRequestBody defines body for UpdateMcpServer for application/merge-patch+json ContentType.
 type UpdateMcpServerApplicationMergePatchPlusJSONRequestBody = McpServerPatch
+
+// Getter for additional properties for JsonRpcMessage. Returns the specified
+// element and whether it was found
+func (a JsonRpcMessage) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for JsonRpcMessage
+func (a *JsonRpcMessage) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for JsonRpcMessage to handle AdditionalProperties
+func (a *JsonRpcMessage) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["error"]; found {
+		err = json.Unmarshal(raw, &a.Error)
+		if err != nil {
+			return fmt.Errorf("error reading 'error': %w", err)
+		}
+		delete(object, "error")
+	}
+
+	if raw, found := object["id"]; found {
+		err = json.Unmarshal(raw, &a.Id)
+		if err != nil {
+			return fmt.Errorf("error reading 'id': %w", err)
+		}
+		delete(object, "id")
+	}
+
+	if raw, found := object["jsonrpc"]; found {
+		err = json.Unmarshal(raw, &a.Jsonrpc)
+		if err != nil {
+			return fmt.Errorf("error reading 'jsonrpc': %w", err)
+		}
+		delete(object, "jsonrpc")
+	}
+
+	if raw, found := object["method"]; found {
+		err = json.Unmarshal(raw, &a.Method)
+		if err != nil {
+			return fmt.Errorf("error reading 'method': %w", err)
+		}
+		delete(object, "method")
+	}
+
+	if raw, found := object["params"]; found {
+		err = json.Unmarshal(raw, &a.Params)
+		if err != nil {
+			return fmt.Errorf("error reading 'params': %w", err)
+		}
+		delete(object, "params")
+	}
+
+	if raw, found := object["result"]; found {
+		err = json.Unmarshal(raw, &a.Result)
+		if err != nil {
+			return fmt.Errorf("error reading 'result': %w", err)
+		}
+		delete(object, "result")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for JsonRpcMessage to handle AdditionalProperties
+func (a JsonRpcMessage) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Error != nil {
+		object["error"], err = json.Marshal(a.Error)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'error': %w", err)
+		}
+	}
+
+	object["id"], err = json.Marshal(a.Id)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'id': %w", err)
+	}
+
+	object["jsonrpc"], err = json.Marshal(a.Jsonrpc)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'jsonrpc': %w", err)
+	}
+
+	if a.Method != nil {
+		object["method"], err = json.Marshal(a.Method)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'method': %w", err)
+		}
+	}
+
+	if a.Params != nil {
+		object["params"], err = json.Marshal(a.Params)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'params': %w", err)
+		}
+	}
+
+	if a.Result != nil {
+		object["result"], err = json.Marshal(a.Result)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'result': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -682,6 +1014,51 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /integrated-account/{id} (the `GetIntegratedAccount` operationId).
 	GetIntegratedAccount(ctx context.Context, id openapi_types.UUID, params *GetIntegratedAccountParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateIntegratedAccountWithBody Update an integrated account
+	//
+	// Partially updates an integrated account (JSON Merge Patch, RFC 7396): `tenant_id` (a
+	// string sets it, `null` clears it) and `credentials` (an object replaces the stored
+	// credential, `null` removes it). Absent members are unchanged; unknown and read-only
+	// members are refused (400). Setting credentials needs the server's secret key
+	// (`MCPAPI_SECRET_KEY`); without one the answer is 422. With `If-Match`, the patch applies
+	// only at that version (else 412). A patch that changes nothing keeps `updated_at` and the
+	// `ETag`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /integrated-account/{id} (the `UpdateIntegratedAccount` operationId).
+	UpdateIntegratedAccountWithBody(ctx context.Context, id openapi_types.UUID, params *UpdateIntegratedAccountParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateIntegratedAccount Update an integrated account
+	//
+	// Partially updates an integrated account (JSON Merge Patch, RFC 7396): `tenant_id` (a
+	// string sets it, `null` clears it) and `credentials` (an object replaces the stored
+	// credential, `null` removes it). Absent members are unchanged; unknown and read-only
+	// members are refused (400). Setting credentials needs the server's secret key
+	// (`MCPAPI_SECRET_KEY`); without one the answer is 422. With `If-Match`, the patch applies
+	// only at that version (else 412). A patch that changes nothing keeps `updated_at` and the
+	// `ETag`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /integrated-account/{id} (the `UpdateIntegratedAccount` operationId).
+	UpdateIntegratedAccount(ctx context.Context, id openapi_types.UUID, params *UpdateIntegratedAccountParams, body UpdateIntegratedAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateIntegratedAccountWithApplicationMergePatchPlusJSONBody Update an integrated account
+	//
+	// Partially updates an integrated account (JSON Merge Patch, RFC 7396): `tenant_id` (a
+	// string sets it, `null` clears it) and `credentials` (an object replaces the stored
+	// credential, `null` removes it). Absent members are unchanged; unknown and read-only
+	// members are refused (400). Setting credentials needs the server's secret key
+	// (`MCPAPI_SECRET_KEY`); without one the answer is 422. With `If-Match`, the patch applies
+	// only at that version (else 412). A patch that changes nothing keeps `updated_at` and the
+	// `ETag`.
+	//
+	// Takes a body of the `application/merge-patch+json` content type.
+	//
+	// Corresponds with PATCH /integrated-account/{id} (the `UpdateIntegratedAccount` operationId).
+	UpdateIntegratedAccountWithApplicationMergePatchPlusJSONBody(ctx context.Context, id openapi_types.UUID, params *UpdateIntegratedAccountParams, body UpdateIntegratedAccountApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListMcpServers List the MCP servers of an integrated account
 	//
@@ -970,6 +1347,81 @@ func (c *Client) DeleteIntegratedAccount(ctx context.Context, id openapi_types.U
 // Corresponds with GET /integrated-account/{id} (the `GetIntegratedAccount` operationId).
 func (c *Client) GetIntegratedAccount(ctx context.Context, id openapi_types.UUID, params *GetIntegratedAccountParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetIntegratedAccountRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateIntegratedAccountWithBody Update an integrated account
+//
+// Partially updates an integrated account (JSON Merge Patch, RFC 7396): `tenant_id` (a
+// string sets it, `null` clears it) and `credentials` (an object replaces the stored
+// credential, `null` removes it). Absent members are unchanged; unknown and read-only
+// members are refused (400). Setting credentials needs the server's secret key
+// (`MCPAPI_SECRET_KEY`); without one the answer is 422. With `If-Match`, the patch applies
+// only at that version (else 412). A patch that changes nothing keeps `updated_at` and the
+// `ETag`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /integrated-account/{id} (the `UpdateIntegratedAccount` operationId).
+func (c *Client) UpdateIntegratedAccountWithBody(ctx context.Context, id openapi_types.UUID, params *UpdateIntegratedAccountParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateIntegratedAccountRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateIntegratedAccount Update an integrated account
+//
+// Partially updates an integrated account (JSON Merge Patch, RFC 7396): `tenant_id` (a
+// string sets it, `null` clears it) and `credentials` (an object replaces the stored
+// credential, `null` removes it). Absent members are unchanged; unknown and read-only
+// members are refused (400). Setting credentials needs the server's secret key
+// (`MCPAPI_SECRET_KEY`); without one the answer is 422. With `If-Match`, the patch applies
+// only at that version (else 412). A patch that changes nothing keeps `updated_at` and the
+// `ETag`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /integrated-account/{id} (the `UpdateIntegratedAccount` operationId).
+func (c *Client) UpdateIntegratedAccount(ctx context.Context, id openapi_types.UUID, params *UpdateIntegratedAccountParams, body UpdateIntegratedAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateIntegratedAccountRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateIntegratedAccountWithApplicationMergePatchPlusJSONBody Update an integrated account
+//
+// Partially updates an integrated account (JSON Merge Patch, RFC 7396): `tenant_id` (a
+// string sets it, `null` clears it) and `credentials` (an object replaces the stored
+// credential, `null` removes it). Absent members are unchanged; unknown and read-only
+// members are refused (400). Setting credentials needs the server's secret key
+// (`MCPAPI_SECRET_KEY`); without one the answer is 422. With `If-Match`, the patch applies
+// only at that version (else 412). A patch that changes nothing keeps `updated_at` and the
+// `ETag`.
+//
+// Takes a body of the `application/merge-patch+json` content type.
+//
+// Corresponds with PATCH /integrated-account/{id} (the `UpdateIntegratedAccount` operationId).
+func (c *Client) UpdateIntegratedAccountWithApplicationMergePatchPlusJSONBody(ctx context.Context, id openapi_types.UUID, params *UpdateIntegratedAccountParams, body UpdateIntegratedAccountApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateIntegratedAccountRequestWithApplicationMergePatchPlusJSONBody(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1532,6 +1984,79 @@ func NewGetIntegratedAccountRequest(server string, id openapi_types.UUID, params
 			}
 
 			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewUpdateIntegratedAccountRequest calls the generic UpdateIntegratedAccount builder with application/json body
+func NewUpdateIntegratedAccountRequest(server string, id openapi_types.UUID, params *UpdateIntegratedAccountParams, body UpdateIntegratedAccountJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateIntegratedAccountRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewUpdateIntegratedAccountRequestWithApplicationMergePatchPlusJSONBody calls the generic UpdateIntegratedAccount builder with application/merge-patch+json body
+func NewUpdateIntegratedAccountRequestWithApplicationMergePatchPlusJSONBody(server string, id openapi_types.UUID, params *UpdateIntegratedAccountParams, body UpdateIntegratedAccountApplicationMergePatchPlusJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateIntegratedAccountRequestWithBody(server, id, params, "application/merge-patch+json", bodyReader)
+}
+
+// NewUpdateIntegratedAccountRequestWithBody constructs an http.Request for the UpdateIntegratedAccount method, with any body, and a specified content type
+func NewUpdateIntegratedAccountRequestWithBody(server string, id openapi_types.UUID, params *UpdateIntegratedAccountParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/integrated-account/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
 		}
 
 	}
@@ -2134,6 +2659,51 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /integrated-account/{id} (the `GetIntegratedAccount` operationId).
 	GetIntegratedAccountWithResponse(ctx context.Context, id openapi_types.UUID, params *GetIntegratedAccountParams, reqEditors ...RequestEditorFn) (*GetIntegratedAccountResponse, error)
+
+	// UpdateIntegratedAccountWithBodyWithResponse Update an integrated account
+	//
+	// Partially updates an integrated account (JSON Merge Patch, RFC 7396): `tenant_id` (a
+	// string sets it, `null` clears it) and `credentials` (an object replaces the stored
+	// credential, `null` removes it). Absent members are unchanged; unknown and read-only
+	// members are refused (400). Setting credentials needs the server's secret key
+	// (`MCPAPI_SECRET_KEY`); without one the answer is 422. With `If-Match`, the patch applies
+	// only at that version (else 412). A patch that changes nothing keeps `updated_at` and the
+	// `ETag`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /integrated-account/{id} (the `UpdateIntegratedAccount` operationId).
+	UpdateIntegratedAccountWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *UpdateIntegratedAccountParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateIntegratedAccountResponse, error)
+
+	// UpdateIntegratedAccountWithResponse Update an integrated account
+	//
+	// Partially updates an integrated account (JSON Merge Patch, RFC 7396): `tenant_id` (a
+	// string sets it, `null` clears it) and `credentials` (an object replaces the stored
+	// credential, `null` removes it). Absent members are unchanged; unknown and read-only
+	// members are refused (400). Setting credentials needs the server's secret key
+	// (`MCPAPI_SECRET_KEY`); without one the answer is 422. With `If-Match`, the patch applies
+	// only at that version (else 412). A patch that changes nothing keeps `updated_at` and the
+	// `ETag`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /integrated-account/{id} (the `UpdateIntegratedAccount` operationId).
+	UpdateIntegratedAccountWithResponse(ctx context.Context, id openapi_types.UUID, params *UpdateIntegratedAccountParams, body UpdateIntegratedAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateIntegratedAccountResponse, error)
+
+	// UpdateIntegratedAccountWithApplicationMergePatchPlusJSONBodyWithResponse Update an integrated account
+	//
+	// Partially updates an integrated account (JSON Merge Patch, RFC 7396): `tenant_id` (a
+	// string sets it, `null` clears it) and `credentials` (an object replaces the stored
+	// credential, `null` removes it). Absent members are unchanged; unknown and read-only
+	// members are refused (400). Setting credentials needs the server's secret key
+	// (`MCPAPI_SECRET_KEY`); without one the answer is 422. With `If-Match`, the patch applies
+	// only at that version (else 412). A patch that changes nothing keeps `updated_at` and the
+	// `ETag`.
+	//
+	// Takes a body of the `application/merge-patch+json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /integrated-account/{id} (the `UpdateIntegratedAccount` operationId).
+	UpdateIntegratedAccountWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *UpdateIntegratedAccountParams, body UpdateIntegratedAccountApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateIntegratedAccountResponse, error)
 
 	// ListMcpServersWithResponse List the MCP servers of an integrated account
 	//
@@ -2879,6 +3449,159 @@ func (r GetIntegratedAccountResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetIntegratedAccountResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateIntegratedAccountResponse200Headers the declared response headers of an HTTP 200 response for UpdateIntegratedAccount
+type UpdateIntegratedAccountResponse200Headers struct {
+	ETag *string
+}
+
+// UpdateIntegratedAccountResponse401Headers the declared response headers of an HTTP 401 response for UpdateIntegratedAccount
+type UpdateIntegratedAccountResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// UpdateIntegratedAccountResponse412Headers the declared response headers of an HTTP 412 response for UpdateIntegratedAccount
+type UpdateIntegratedAccountResponse412Headers struct {
+	ETag *string
+}
+
+// UpdateIntegratedAccountResponse429Headers the declared response headers of an HTTP 429 response for UpdateIntegratedAccount
+type UpdateIntegratedAccountResponse429Headers struct {
+	RetryAfter *int
+}
+
+// UpdateIntegratedAccountResponse503Headers the declared response headers of an HTTP 503 response for UpdateIntegratedAccount
+type UpdateIntegratedAccountResponse503Headers struct {
+	RetryAfter *int
+}
+
+type UpdateIntegratedAccountResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *IntegratedAccount
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON406 the response for an HTTP 406 `application/problem+json` response
+	ApplicationproblemJSON406 *NotAcceptable
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalServerError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UpdateIntegratedAccountResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateIntegratedAccountResponse401Headers
+	// Headers412 the parsed response headers for an HTTP 412 response
+	Headers412 *UpdateIntegratedAccountResponse412Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateIntegratedAccountResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateIntegratedAccountResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateIntegratedAccountResponse) GetJSON200() *IntegratedAccount {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateIntegratedAccountResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateIntegratedAccountResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateIntegratedAccountResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON406 returns the response for an HTTP 406 `application/problem+json` response
+func (r UpdateIntegratedAccountResponse) GetApplicationproblemJSON406() *NotAcceptable {
+	return r.ApplicationproblemJSON406
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r UpdateIntegratedAccountResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateIntegratedAccountResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r UpdateIntegratedAccountResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdateIntegratedAccountResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UpdateIntegratedAccountResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdateIntegratedAccountResponse) GetApplicationproblemJSON500() *InternalServerError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateIntegratedAccountResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateIntegratedAccountResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateIntegratedAccountResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateIntegratedAccountResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateIntegratedAccountResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -3991,6 +4714,69 @@ func (c *ClientWithResponses) GetIntegratedAccountWithResponse(ctx context.Conte
 	return ParseGetIntegratedAccountResponse(rsp)
 }
 
+// UpdateIntegratedAccountWithBodyWithResponse Update an integrated account
+//
+// Partially updates an integrated account (JSON Merge Patch, RFC 7396): `tenant_id` (a
+// string sets it, `null` clears it) and `credentials` (an object replaces the stored
+// credential, `null` removes it). Absent members are unchanged; unknown and read-only
+// members are refused (400). Setting credentials needs the server's secret key
+// (`MCPAPI_SECRET_KEY`); without one the answer is 422. With `If-Match`, the patch applies
+// only at that version (else 412). A patch that changes nothing keeps `updated_at` and the
+// `ETag`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /integrated-account/{id} (the `UpdateIntegratedAccount` operationId).
+func (c *ClientWithResponses) UpdateIntegratedAccountWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *UpdateIntegratedAccountParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateIntegratedAccountResponse, error) {
+	rsp, err := c.UpdateIntegratedAccountWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateIntegratedAccountResponse(rsp)
+}
+
+// UpdateIntegratedAccountWithResponse Update an integrated account
+//
+// Partially updates an integrated account (JSON Merge Patch, RFC 7396): `tenant_id` (a
+// string sets it, `null` clears it) and `credentials` (an object replaces the stored
+// credential, `null` removes it). Absent members are unchanged; unknown and read-only
+// members are refused (400). Setting credentials needs the server's secret key
+// (`MCPAPI_SECRET_KEY`); without one the answer is 422. With `If-Match`, the patch applies
+// only at that version (else 412). A patch that changes nothing keeps `updated_at` and the
+// `ETag`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /integrated-account/{id} (the `UpdateIntegratedAccount` operationId).
+func (c *ClientWithResponses) UpdateIntegratedAccountWithResponse(ctx context.Context, id openapi_types.UUID, params *UpdateIntegratedAccountParams, body UpdateIntegratedAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateIntegratedAccountResponse, error) {
+	rsp, err := c.UpdateIntegratedAccount(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateIntegratedAccountResponse(rsp)
+}
+
+// UpdateIntegratedAccountWithApplicationMergePatchPlusJSONBodyWithResponse Update an integrated account
+//
+// Partially updates an integrated account (JSON Merge Patch, RFC 7396): `tenant_id` (a
+// string sets it, `null` clears it) and `credentials` (an object replaces the stored
+// credential, `null` removes it). Absent members are unchanged; unknown and read-only
+// members are refused (400). Setting credentials needs the server's secret key
+// (`MCPAPI_SECRET_KEY`); without one the answer is 422. With `If-Match`, the patch applies
+// only at that version (else 412). A patch that changes nothing keeps `updated_at` and the
+// `ETag`.
+//
+// Takes a body of the `application/merge-patch+json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /integrated-account/{id} (the `UpdateIntegratedAccount` operationId).
+func (c *ClientWithResponses) UpdateIntegratedAccountWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *UpdateIntegratedAccountParams, body UpdateIntegratedAccountApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateIntegratedAccountResponse, error) {
+	rsp, err := c.UpdateIntegratedAccountWithApplicationMergePatchPlusJSONBody(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateIntegratedAccountResponse(rsp)
+}
+
 // ListMcpServersWithResponse List the MCP servers of an integrated account
 //
 // Lists the MCP servers of one integrated account, oldest first. Pages are stable under
@@ -4808,6 +5594,162 @@ func ParseGetIntegratedAccountResponse(rsp *http.Response) (*GetIntegratedAccoun
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetIntegratedAccountResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateIntegratedAccountResponse parses an HTTP response from a UpdateIntegratedAccountWithResponse call
+func ParseUpdateIntegratedAccountResponse(rsp *http.Response) (*UpdateIntegratedAccountResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateIntegratedAccountResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest IntegratedAccount
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers UpdateIntegratedAccountResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers UpdateIntegratedAccountResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 412:
+		var headers UpdateIntegratedAccountResponse412Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers412 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpdateIntegratedAccountResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateIntegratedAccountResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

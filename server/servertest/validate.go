@@ -5,6 +5,7 @@ package servertest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -51,10 +52,9 @@ func (v *ValidatingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 	var reqBody []byte
 	if req.Body != nil {
 		b, err := io.ReadAll(req.Body)
-		if err != nil {
+		if err = errors.Join(err, req.Body.Close()); err != nil { // RoundTrip must close it, also on errors
 			return nil, err
 		}
-		req.Body.Close()
 		reqBody = b
 		req.Body = io.NopCloser(bytes.NewReader(b))
 	}
@@ -63,8 +63,7 @@ func (v *ValidatingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 		return nil, err
 	}
 	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
+	if err = errors.Join(err, resp.Body.Close()); err != nil {
 		return nil, err
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))

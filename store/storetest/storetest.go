@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -165,9 +166,8 @@ func adminExec(admin, sql string) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(ctx)
 	_, err = conn.Exec(ctx, sql)
-	return err
+	return errors.Join(err, conn.Close(ctx))
 }
 
 func randomHex(n int) string {

@@ -1,0 +1,93 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/mcpapi/mcpapi/gen/api"
+	"github.com/mcpapi/mcpapi/store"
+)
+
+// UpdateIntegratedAccount applies a merge patch of tenant_id and credentials in one conditional
+// statement of the store.
+func (h *Handler) UpdateIntegratedAccount(ctx context.Context, req api.UpdateIntegratedAccountRequestObject) (api.UpdateIntegratedAccountResponseObject, error) {
+	body := req.JSONBody
+	if body == nil {
+		body = req.ApplicationMergePatchPlusJSONBody
+	}
+	if body == nil {
+		return nil, badRequest("A request body is required.")
+	}
+	p := mustPrincipal(ctx)
+	patch := store.AccountPatch{IfMatch: ifMatchVersions(req.Params.IfMatch)}
+	if body.TenantId.IsSpecified() {
+		if body.TenantId.IsNull() {
+			patch.TenantID = store.Field[string]{Set: true, Null: true}
+		} else {
+			patch.TenantID = store.Field[string]{Set: true, Value: body.TenantId.MustGet()}
+		}
+	}
+	if body.Credentials.IsSpecified() {
+		if body.Credentials.IsNull() {
+			patch.Credentials = store.Field[[]byte]{Set: true, Null: true}
+		} else {
+			c := body.Credentials.MustGet()
+			sealed, err := h.sealCredential(p.EnvironmentID, string(c.Type), c.Name, c.Value)
+			if err != nil {
+				return nil, err
+			}
+			patch.Credentials = store.Field[[]byte]{Set: true, Value: sealed}
+		}
+	}
+	acc, err := h.store.UpdateIntegratedAccount(ctx, p.EnvironmentID, req.Id, patch)
+	if errors.Is(err, store.ErrVersionMismatch) {
+		return nil, preconditionFailed(accountWhat, acc.Version)
+	}
+	if err != nil {
+		return nil, storeError(err, accountWhat)
+	}
+	tag := etag(acc.Version)
+	return api.UpdateIntegratedAccount200JSONResponse{Body: toAPIAccount(acc), Headers: api.UpdateIntegratedAccount200ResponseHeaders{ETag: &tag}}, nil
+}
+
+// sealCredential checks a credential and encrypts it for storage.
+func (h *Handler) sealCredential(env uuid.UUID, typ string, name *string, value string) ([]byte, error) {
+	if h.sealer == nil {
+		return nil, unprocessable("/credentials", "cannot be stored: the server has no secret key (MCPAPI_SECRET_KEY)")
+	}
+	c := Credential{Type: typ, Value: value}
+	if name != nil {
+		c.Name = *name
+	}
+	switch {
+	case typ == "header" && c.Name == "":
+		return nil, badRequest("The request is invalid: credentials name is required for type header.",
+			FieldError{Pointer: "/credentials/name", Detail: "is required for type header"})
+	case typ == "bearer" && c.Name != "":
+		return nil, badRequest("The request is invalid: credentials name is only for type header.",
+			FieldError{Pointer: "/credentials/name", Detail: "is only for type header"})
+	case strings.EqualFold(c.Name, "host") || strings.EqualFold(c.Name, "content-length"):
+		return nil, badRequest("The request is invalid: credentials name cannot be "+c.Name+".",
+			FieldError{Pointer: "/credentials/name", Detail: "cannot be a header that HTTP itself sets"})
+	}
+	sealed, err := h.sealer.Seal(env, c)
+	if err != nil {
+		return nil, &Problem{Status: http.StatusInternalServerError, Detail: "An unexpected error occurred.", Cause: err}
+	}
+	return sealed, nil
+}
+
+// checkIntegration refuses an integration that the catalogue does not know, naming those it does.
+func (h *Handler) checkIntegration(name string) error {
+	if h.catalogue == nil {
+		return nil
+	}
+	if _, ok := h.catalogue.Get(name); ok {
+		return nil
+	}
+	return unprocessable("/integration", "is not an integration of this server; known: "+strings.Join(h.catalogue.Names(), ", "))
+}
