@@ -3,7 +3,7 @@ GO      ?= go
 ADDR    ?= 127.0.0.1:8080
 PKGS    := ./...
 
-.PHONY: run build test test-race generate check-generated vet fmt lint bench lint-spec
+.PHONY: run build test test-race fuzz generate check-generated vet fmt lint bench lint-spec
 
 ## run: serve on the embedded SQLite database (./data/mcpapi.db) at $(ADDR)
 run:
@@ -19,6 +19,14 @@ test:
 ## test-race: the same with the race detector (needs gcc)
 test-race:
 	CGO_ENABLED=1 $(GO) test -race -count=1 $(PKGS)
+
+## fuzz: each fuzz target of server/fuzz_test.go for $(FUZZTIME), one after another (their seeds
+## alone run in `make test`); a failing input is written to server/testdata/fuzz/
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzPatchMcpServer$$' -fuzztime $(FUZZTIME) ./server/
+	$(GO) test -run '^$$' -fuzz '^FuzzCreateMcpServer$$' -fuzztime $(FUZZTIME) ./server/
+	$(GO) test -run '^$$' -fuzz '^FuzzCreateIntegratedAccount$$' -fuzztime $(FUZZTIME) ./server/
 
 ## generate: regenerate gen/ from openapi.yaml
 generate:

@@ -37,7 +37,8 @@ type Config struct {
 	SeparateMetrics bool
 	// ValidateResponses logs, as errors, responses that break the spec.
 	ValidateResponses bool
-	// Catalogue lists the integrations an integrated account may name; nil accepts any name.
+	// Catalogue lists the integrations an integrated account may name and whose tools MCP
+	// servers serve; nil means the embedded examples.
 	Catalogue *integrations.Catalogue
 	// SecretKey (standard base64 of 32 bytes) seals upstream credentials; empty: they cannot be set.
 	SecretKey string
@@ -64,6 +65,17 @@ var _ api.StrictServerInterface = (*Handler)(nil)
 type Server struct {
 	*echo.Echo
 	metrics *metrics
+	// mcp serves /mcp/{token}: MCP, outside the REST chain (no API token, no spec validation).
+	mcp http.Handler
+}
+
+// ServeHTTP sends /mcp/… to the MCP endpoint and everything else through the REST chain.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/mcp/") {
+		s.mcp.ServeHTTP(w, r)
+		return
+	}
+	s.Echo.ServeHTTP(w, r)
 }
 
 // MetricsHandler serves the Prometheus metrics (for --metrics-addr).
@@ -83,6 +95,11 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Catalogue == nil {
+		if cfg.Catalogue, err = integrations.Load(""); err != nil { // the embedded examples
+			return nil, err
+		}
+	}
 	publicURL := strings.TrimRight(cfg.PublicURL, "/")
 	specYAML, specJSON, err := specWithServer(publicURL)
 	if err != nil {
@@ -94,6 +111,7 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 	}
 	m := newMetrics(sqlDB, cfg.SeparateMetrics)
 	routes := newRouteTable(doc)
+	limits := newRateLimits(cfg.RateLimit, cfg.RateBurst)
 	sealer, err := NewSealer(cfg.SecretKey)
 	if err != nil {
 		return nil, err
@@ -124,17 +142,17 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 		recoverPanics(),       // 2. recover
 		cors(cfg.CORSOrigins), // browsers' preflights, before auth
 		checkAccept(routes),   // 406
-		middleware.BodyLimit(fmt.Sprint(maxBodyBytes/1024)+"K"),                                 // 4. body size limit
-		withDeadline(cfg.RequestTimeout),                                                        // a deadline for every database call
-		authenticate(st, routes, cfg.AuthCacheTTL, newRateLimits(cfg.RateLimit, cfg.RateBurst)), // 5.+6. auth, rate limits
-		checkContentType(routes),                                                                // 415 before the validator
-		strictJSON(routes),                                                                      // JSON that encoding/json would let through
-		requestValidator(doc, routes),                                                           // 7. kin-openapi request validation
-		idempotent(st, routes, cfg.Logger),                                                      // Idempotency-Key on creates
+		middleware.BodyLimit(fmt.Sprint(maxBodyBytes/1024)+"K"), // 4. body size limit
+		withDeadline(cfg.RequestTimeout),                        // a deadline for every database call
+		authenticate(st, routes, cfg.AuthCacheTTL, limits),      // 5.+6. auth, rate limits
+		checkContentType(routes),                                // 415 before the validator
+		strictJSON(routes),                                      // JSON that encoding/json would let through
+		requestValidator(doc, routes),                           // 7. kin-openapi request validation
+		idempotent(st, routes, cfg.Logger),                      // Idempotency-Key on creates
 	)
 	e.Use(chain...)
 	api.RegisterHandlers(e, api.NewStrictHandler(h, nil)) // 8.–10. strict handler → Handler → store
-	return &Server{Echo: e, metrics: m}, nil
+	return &Server{Echo: e, metrics: m, mcp: newMCPHandler(st, cfg, sealer, limits)}, nil
 }
 
 func recoverPanics() echo.MiddlewareFunc {

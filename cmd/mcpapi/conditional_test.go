@@ -221,7 +221,7 @@ func TestIdempotencyKey(t *testing.T) {
 		}
 		// Same key, another body or another path: 422, nothing created.
 		mustStatus(t, a.do(http.MethodPost, path, `{"name":"twice"}`, "Idempotency-Key", key), http.StatusUnprocessableEntity)
-		mustStatus(t, a.do(http.MethodPost, "/integrated-account", `{"integration":"x"}`, "Idempotency-Key", key), http.StatusUnprocessableEntity)
+		mustStatus(t, a.do(http.MethodPost, "/integrated-account", `{"integration":"crm"}`, "Idempotency-Key", key), http.StatusUnprocessableEntity)
 		// Without the header nothing changes: two POSTs, two servers.
 		a1 := a.do(http.MethodPost, path, `{"name":"free"}`).json(t)["id"]
 		a2 := a.do(http.MethodPost, path, `{"name":"free"}`).json(t)["id"]
@@ -235,7 +235,7 @@ func TestIdempotencyKey(t *testing.T) {
 		// Keys are per environment.
 		other := *a
 		other.token = a.createToken("idem-" + uuid.NewString()[:8])
-		oacc := other.do(http.MethodPost, "/integrated-account", `{"integration":"x"}`, "Idempotency-Key", key)
+		oacc := other.do(http.MethodPost, "/integrated-account", `{"integration":"crm"}`, "Idempotency-Key", key)
 		mustStatus(t, oacc, http.StatusCreated)
 		if oacc.header.Get("Idempotent-Replayed") != "" {
 			t.Error("a key of another environment was replayed")
@@ -265,8 +265,8 @@ func TestIdempotencyKey(t *testing.T) {
 		}
 		// Integrated accounts replay too.
 		k3 := "key-" + uuid.NewString()
-		first := a.do(http.MethodPost, "/integrated-account", `{"integration":"y"}`, "Idempotency-Key", k3)
-		second := a.do(http.MethodPost, "/integrated-account", `{"integration":"y"}`, "Idempotency-Key", k3)
+		first := a.do(http.MethodPost, "/integrated-account", `{"integration":"helpdesk"}`, "Idempotency-Key", k3)
+		second := a.do(http.MethodPost, "/integrated-account", `{"integration":"helpdesk"}`, "Idempotency-Key", k3)
 		var f, s map[string]any
 		_ = json.Unmarshal(first.body, &f)
 		_ = json.Unmarshal(second.body, &s)

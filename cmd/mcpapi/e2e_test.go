@@ -114,7 +114,7 @@ func TestLifecycle(t *testing.T) {
 func TestIntegratedAccounts(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, dbURL string) {
 		a := startApp(t, dbURL)
-		r := a.do(http.MethodPost, "/integrated-account", `{"integration":"hubspot"}`)
+		r := a.do(http.MethodPost, "/integrated-account", `{"integration":"crm"}`)
 		mustStatus(t, r, http.StatusCreated)
 		body := r.json(t)
 		if body["tenant_id"] != nil {

@@ -224,7 +224,7 @@ func (a *app) newAccount() uuid.UUID {
 	a.t.Helper()
 	tenant := "acme"
 	res, err := a.client.CreateIntegratedAccountWithResponse(context.Background(), nil,
-		client.IntegratedAccountCreate{Integration: "hubspot", TenantId: &tenant})
+		client.IntegratedAccountCreate{Integration: "crm", TenantId: &tenant})
 	if err != nil || res.JSON201 == nil {
 		a.t.Fatalf("create account: %v %v %s", err, res.StatusCode(), res.Body)
 	}

@@ -53,14 +53,15 @@ func (p *tcpProxy) serve(ln net.Listener) {
 			}
 			up, err := net.Dial("tcp", p.target)
 			if err != nil {
-				c.Close()
+				_ = c.Close() // the database is not there either: drop the client too
 				continue
 			}
 			p.mu.Lock()
 			p.conns[c], p.conns[up] = struct{}{}, struct{}{}
 			p.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); up.Close(); c.Close() }()
-			go func() { _, _ = io.Copy(c, up); up.Close(); c.Close() }()
+			// Either side ending ends both; the errors of a torn-down pipe say nothing new.
+			go func() { _, _ = io.Copy(up, c); _ = up.Close(); _ = c.Close() }()
+			go func() { _, _ = io.Copy(c, up); _ = up.Close(); _ = c.Close() }()
 		}
 	}()
 }
@@ -69,12 +70,13 @@ func (p *tcpProxy) serve(ln net.Listener) {
 func (p *tcpProxy) cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// Cutting is the point: errors from closing what is being cut are expected and ignored.
 	if p.ln != nil {
-		p.ln.Close()
+		_ = p.ln.Close()
 		p.ln = nil
 	}
 	for c := range p.conns {
-		c.Close()
+		_ = c.Close()
 	}
 	p.conns = map[net.Conn]struct{}{}
 }
@@ -198,7 +200,7 @@ func TestDatabaseOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(context.Background())
+	defer func() { _ = conn.Close(context.Background()) }()
 	for c := range clients {
 		for _, srv := range servers[c] {
 			lastOK := 0
@@ -239,7 +241,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +273,11 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Errorf("stored name %q (%v), want in-flight", name, err)
 	}
 	// New connections are refused once it has stopped.
-	if _, err := http.Get(a.base + "/healthz"); err == nil || !strings.Contains(err.Error(), "refused") {
+	resp, err := http.Get(a.base + "/healthz")
+	if err == nil {
+		_ = resp.Body.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Errorf("after shutdown: %v", err)
 	}
 }

@@ -12,13 +12,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpapi/mcpapi/integrations"
 	"github.com/mcpapi/mcpapi/server"
 	"github.com/mcpapi/mcpapi/store"
 )
 
 type serveConfig struct {
 	addr, databaseURL, publicURL, logFormat, bootstrapToken string
-	metricsAddr, corsOrigins                                string
+	metricsAddr, corsOrigins, integrationsDir, secretKey    string
 	authCacheTTL, shutdownTimeout, requestTimeout           time.Duration
 	readHeaderTimeout, readTimeout, writeTimeout            time.Duration
 	idleTimeout                                             time.Duration
@@ -47,6 +48,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	s.Int(&cfg.rateBurst, "rate-burst", "MCPAPI_RATE_BURST", 100, "requests a token or address may send at once before --rate-limit applies")
 	s.String(&cfg.corsOrigins, "cors-origins", "MCPAPI_CORS_ORIGINS", "", "comma-separated browser origins allowed by CORS (empty: CORS off)")
 	s.String(&cfg.metricsAddr, "metrics-addr", "MCPAPI_METRICS_ADDR", "", "serve /metrics on this address instead of on --addr")
+	s.String(&cfg.integrationsDir, "integrations-dir", "MCPAPI_INTEGRATIONS_DIR", "", "folder of integration OpenAPI documents (NAME.yaml|.yml|.json), besides the embedded examples")
+	s.String(&cfg.secretKey, "secret-key", "MCPAPI_SECRET_KEY", "", "32 bytes, standard base64: seals integrated accounts' upstream credentials (empty: credentials cannot be set)")
 	s.Bool(&cfg.validateResponses, "validate-responses", "MCPAPI_VALIDATE_RESPONSES", false, "log every response that breaks openapi.yaml as an error (for tests and canaries)")
 	if err := s.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -78,7 +81,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
+	catalogue, err := integrations.Load(cfg.integrationsDir)
+	if err != nil {
+		_ = ln.Close() // the start fails anyway; the catalogue error is the one to report
+		return err
+	}
 	handler, err := server.New(st, server.Config{
+		Catalogue:         catalogue,
+		SecretKey:         cfg.secretKey,
 		PublicURL:         cfg.publicURL,
 		AuthCacheTTL:      cfg.authCacheTTL,
 		RateLimit:         cfg.rateLimit,
@@ -177,7 +187,7 @@ Try it:
     curl -s -X POST %s/integrated-account \
       -H 'Authorization: Bearer %s' \
       -H 'Content-Type: application/json' \
-      -d '{"integration":"hubspot","tenant_id":"acme-corp"}'
+      -d '{"integration":"crm","tenant_id":"acme-corp"}'
 
 `, token, base, token)
 	if err != nil {

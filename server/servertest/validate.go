@@ -78,13 +78,17 @@ func (v *ValidatingTransport) Check(req *http.Request, reqBody []byte, resp *htt
 	if req.Method == http.MethodOptions && resp.StatusCode == http.StatusNoContent {
 		return nil // a CORS preflight or OPTIONS probe: HTTP's, not an operation of the API
 	}
+	if strings.HasPrefix(req.URL.Path, "/mcp/") {
+		// MCP's own answers stand there (the spec says so); ours, 401 and 429, are problems.
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusTooManyRequests {
+			return checkProblem(resp, body)
+		}
+		return nil
+	}
 	if resp.StatusCode >= 400 || (resp.StatusCode >= 300 && resp.StatusCode != http.StatusNotModified) {
 		if err := checkProblem(resp, body); err != nil {
 			return err
 		}
-	}
-	if !strings.HasPrefix(req.URL.Path, "/integrated-account") {
-		return nil // not a spec route: only the problem check applies
 	}
 	r2 := req.Clone(context.Background())
 	r2.Body = io.NopCloser(bytes.NewReader(reqBody))

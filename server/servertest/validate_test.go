@@ -10,7 +10,7 @@ import (
 func TestCheckCatchesViolations(t *testing.T) {
 	v := NewValidatingTransport(t, nil)
 	const item = "/integrated-account/1ba1f401-7183-47c5-9e39-e8e257e3c795"
-	good := `{"id":"1ba1f401-7183-47c5-9e39-e8e257e3c795","integration":"hubspot","tenant_id":null,` +
+	good := `{"id":"1ba1f401-7183-47c5-9e39-e8e257e3c795","integration":"crm","tenant_id":null,"has_credentials":false,` +
 		`"created_at":"2024-01-10T09:00:00Z","updated_at":"2024-01-10T09:00:00Z"}`
 	cases := []struct {
 		name, method, path string

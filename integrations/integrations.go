@@ -1,0 +1,287 @@
+// Package integrations turns integrations' OpenAPI 3 documents into MCP tools.
+//
+// An integration is an OpenAPI 3 document plus the base URL its operations are called at. Every
+// operation of the document becomes a [Tool]: a snake_case name, a description, a JSON Schema of
+// its arguments, the MCP method and the tags that an MCP server's config.methods and config.tags
+// are matched against ([Allowed]), and what is needed to call it ([Integration.NewRequest]).
+//
+// The package knows nothing of MCP transports or of the store: server/mcp serves the tools.
+package integrations
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+)
+
+//go:embed embedded/*.yaml
+var embedded embed.FS
+
+// Catalogue is a set of integrations by name. It is read-only once built, so safe for
+// concurrent use.
+type Catalogue struct {
+	byName map[string]*Integration
+	names  []string
+}
+
+// Integration is one integration: its OpenAPI document, the base URL its operations are
+// called at, and the tools made from its operations.
+type Integration struct {
+	// Name is the integration's name, lower-case: an integrated account's `integration`.
+	Name string
+	// Title and Version come from the document's info.
+	Title   string
+	Version string
+	// BaseURL is the absolute http(s) URL the operations' paths are appended to: the document's
+	// `x-mcp-base-url` extension when present, else its first `servers` entry (with its
+	// variables at their defaults).
+	BaseURL string
+	// Source names where the document came from: "embedded/crm.yaml" or a file path.
+	Source string
+	// Doc is the parsed and validated document.
+	Doc *openapi3.T
+	// Tools are the operations' tools, sorted by name; names are unique.
+	Tools []*Tool
+
+	base   *url.URL
+	byName map[string]*Tool
+}
+
+var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
+
+// Load returns the embedded example integrations (crm, helpdesk) and, when dir is not empty,
+// every *.yaml, *.yml and *.json file directly in dir, each named after its file (lower-cased,
+// without the extension). A file in dir replaces an embedded integration of the same name; two
+// files of the same name in dir are an error. A document that does not parse, does not
+// validate, or has no usable base URL fails the whole load with an error naming the file.
+func Load(dir string) (*Catalogue, error) {
+	var list []*Integration
+	entries, err := fs.ReadDir(embedded, "embedded")
+	if err != nil {
+		return nil, fmt.Errorf("integrations: embedded documents: %w", err)
+	}
+	for _, e := range entries {
+		path := "embedded/" + e.Name()
+		data, err := embedded.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("integrations: %s: %w", path, err)
+		}
+		in, err := parse(stem(e.Name()), path, data)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, in)
+	}
+	if dir != "" {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("integrations: reading %s: %w", dir, err)
+		}
+		fromDir := map[string]string{}
+		for _, e := range entries {
+			if e.IsDir() || !isDocument(e.Name()) {
+				continue
+			}
+			path := filepath.Join(dir, e.Name())
+			name := stem(e.Name())
+			if other, dup := fromDir[name]; dup {
+				return nil, fmt.Errorf("integrations: %s: integration %q is also defined by %s", path, name, other)
+			}
+			fromDir[name] = path
+			data, err := fs.ReadFile(os.DirFS(dir), e.Name())
+			if err != nil {
+				return nil, fmt.Errorf("integrations: %s: %w", path, err)
+			}
+			in, err := parse(name, path, data)
+			if err != nil {
+				return nil, err
+			}
+			list = slices.DeleteFunc(list, func(x *Integration) bool { return x.Name == name })
+			list = append(list, in)
+		}
+	}
+	return NewCatalogue(list...)
+}
+
+// Parse builds one integration from an OpenAPI 3 document (YAML or JSON). name must be
+// lower-case letters, digits, '_', '.' or '-' (at most 64); source names the document in errors.
+func Parse(name, source string, data []byte) (*Integration, error) {
+	return parse(name, source, data)
+}
+
+// NewCatalogue makes a catalogue of the given integrations; their names must be unique.
+func NewCatalogue(list ...*Integration) (*Catalogue, error) {
+	c := &Catalogue{byName: make(map[string]*Integration, len(list))}
+	for _, in := range list {
+		if in == nil {
+			continue
+		}
+		if _, dup := c.byName[in.Name]; dup {
+			return nil, fmt.Errorf("integrations: integration %q is defined twice", in.Name)
+		}
+		c.byName[in.Name] = in
+		c.names = append(c.names, in.Name)
+	}
+	sort.Strings(c.names)
+	return c, nil
+}
+
+// Names lists the integrations' names in order.
+func (c *Catalogue) Names() []string {
+	if c == nil {
+		return nil
+	}
+	return slices.Clone(c.names)
+}
+
+// Get returns the integration called name (case-insensitive).
+func (c *Catalogue) Get(name string) (*Integration, bool) {
+	if c == nil {
+		return nil, false
+	}
+	in, ok := c.byName[strings.ToLower(name)]
+	return in, ok
+}
+
+// Tool returns the integration's tool called name.
+func (in *Integration) Tool(name string) (*Tool, bool) {
+	t, ok := in.byName[name]
+	return t, ok
+}
+
+// AllowedTools returns the tools that [Allowed] lets through methods and tags, in name order.
+func (in *Integration) AllowedTools(methods, tags []string) []*Tool {
+	out := make([]*Tool, 0, len(in.Tools))
+	for _, t := range in.Tools {
+		if Allowed(t, methods, tags) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// WithBaseURL returns a copy of the integration whose operations are called at baseURL (an
+// absolute http or https URL), sharing everything else: for sandboxes and tests.
+func (in *Integration) WithBaseURL(baseURL string) (*Integration, error) {
+	u, err := parseBaseURL(baseURL)
+	if err != nil {
+		return nil, fmt.Errorf("integrations: %s: %w", in.Source, err)
+	}
+	cp := *in
+	cp.BaseURL, cp.base = u.String(), u
+	return &cp, nil
+}
+
+func parse(name, source string, data []byte) (*Integration, error) {
+	if !namePattern.MatchString(name) {
+		return nil, fmt.Errorf("integrations: %s: invalid integration name %q: use lower-case letters, digits, '_', '.' or '-' (at most 64)", source, name)
+	}
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("integrations: %s: "+format, append([]any{source}, args...)...)
+	}
+	loader := openapi3.NewLoader()
+	loader.IsExternalRefsAllowed = false
+	doc, err := loader.LoadFromData(data)
+	if err != nil {
+		return nil, fail("invalid OpenAPI document: %w", err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		return nil, fail("not an OpenAPI 3 document (openapi: %q)", doc.OpenAPI)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, fail("invalid OpenAPI document: %w", err)
+	}
+	base, err := baseURLOf(doc)
+	if err != nil {
+		return nil, fail("%w", err)
+	}
+	in := &Integration{
+		Name:   name,
+		Source: source,
+		Doc:    doc,
+		base:   base, BaseURL: base.String(),
+	}
+	if doc.Info != nil {
+		in.Title, in.Version = doc.Info.Title, doc.Info.Version
+	}
+	tools, err := buildTools(name, doc)
+	if err != nil {
+		return nil, fail("%w", err)
+	}
+	in.Tools = tools
+	in.byName = make(map[string]*Tool, len(tools))
+	for _, t := range tools {
+		in.byName[t.Name] = t
+	}
+	return in, nil
+}
+
+// baseURLOf is x-mcp-base-url when present, else the first server's URL with its variables at
+// their defaults.
+func baseURLOf(doc *openapi3.T) (*url.URL, error) {
+	if v, ok := doc.Extensions["x-mcp-base-url"]; ok {
+		s, ok := v.(string)
+		if !ok {
+			return nil, errors.New("x-mcp-base-url must be a string")
+		}
+		u, err := parseBaseURL(s)
+		if err != nil {
+			return nil, fmt.Errorf("x-mcp-base-url: %w", err)
+		}
+		return u, nil
+	}
+	if len(doc.Servers) == 0 || doc.Servers[0] == nil {
+		return nil, errors.New("no base URL: the document has neither servers nor x-mcp-base-url")
+	}
+	srv := doc.Servers[0]
+	raw := srv.URL
+	for name, v := range srv.Variables {
+		if v != nil {
+			raw = strings.ReplaceAll(raw, "{"+name+"}", v.Default)
+		}
+	}
+	u, err := parseBaseURL(raw)
+	if err != nil {
+		return nil, fmt.Errorf("servers[0].url: %w (set x-mcp-base-url to an absolute URL)", err)
+	}
+	return u, nil
+}
+
+func parseBaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("invalid base URL %q: %w", raw, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("base URL %q is not an absolute http or https URL", raw)
+	}
+	if u.User != nil || u.Fragment != "" || u.RawQuery != "" {
+		return nil, fmt.Errorf("base URL %q must not have user info, a query or a fragment", raw)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = strings.TrimRight(u.RawPath, "/")
+	return u, nil
+}
+
+func isDocument(file string) bool {
+	switch strings.ToLower(filepath.Ext(file)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
+
+func stem(file string) string {
+	return strings.ToLower(strings.TrimSuffix(file, filepath.Ext(file)))
+}

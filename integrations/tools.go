@@ -1,0 +1,673 @@
+package integrations
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/google/jsonschema-go/jsonschema"
+)
+
+// The standard MCP methods of tools, and the groups config.methods may name.
+const (
+	MethodList   = "list"
+	MethodGet    = "get"
+	MethodCreate = "create"
+	MethodUpdate = "update"
+	MethodDelete = "delete"
+
+	GroupRead   = "read"   // list + get
+	GroupWrite  = "write"  // create + update + delete
+	GroupCustom = "custom" // every other method
+)
+
+// MethodExtension is the operation extension that sets a tool's method explicitly.
+const MethodExtension = "x-mcp-method"
+
+// Tool is one operation of an integration, as an MCP tool.
+//
+// Arguments: each path and query parameter is a top-level argument (named after the parameter;
+// characters other than letters, digits, '_', '.' and '-' become '_'), and a JSON request body
+// is ONE argument, BodyArg (normally "body"), holding the whole body — not merged with the
+// parameters, so a body member can never collide with, or be mistaken for, a parameter. Header
+// and cookie parameters are not exposed (the credential is the only header sent upstream).
+// Properties marked readOnly are left out of body schemas. An argument that is not in the
+// schema is refused. An optional argument given as null counts as absent.
+type Tool struct {
+	// Name is unique within the integration: the operationId in snake_case when the operation
+	// has one, else derived from the method and the path (for example list_crm_contacts).
+	Name string
+	// Title is the operation's summary; Description its summary and description.
+	Title       string
+	Description string
+	// Method is what config.methods matches: the operation's x-mcp-method when present, else
+	// GET on a collection → list, GET on an item (the path ends with a parameter) → get,
+	// POST → create, PUT/PATCH → update, DELETE → delete, anything else → the operationId
+	// (lower-cased; the HTTP method, lower-cased, when there is none). Always lower-case.
+	Method string
+	// Tags are the operation's tags, lower-cased: what config.tags matches.
+	Tags []string
+	// OperationID, HTTPMethod and Path (the template, e.g. /contacts/{contact_id}) say which
+	// operation is called.
+	OperationID string
+	HTTPMethod  string
+	Path        string
+	Deprecated  bool
+	// Params are the path and query parameters, in document order.
+	Params []Param
+	// Body is the JSON request body, nil when the operation takes none.
+	Body *Body
+	// InputSchema is the JSON Schema (2020-12) of the arguments: an object with
+	// additionalProperties false.
+	InputSchema json.RawMessage
+
+	path     []pathChunk
+	args     map[string]*jsonschema.Resolved
+	required []string
+}
+
+// Param is a path or query parameter of a tool.
+type Param struct {
+	// Name is the parameter's name on the wire; Arg the name of the argument carrying it.
+	Name string
+	Arg  string
+	// In is "path" or "query".
+	In       string
+	Required bool
+	// Style and Explode say how arrays and objects are serialised (OpenAPI defaults applied:
+	// simple for path, form for query; explode true for form).
+	Style   string
+	Explode bool
+	// JSON: the parameter is declared with `content` (a JSON media type), so its value is sent
+	// as JSON text.
+	JSON bool
+}
+
+// Body is the JSON request body of a tool.
+type Body struct {
+	// Arg is the argument holding the body: "body", or "request_body" when a parameter is
+	// already called body.
+	Arg         string
+	Required    bool
+	ContentType string
+}
+
+// ArgumentError is a problem with one argument of a tool call.
+type ArgumentError struct {
+	Argument string
+	Problem  string
+}
+
+func (e *ArgumentError) Error() string {
+	return fmt.Sprintf("argument %q: %s", e.Argument, e.Problem)
+}
+
+type pathChunk struct {
+	literal string
+	param   *Param // nil for a literal
+}
+
+// Allowed reports whether a tool passes an MCP server's config. methods and tags are nil when
+// unrestricted; an empty non-nil list allows nothing. methods entries are method names or the
+// groups read (list, get), write (create, update, delete) and custom (every other method);
+// tags: the tool passes when one of its tags is listed. Both must pass. Matching ignores case.
+func Allowed(t *Tool, methods, tags []string) bool {
+	if t == nil {
+		return false
+	}
+	if methods != nil && !methodAllowed(t.Method, methods) {
+		return false
+	}
+	if tags != nil && !tagAllowed(t.Tags, tags) {
+		return false
+	}
+	return true
+}
+
+func methodAllowed(method string, list []string) bool {
+	for _, e := range list {
+		switch {
+		case strings.EqualFold(e, method):
+			return true
+		case strings.EqualFold(e, GroupRead):
+			if method == MethodList || method == MethodGet {
+				return true
+			}
+		case strings.EqualFold(e, GroupWrite):
+			if method == MethodCreate || method == MethodUpdate || method == MethodDelete {
+				return true
+			}
+		case strings.EqualFold(e, GroupCustom):
+			if !standardMethod(method) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func standardMethod(m string) bool {
+	switch m {
+	case MethodList, MethodGet, MethodCreate, MethodUpdate, MethodDelete:
+		return true
+	}
+	return false
+}
+
+func tagAllowed(toolTags, list []string) bool {
+	for _, want := range list {
+		for _, have := range toolTags {
+			if strings.EqualFold(want, have) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Validate checks call arguments against the tool's input schema. Every problem names its
+// argument (an *ArgumentError). args may be nil (no arguments).
+func (t *Tool) Validate(args map[string]any) error {
+	var unknown []string
+	for name := range args {
+		if _, ok := t.args[name]; !ok {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		known := make([]string, 0, len(t.args))
+		for name := range t.args {
+			known = append(known, name)
+		}
+		sort.Strings(known)
+		problem := "not an argument of this tool"
+		if len(known) > 0 {
+			problem += " (its arguments: " + strings.Join(known, ", ") + ")"
+		} else {
+			problem += " (it takes no arguments)"
+		}
+		return &ArgumentError{Argument: unknown[0], Problem: problem}
+	}
+	for _, name := range t.required {
+		if v, ok := args[name]; !ok || v == nil {
+			return &ArgumentError{Argument: name, Problem: "required"}
+		}
+	}
+	names := make([]string, 0, len(args))
+	for name := range args {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v := args[name]
+		if v == nil && !slices.Contains(t.required, name) {
+			continue // an optional argument sent as null is absent
+		}
+		if err := t.args[name].Validate(v); err != nil {
+			return &ArgumentError{Argument: name, Problem: cleanSchemaError(err)}
+		}
+	}
+	return nil
+}
+
+// cleanSchemaError drops jsonschema-go's "validating root: " wrapping.
+func cleanSchemaError(err error) string {
+	s := err.Error()
+	for {
+		rest, ok := strings.CutPrefix(s, "validating root: ")
+		if !ok {
+			return s
+		}
+		s = rest
+	}
+}
+
+var httpMethods = []string{
+	http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete,
+	http.MethodHead, http.MethodOptions, http.MethodTrace, "QUERY",
+}
+
+var scopePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.:-]{0,63}$`)
+
+// buildTools makes the tools of a validated document, sorted by name, names unique.
+func buildTools(integration string, doc *openapi3.T) ([]*Tool, error) {
+	if doc.Paths == nil {
+		return nil, nil
+	}
+	paths := doc.Paths.Map()
+	keys := make([]string, 0, len(paths))
+	for k := range paths {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+
+	type pending struct {
+		tool    *Tool
+		derived string
+	}
+	var all []pending
+	for _, path := range keys {
+		item := paths[path]
+		if item == nil {
+			continue
+		}
+		ops := item.Operations()
+		for _, method := range httpMethods {
+			op := ops[method]
+			if op == nil {
+				continue
+			}
+			t, err := buildTool(doc, path, method, item, op)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: %w", method, path, err)
+			}
+			all = append(all, pending{t, derivedName(integration, t.Method, path)})
+		}
+	}
+
+	// Names: operationIds first (they are the document's own names), then derived ones; a
+	// name already taken gets _2, _3, ….
+	taken := map[string]bool{}
+	unique := func(base string) string {
+		if len(base) > maxNameLen {
+			base = strings.TrimRight(base[:maxNameLen], "_")
+		}
+		name := base
+		for i := 2; taken[name]; i++ {
+			suffix := "_" + strconv.Itoa(i)
+			b := base
+			if len(b)+len(suffix) > maxNameLen {
+				b = strings.TrimRight(b[:maxNameLen-len(suffix)], "_")
+			}
+			name = b + suffix
+		}
+		taken[name] = true
+		return name
+	}
+	for _, p := range all {
+		if p.tool.OperationID != "" {
+			if n := snake(p.tool.OperationID); n != "" {
+				p.tool.Name = unique(n)
+			}
+		}
+	}
+	for _, p := range all {
+		if p.tool.Name == "" {
+			p.tool.Name = unique(p.derived)
+		}
+	}
+	tools := make([]*Tool, len(all))
+	for i, p := range all {
+		tools[i] = p.tool
+	}
+	sort.Slice(tools, func(i, j int) bool { return tools[i].Name < tools[j].Name })
+	return tools, nil
+}
+
+const maxNameLen = 64
+
+func buildTool(doc *openapi3.T, path, method string, item *openapi3.PathItem, op *openapi3.Operation) (*Tool, error) {
+	t := &Tool{
+		OperationID: op.OperationID,
+		HTTPMethod:  method,
+		Path:        path,
+		Title:       strings.TrimSpace(op.Summary),
+		Deprecated:  op.Deprecated,
+	}
+	m, err := toolMethod(op, method, path)
+	if err != nil {
+		return nil, err
+	}
+	t.Method = m
+	for _, tag := range op.Tags {
+		tag = strings.ToLower(strings.TrimSpace(tag))
+		if tag != "" && !slices.Contains(t.Tags, tag) {
+			t.Tags = append(t.Tags, tag)
+		}
+	}
+	t.Description = describe(op, method, path)
+
+	props := map[string]any{}
+	var required []string
+	usedArgs := map[string]bool{}
+	argName := func(base, in string) string {
+		name := sanitizeArg(base)
+		if usedArgs[name] {
+			name = sanitizeArg(base + "_" + in)
+		}
+		for i := 2; usedArgs[name]; i++ {
+			name = sanitizeArg(base + "_" + in + "_" + strconv.Itoa(i))
+		}
+		usedArgs[name] = true
+		return name
+	}
+
+	for _, p := range mergedParams(item, op) {
+		if p.In != openapi3.ParameterInPath && p.In != openapi3.ParameterInQuery {
+			continue
+		}
+		param := Param{Name: p.Name, In: p.In, Required: p.Required || p.In == openapi3.ParameterInPath}
+		param.Style = p.Style
+		if param.Style == "" {
+			if p.In == openapi3.ParameterInPath {
+				param.Style = "simple"
+			} else {
+				param.Style = "form"
+			}
+		}
+		param.Explode = param.Style == "form"
+		if p.Explode != nil {
+			param.Explode = *p.Explode
+		}
+		sref := p.Schema
+		if sref == nil {
+			if mt := jsonMediaType(p.Content); mt != "" {
+				sref = p.Content[mt].Schema
+				param.JSON = true
+			}
+		}
+		schema := (&converter{request: true}).convert(sref)
+		if p.Description != "" {
+			if _, has := schema["description"]; !has {
+				schema["description"] = p.Description
+			}
+		}
+		if p.Deprecated {
+			schema["deprecated"] = true
+		}
+		param.Arg = argName(p.Name, p.In)
+		props[param.Arg] = schema
+		if param.Required {
+			required = append(required, param.Arg)
+		}
+		t.Params = append(t.Params, param)
+	}
+
+	chunks, err := parseTemplate(path, t.Params)
+	if err != nil {
+		return nil, err
+	}
+	t.path = chunks
+
+	if op.RequestBody != nil && op.RequestBody.Value != nil {
+		rb := op.RequestBody.Value
+		mt := jsonMediaType(rb.Content)
+		switch {
+		case mt != "":
+			arg := "body"
+			if usedArgs[arg] {
+				arg = "request_body"
+			}
+			arg = argName(arg, "body")
+			t.Body = &Body{Arg: arg, Required: rb.Required, ContentType: mt}
+			schema := (&converter{request: true}).convert(rb.Content[mt].Schema)
+			desc := strings.TrimSpace(rb.Description)
+			if desc == "" {
+				desc = "The JSON request body."
+			}
+			if d, ok := schema["description"].(string); ok && d != "" && d != desc {
+				desc += "\n\n" + d
+			}
+			schema["description"] = desc
+			props[arg] = schema
+			if rb.Required {
+				required = append(required, arg)
+			}
+		case rb.Required && len(rb.Content) > 0:
+			return nil, fmt.Errorf("the request body is required but has no JSON media type (%s); such operations cannot be tools", strings.Join(mediaTypes(rb.Content), ", "))
+		}
+	}
+
+	input := map[string]any{
+		"type":                 "object",
+		"properties":           props,
+		"additionalProperties": false,
+	}
+	if len(required) > 0 {
+		input["required"] = required
+	}
+	raw, err := json.Marshal(input)
+	if err != nil {
+		return nil, fmt.Errorf("input schema: %w", err)
+	}
+	t.InputSchema = raw
+	t.required = required
+	t.args = make(map[string]*jsonschema.Resolved, len(props))
+	for name, p := range props {
+		r, err := resolve(p)
+		if err != nil {
+			return nil, fmt.Errorf("schema of argument %q: %w", name, err)
+		}
+		t.args[name] = r
+	}
+	return t, nil
+}
+
+func resolve(schema any) (*jsonschema.Resolved, error) {
+	raw, err := json.Marshal(schema)
+	if err != nil {
+		return nil, err
+	}
+	var s jsonschema.Schema
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, err
+	}
+	return s.Resolve(nil)
+}
+
+// mergedParams are the path item's parameters overridden by the operation's (same name and
+// location), in document order.
+func mergedParams(item *openapi3.PathItem, op *openapi3.Operation) []*openapi3.Parameter {
+	var out []*openapi3.Parameter
+	add := func(p *openapi3.Parameter) {
+		for i, q := range out {
+			if q.Name == p.Name && q.In == p.In {
+				out[i] = p
+				return
+			}
+		}
+		out = append(out, p)
+	}
+	for _, list := range []openapi3.Parameters{item.Parameters, op.Parameters} {
+		for _, ref := range list {
+			if ref != nil && ref.Value != nil {
+				add(ref.Value)
+			}
+		}
+	}
+	return out
+}
+
+func toolMethod(op *openapi3.Operation, method, path string) (string, error) {
+	if v, ok := op.Extensions[MethodExtension]; ok {
+		s, ok := v.(string)
+		s = strings.ToLower(strings.TrimSpace(s))
+		if !ok || !scopePattern.MatchString(s) {
+			return "", fmt.Errorf("%s must be a string of letters, digits, '_', '.', ':' or '-' (at most 64), starting with a letter or digit", MethodExtension)
+		}
+		return s, nil
+	}
+	switch method {
+	case http.MethodGet:
+		if endsWithParam(path) {
+			return MethodGet, nil
+		}
+		return MethodList, nil
+	case http.MethodPost:
+		return MethodCreate, nil
+	case http.MethodPut, http.MethodPatch:
+		return MethodUpdate, nil
+	case http.MethodDelete:
+		return MethodDelete, nil
+	}
+	if op.OperationID != "" {
+		return strings.ToLower(op.OperationID), nil
+	}
+	return strings.ToLower(method), nil
+}
+
+func endsWithParam(path string) bool {
+	path = strings.TrimRight(path, "/")
+	last := path[strings.LastIndex(path, "/")+1:]
+	return strings.Contains(last, "{")
+}
+
+func describe(op *openapi3.Operation, method, path string) string {
+	var parts []string
+	if s := strings.TrimSpace(op.Summary); s != "" {
+		parts = append(parts, s)
+	}
+	if d := strings.TrimSpace(op.Description); d != "" && d != strings.TrimSpace(op.Summary) {
+		parts = append(parts, d)
+	}
+	if len(parts) == 0 {
+		parts = append(parts, method+" "+path)
+	}
+	if op.Deprecated {
+		parts[0] = "Deprecated. " + parts[0]
+	}
+	return strings.Join(parts, "\n\n")
+}
+
+// derivedName is <method>_<integration>_<static path segments>, snake_case.
+func derivedName(integration, method, path string) string {
+	words := []string{method, integration}
+	for _, seg := range strings.Split(path, "/") {
+		if seg == "" || strings.HasPrefix(seg, "{") {
+			continue
+		}
+		if i := strings.Index(seg, "{"); i > 0 {
+			seg = seg[:i]
+		}
+		words = append(words, seg)
+	}
+	// POST /tickets/{id}/close with x-mcp-method close: close_helpdesk_tickets, not …_close.
+	if len(words) > 3 && snake(words[len(words)-1]) == snake(method) {
+		words = words[:len(words)-1]
+	}
+	return snake(strings.Join(words, "_"))
+}
+
+// snake turns camelCase, PascalCase, kebab-case and the like into snake_case ASCII.
+func snake(s string) string {
+	var b strings.Builder
+	rs := []rune(s)
+	isUpper := func(r rune) bool { return r >= 'A' && r <= 'Z' }
+	isLower := func(r rune) bool { return r >= 'a' && r <= 'z' }
+	isDigit := func(r rune) bool { return r >= '0' && r <= '9' }
+	for i, r := range rs {
+		switch {
+		case isUpper(r):
+			if i > 0 && (isLower(rs[i-1]) || isDigit(rs[i-1]) ||
+				(isUpper(rs[i-1]) && i+1 < len(rs) && isLower(rs[i+1]))) {
+				b.WriteByte('_')
+			}
+			b.WriteRune(r + ('a' - 'A'))
+		case isLower(r) || isDigit(r):
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	out := b.String()
+	for strings.Contains(out, "__") {
+		out = strings.ReplaceAll(out, "__", "_")
+	}
+	return strings.Trim(out, "_")
+}
+
+func sanitizeArg(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !argChar(c) {
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 {
+		return "_"
+	}
+	if len(b) > 64 {
+		b = b[:64]
+	}
+	return string(b)
+}
+
+// argChar: letters, digits, '_', '.' and '-' are what MCP clients accept in property names.
+func argChar(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return c == '_' || c == '.' || c == '-'
+}
+
+func parseTemplate(path string, params []Param) ([]pathChunk, error) {
+	var chunks []pathChunk
+	rest := path
+	for rest != "" {
+		open := strings.IndexByte(rest, '{')
+		if open < 0 {
+			chunks = append(chunks, pathChunk{literal: rest})
+			break
+		}
+		if open > 0 {
+			chunks = append(chunks, pathChunk{literal: rest[:open]})
+		}
+		end := strings.IndexByte(rest[open:], '}')
+		if end < 0 {
+			return nil, errors.New("unbalanced '{' in the path")
+		}
+		name := rest[open+1 : open+end]
+		var found *Param
+		for i := range params {
+			if params[i].In == openapi3.ParameterInPath && params[i].Name == name {
+				found = &params[i]
+				break
+			}
+		}
+		if found == nil {
+			return nil, fmt.Errorf("path parameter {%s} is not declared", name)
+		}
+		chunks = append(chunks, pathChunk{param: found})
+		rest = rest[open+end+1:]
+	}
+	return chunks, nil
+}
+
+// jsonMediaType is the content's JSON media type: application/json first, else the first
+// (in order) application/*+json or */json one; "" when there is none.
+func jsonMediaType(content openapi3.Content) string {
+	if _, ok := content["application/json"]; ok {
+		return "application/json"
+	}
+	var found []string
+	for mt := range content {
+		base, _, _ := strings.Cut(strings.ToLower(mt), ";")
+		base = strings.TrimSpace(base)
+		if strings.HasSuffix(base, "+json") || strings.HasSuffix(base, "/json") {
+			found = append(found, mt)
+		}
+	}
+	if len(found) == 0 {
+		return ""
+	}
+	sort.Strings(found)
+	return found[0]
+}
+
+func mediaTypes(content openapi3.Content) []string {
+	out := make([]string, 0, len(content))
+	for mt := range content {
+		out = append(out, mt)
+	}
+	sort.Strings(out)
+	return out
+}
