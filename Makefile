@@ -6,8 +6,12 @@ PKGS    := ./...
 .PHONY: run build test test-race fuzz generate check-generated vet fmt lint bench lint-spec
 
 ## run: serve on the embedded SQLite database (./data/mcpapi.db) at $(ADDR)
-run:
-	$(GO) run ./cmd/mcpapi serve --addr $(ADDR)
+run: data/secret.key
+	MCPAPI_SECRET_KEY=$$(cat data/secret.key) $(GO) run ./cmd/mcpapi serve --addr $(ADDR)
+
+# The key that seals integrated accounts' upstream credentials, made once for `make run`.
+data/secret.key:
+	@mkdir -p data && umask 077 && head -c 32 /dev/urandom | base64 > $@
 
 build:
 	$(GO) build -o bin/mcpapi ./cmd/mcpapi
