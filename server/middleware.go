@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -138,7 +139,11 @@ func strictJSON(routes routeTable) echo.MiddlewareFunc {
 	}
 }
 
-// checkJSON walks the tokens of one JSON document; it returns where the first problem is.
+// maxJSONDepth bounds nesting; the deepest document the spec allows is three levels deep.
+const maxJSONDepth = 32
+
+// checkJSON walks the tokens of one JSON document; it returns where the first problem is. The
+// pointer is built only for an error, so a deeply nested body costs linear time.
 func checkJSON(data []byte) *FieldError {
 	if !utf8.Valid(data) {
 		return &FieldError{Pointer: "", Detail: "is not valid UTF-8"}
@@ -148,21 +153,23 @@ func checkJSON(data []byte) *FieldError {
 	type frame struct {
 		object bool
 		keys   map[string]struct{}
-		path   string
-		key    string // the member whose value comes next (objects)
-		index  int    // the next index (arrays)
+		key    string // objects: the member whose value comes next
+		index  int    // arrays: the next index
 		want   bool   // objects: the next string token is a key
 	}
 	var stack []*frame
-	pointerOfValue := func() string {
-		if len(stack) == 0 {
-			return ""
+	// pointer names the value at depth n of the stack (n = len(stack): the next value).
+	pointer := func(n int) string {
+		var b strings.Builder
+		for _, f := range stack[:n] {
+			b.WriteByte('/')
+			if f.object {
+				b.WriteString(escapePointer(f.key))
+			} else {
+				b.WriteString(strconv.Itoa(f.index))
+			}
 		}
-		f := stack[len(stack)-1]
-		if f.object {
-			return f.path + "/" + escapePointer(f.key)
-		}
-		return f.path + "/" + strconv.Itoa(f.index)
+		return b.String()
 	}
 	afterValue := func() {
 		if len(stack) == 0 {
@@ -181,14 +188,20 @@ func checkJSON(data []byte) *FieldError {
 			break
 		}
 		if err != nil {
-			return &FieldError{Pointer: pointerOfValue(), Detail: "is malformed JSON"}
+			return &FieldError{Pointer: pointer(len(stack)), Detail: "is malformed JSON"}
 		}
 		switch t := tok.(type) {
 		case json.Delim:
 			switch t {
 			case '{', '[':
-				p := pointerOfValue()
-				stack = append(stack, &frame{object: t == '{', keys: map[string]struct{}{}, path: p, want: t == '{'})
+				if len(stack) >= maxJSONDepth {
+					return &FieldError{Pointer: pointer(len(stack)), Detail: "nests deeper than " + strconv.Itoa(maxJSONDepth) + " levels"}
+				}
+				f := &frame{object: t == '{', want: t == '{'}
+				if f.object {
+					f.keys = map[string]struct{}{}
+				}
+				stack = append(stack, f)
 			default:
 				stack = stack[:len(stack)-1]
 				afterValue()
@@ -197,17 +210,18 @@ func checkJSON(data []byte) *FieldError {
 			if len(stack) > 0 && stack[len(stack)-1].object && stack[len(stack)-1].want {
 				f := stack[len(stack)-1]
 				if _, dup := f.keys[t]; dup {
-					return &FieldError{Pointer: f.path + "/" + escapePointer(t), Detail: "is given more than once"}
+					f.key = t
+					return &FieldError{Pointer: pointer(len(stack)), Detail: "is given more than once"}
 				}
 				f.keys[t] = struct{}{}
 				f.key, f.want = t, false
-				if bytes.IndexByte([]byte(t), 0) >= 0 {
-					return &FieldError{Pointer: f.path, Detail: "has a member name with a NUL character"}
+				if strings.IndexByte(t, 0) >= 0 {
+					return &FieldError{Pointer: pointer(len(stack) - 1), Detail: "has a member name with a NUL character"}
 				}
 				continue
 			}
-			if bytes.IndexByte([]byte(t), 0) >= 0 {
-				return &FieldError{Pointer: pointerOfValue(), Detail: "must not contain a NUL character"}
+			if strings.IndexByte(t, 0) >= 0 {
+				return &FieldError{Pointer: pointer(len(stack)), Detail: "must not contain a NUL character"}
 			}
 			afterValue()
 		default:
@@ -225,6 +239,19 @@ func checkJSON(data []byte) *FieldError {
 		return &FieldError{Pointer: "", Detail: "is malformed JSON"}
 	}
 	return nil
+}
+
+// rejectEmptyParams answers 404 when a path parameter is empty ("/integrated-account//mcp"):
+// Echo's router matches such a path, but the spec has no operation for it.
+func rejectEmptyParams(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		for _, v := range c.ParamValues() {
+			if v == "" {
+				return echo.ErrNotFound
+			}
+		}
+		return next(c)
+	}
 }
 
 func joinQuoted(xs []string) string {

@@ -142,13 +142,14 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 		recoverPanics(),       // 2. recover
 		cors(cfg.CORSOrigins), // browsers' preflights, before auth
 		checkAccept(routes),   // 406
-		middleware.BodyLimit(fmt.Sprint(maxBodyBytes/1024)+"K"), // 4. body size limit
-		withDeadline(cfg.RequestTimeout),                        // a deadline for every database call
-		authenticate(st, routes, cfg.AuthCacheTTL, limits),      // 5.+6. auth, rate limits
-		checkContentType(routes),                                // 415 before the validator
-		strictJSON(routes),                                      // JSON that encoding/json would let through
-		requestValidator(doc, routes),                           // 7. kin-openapi request validation
-		idempotent(st, routes, cfg.Logger),                      // Idempotency-Key on creates
+		rejectEmptyParams,     // "/integrated-account//mcp" is no route of the spec
+		middleware.BodyLimit(fmt.Sprint(maxBodyBytes/1024)+"KiB"), // 4. body size limit ("K" would be 1000)
+		withDeadline(cfg.RequestTimeout),                          // a deadline for every database call
+		authenticate(st, routes, cfg.AuthCacheTTL, limits),        // 5.+6. auth, rate limits
+		checkContentType(routes),                                  // 415 before the validator
+		strictJSON(routes),                                        // JSON that encoding/json would let through
+		requestValidator(doc, routes),                             // 7. kin-openapi request validation
+		idempotent(st, routes, cfg.Logger),                        // Idempotency-Key on creates
 	)
 	e.Use(chain...)
 	api.RegisterHandlers(e, api.NewStrictHandler(h, nil)) // 8.–10. strict handler → Handler → store

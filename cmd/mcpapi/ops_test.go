@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
@@ -221,4 +222,26 @@ func TestFirstStartPrintsAToken(t *testing.T) {
 		}
 	}
 	mustStatus(t, a.do(http.MethodGet, "/integrated-account", "", "Authorization", "Bearer "+tok), http.StatusOK)
+}
+
+// TestBodyLimitsAndOddPaths pins what the fuzzers found: the limit is 64 KiB exactly, an empty
+// path id is no route, and deep nesting is refused in linear time.
+func TestBodyLimitsAndOddPaths(t *testing.T) {
+	a := startApp(t, storetest.SQLiteURL(t))
+	body := func(n int) string { // a valid create body of exactly n bytes
+		head, tail := `{"integration":"crm","tenant_id":"`, `"}`
+		return head + strings.Repeat(" ", n-len(head)-len(tail)-1) + "x" + tail
+	}
+	if r := a.do(http.MethodPost, "/integrated-account", body(65536)); r.status == http.StatusRequestEntityTooLarge {
+		t.Errorf("a body of exactly 64 KiB got 413")
+	}
+	mustStatus(t, a.do(http.MethodPost, "/integrated-account", body(65537)), http.StatusRequestEntityTooLarge)
+	mustStatus(t, a.do(http.MethodPost, "/integrated-account//mcp", `{"name":"x"}`), http.StatusNotFound)
+	mustStatus(t, a.do(http.MethodPost, "/integrated-account//mcp", `A`, "Content-Type", "text/plain"), http.StatusNotFound)
+	start := time.Now()
+	r := a.do(http.MethodPost, "/integrated-account", strings.Repeat("[", 63990))
+	mustStatus(t, r, http.StatusBadRequest)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("deep nesting took %v", d)
+	}
 }
