@@ -63,28 +63,9 @@ func (s *Store) ListIntegratedAccounts(ctx context.Context, env uuid.UUID, limit
 // nothing: without ifMatch ErrNotFound, with it one SELECT tells ErrNotFound from a
 // mismatch, which returns the current row with ErrVersionMismatch.
 func (s *Store) DeleteIntegratedAccount(ctx context.Context, env, id uuid.UUID, ifMatch []int64) (IntegratedAccount, error) {
-	q := `DELETE FROM integrated_accounts WHERE id = ? AND environment_id = ?`
-	args := []any{id, env}
-	if ifMatch != nil {
-		cond, arg := s.versionIn(ifMatch)
-		q += ` AND ` + cond
-		args = append(args, arg)
-	}
-	rows, err := writeAll(ctx, s, "delete integrated account", scanAccount, q+` RETURNING `+accountColumns, args...)
-	if err != nil {
-		return IntegratedAccount{}, err
-	}
-	if len(rows) == 1 {
-		return rows[0], nil
-	}
-	if ifMatch == nil {
-		return IntegratedAccount{}, ErrNotFound
-	}
-	a, err := s.GetIntegratedAccount(ctx, env, id)
-	if err != nil {
-		return IntegratedAccount{}, err
-	}
-	return a, ErrVersionMismatch
+	return conditionalWrite(ctx, s, "delete integrated account", scanAccount,
+		`DELETE FROM integrated_accounts WHERE id = ? AND environment_id = ?`, accountColumns,
+		[]any{id, env}, ifMatch, func() (IntegratedAccount, error) { return s.GetIntegratedAccount(ctx, env, id) })
 }
 
 func scanAccount(r scanner) (IntegratedAccount, error) {

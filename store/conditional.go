@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,4 +26,34 @@ func (s *Store) versionIn(ifMatch []int64) (string, any) {
 // versionMatches reports whether a stored version satisfies ifMatch (nil: unconditional).
 func versionMatches(ifMatch []int64, version int64) bool {
 	return ifMatch == nil || slices.Contains(ifMatch, version)
+}
+
+// conditionalWrite runs one write q (ending before RETURNING), conditional on ifMatch when it is
+// non-nil, and returns the row it wrote. When it writes nothing: without ifMatch the row is
+// missing (ErrNotFound, no second query); with it, one read by current tells a missing row
+// from a version mismatch, which returns the current row with ErrVersionMismatch.
+func conditionalWrite[T any](ctx context.Context, s *Store, op string, scan func(scanner) (T, error), q, returning string,
+	args []any, ifMatch []int64, current func() (T, error)) (T, error) {
+	var zero T
+	if ifMatch != nil {
+		cond, arg := s.versionIn(ifMatch)
+		q += ` AND ` + cond
+		args = append(args, arg)
+	}
+	rows, err := writeAll(ctx, s, op, scan, q+` RETURNING `+returning, args...)
+	if err != nil {
+		return zero, err
+	}
+	if len(rows) == 1 {
+		return rows[0], nil
+	}
+	if ifMatch == nil {
+		return zero, ErrNotFound
+	}
+	row, err := current()
+	if err != nil {
+		return zero, err
+	}
+	// The write matched nothing although the row exists: only the version can explain it.
+	return row, ErrVersionMismatch
 }

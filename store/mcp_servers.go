@@ -81,28 +81,9 @@ func (s *Store) ListMcpServers(ctx context.Context, env, accountID uuid.UUID, li
 // ifMatch ErrNotFound, with it one SELECT tells ErrNotFound from a mismatch, which returns
 // the current row with ErrVersionMismatch.
 func (s *Store) DeleteMcpServer(ctx context.Context, env, accountID, id uuid.UUID, ifMatch []int64) (McpServer, error) {
-	q := `DELETE FROM mcp_servers WHERE id = ? AND integrated_account_id = ? AND environment_id = ?`
-	args := []any{id, accountID, env}
-	if ifMatch != nil {
-		cond, arg := s.versionIn(ifMatch)
-		q += ` AND ` + cond
-		args = append(args, arg)
-	}
-	rows, err := writeAll(ctx, s, "delete mcp server", scanMcpServer, q+` RETURNING `+mcpServerColumns, args...)
-	if err != nil {
-		return McpServer{}, err
-	}
-	if len(rows) == 1 {
-		return rows[0], nil
-	}
-	if ifMatch == nil {
-		return McpServer{}, ErrNotFound
-	}
-	m, err := s.GetMcpServer(ctx, env, accountID, id)
-	if err != nil {
-		return McpServer{}, err
-	}
-	return m, ErrVersionMismatch
+	return conditionalWrite(ctx, s, "delete mcp server", scanMcpServer,
+		`DELETE FROM mcp_servers WHERE id = ? AND integrated_account_id = ? AND environment_id = ?`, mcpServerColumns,
+		[]any{id, accountID, env}, ifMatch, func() (McpServer, error) { return s.GetMcpServer(ctx, env, accountID, id) })
 }
 
 // McpServerByTokenHash finds the MCP server an MCP token belongs to, in any environment.
@@ -137,30 +118,11 @@ func (s *Store) RotateMcpServerToken(ctx context.Context, env, accountID, id uui
 	if len(newHash) == 0 {
 		return McpServer{}, errors.New("store: rotate mcp server token: empty hash")
 	}
-	q := `UPDATE mcp_servers SET token_hash = ?, version = version + 1, ` + s.touch() + `
-		WHERE id = ? AND integrated_account_id = ? AND environment_id = ?`
-	args := []any{newHash, s.bindTime(now()), id, accountID, env}
-	if ifMatch != nil {
-		cond, arg := s.versionIn(ifMatch)
-		q += ` AND ` + cond
-		args = append(args, arg)
-	}
-	rows, err := writeAll(ctx, s, "rotate mcp server token", scanMcpServer, q+` RETURNING `+mcpServerColumns, args...)
-	if err != nil {
-		return McpServer{}, err
-	}
-	if len(rows) == 1 {
-		return rows[0], nil
-	}
-	if ifMatch == nil {
-		return McpServer{}, ErrNotFound
-	}
-	m, err := s.GetMcpServer(ctx, env, accountID, id)
-	if err != nil {
-		return McpServer{}, err
-	}
-	// The update matched nothing although the row exists: only the version can explain it.
-	return m, ErrVersionMismatch
+	return conditionalWrite(ctx, s, "rotate mcp server token", scanMcpServer,
+		`UPDATE mcp_servers SET token_hash = ?, version = version + 1, `+s.touch()+`
+		WHERE id = ? AND integrated_account_id = ? AND environment_id = ?`, mcpServerColumns,
+		[]any{newHash, s.bindTime(now()), id, accountID, env}, ifMatch,
+		func() (McpServer, error) { return s.GetMcpServer(ctx, env, accountID, id) })
 }
 
 // touch is the SET term for updated_at, taking the time to bind: now, but never before the
