@@ -41,7 +41,7 @@ func crmPointingAt(t *testing.T, base string) string {
 	}
 	dir := t.TempDir()
 	doc = []byte(strings.Replace(string(doc), "https://api.crm.example.com/v1", base+"/v1", 1))
-	if err := os.WriteFile(filepath.Join(dir, "crm.yaml"), doc, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "crm.yaml"), doc, 0o600); err != nil { //nolint:gosec // G703: dir is the test's own TempDir
 		t.Fatal(err)
 	}
 	return dir
