@@ -293,3 +293,37 @@ func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestStuckDatabaseAnswers503: a database that does not answer (here: a row lock that is never
+// released in time) turns into a 503 with Retry-After at the request's deadline, not a hang.
+func TestStuckDatabaseAnswers503(t *testing.T) {
+	dbURL := storetest.Open(t, storetest.Postgres)
+	a := startApp(t, dbURL, "--request-timeout", "1s")
+	acc := a.newAccount()
+	srv := a.newServer(acc)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }() // releases the lock when the test is done
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM mcp_servers WHERE id = $1 FOR UPDATE`, srv.Id); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r := a.do(http.MethodPatch, "/integrated-account/"+acc.String()+"/mcp/"+srv.Id.String(), `{"name":"stuck"}`)
+	took := time.Since(start)
+	mustStatus(t, r, http.StatusServiceUnavailable)
+	if r.header.Get("Retry-After") == "" || took > 3*time.Second {
+		t.Errorf("503 after %v with Retry-After %q; want it at the 1s deadline", took, r.header.Get("Retry-After"))
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustStatus(t, a.do(http.MethodPatch, "/integrated-account/"+acc.String()+"/mcp/"+srv.Id.String(), `{"name":"free"}`), http.StatusOK)
+}
