@@ -148,7 +148,7 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 		authenticate(st, routes, cfg.AuthCacheTTL, limits),        // 5.+6. auth, rate limits
 		checkContentType(routes),                                  // 415 before the validator
 		strictJSON(routes),                                        // JSON that encoding/json would let through
-		requestValidator(doc, routes),                             // 7. kin-openapi request validation
+		requestValidator(routes),                                  // 7. kin-openapi request validation
 		idempotent(st, routes, cfg.Logger),                        // Idempotency-Key on creates
 	)
 	e.Use(chain...)
