@@ -237,18 +237,7 @@ func TestGracefulShutdown(t *testing.T) {
 
 	// Hold the row so that the PATCH is sure to be in flight when the signal comes.
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = conn.Close(ctx) }()
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM mcp_servers WHERE id = $1 FOR UPDATE`, srv.Id); err != nil {
-		t.Fatal(err)
-	}
+	conn, tx := lockRow(t, dbURL, srv.Id)
 	result := make(chan response, 1)
 	go func() {
 		result <- a.do(http.MethodPatch, "/integrated-account/"+acc.String()+"/mcp/"+srv.Id.String(), `{"name":"in-flight"}`)
@@ -302,19 +291,7 @@ func TestStuckDatabaseAnswers503(t *testing.T) {
 	acc := a.newAccount()
 	srv := a.newServer(acc)
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = conn.Close(ctx) }()
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }() // releases the lock when the test is done
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM mcp_servers WHERE id = $1 FOR UPDATE`, srv.Id); err != nil {
-		t.Fatal(err)
-	}
+	_, tx := lockRow(t, dbURL, srv.Id)
 	start := time.Now()
 	r := a.do(http.MethodPatch, "/integrated-account/"+acc.String()+"/mcp/"+srv.Id.String(), `{"name":"stuck"}`)
 	took := time.Since(start)
@@ -326,4 +303,25 @@ func TestStuckDatabaseAnswers503(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustStatus(t, a.do(http.MethodPatch, "/integrated-account/"+acc.String()+"/mcp/"+srv.Id.String(), `{"name":"free"}`), http.StatusOK)
+}
+
+// lockRow holds a row lock on an MCP server from a connection of its own, as a stuck or busy
+// database would; the lock goes with the transaction (commit or roll back) or the test's end.
+func lockRow(t *testing.T, dbURL string, id uuid.UUID) (*pgx.Conn, pgx.Tx) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close(ctx) })
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(ctx) }) // a no-op once committed or rolled back
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM mcp_servers WHERE id = $1 FOR UPDATE`, id); err != nil {
+		t.Fatal(err)
+	}
+	return conn, tx
 }
