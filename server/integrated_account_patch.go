@@ -24,24 +24,13 @@ func (h *Handler) UpdateIntegratedAccount(ctx context.Context, req api.UpdateInt
 	}
 	p := mustPrincipal(ctx)
 	patch := store.AccountPatch{IfMatch: ifMatchVersions(req.Params.IfMatch)}
-	if body.TenantId.IsSpecified() {
-		if body.TenantId.IsNull() {
-			patch.TenantID = store.Field[string]{Set: true, Null: true}
-		} else {
-			patch.TenantID = store.Field[string]{Set: true, Value: body.TenantId.MustGet()}
-		}
-	}
-	if body.Credentials.IsSpecified() {
-		if body.Credentials.IsNull() {
-			patch.Credentials = store.Field[[]byte]{Set: true, Null: true}
-		} else {
-			c := body.Credentials.MustGet()
-			sealed, err := h.sealCredential(p.EnvironmentID, string(c.Type), c.Name, c.Value)
-			if err != nil {
-				return nil, err
-			}
-			patch.Credentials = store.Field[[]byte]{Set: true, Value: sealed}
-		}
+	var err error
+	patch.TenantID, _ = patchField(body.TenantId, func(v string) (string, error) { return v, nil })
+	patch.Credentials, err = patchField(body.Credentials, func(c api.CredentialsPatch) ([]byte, error) {
+		return h.sealCredential(p.EnvironmentID, string(c.Type), c.Name, c.Value)
+	})
+	if err != nil {
+		return nil, err
 	}
 	acc, err := h.store.UpdateIntegratedAccount(ctx, p.EnvironmentID, req.Id, patch)
 	if errors.Is(err, store.ErrVersionMismatch) {

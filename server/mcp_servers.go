@@ -165,33 +165,32 @@ func toStorePatch(b api.McpServerPatch, now time.Time) (store.Patch, error) {
 			p.Tags = store.Field[[]string]{Set: true, Null: true}
 		} else {
 			cfg := b.Config.MustGet()
-			p.Methods = scopeField(cfg.Methods)
-			p.Tags = scopeField(cfg.Tags)
+			p.Methods, _ = patchField(cfg.Methods, normalized)
+			p.Tags, _ = patchField(cfg.Tags, normalized)
 		}
 	}
-	if b.ExpiresAt.IsSpecified() {
-		if b.ExpiresAt.IsNull() {
-			p.ExpiresAt = store.Field[time.Time]{Set: true, Null: true}
-		} else {
-			t, err := futureTime(b.ExpiresAt.MustGet(), now)
-			if err != nil {
-				return p, err
-			}
-			p.ExpiresAt = store.Field[time.Time]{Set: true, Value: t}
-		}
-	}
-	return p, nil
+	var err error
+	p.ExpiresAt, err = patchField(b.ExpiresAt, func(t time.Time) (time.Time, error) { return futureTime(t, now) })
+	return p, err
 }
 
-func scopeField(n nullable.Nullable[[]string]) store.Field[[]string] {
+// patchField turns a nullable member of a merge patch into the store's absent / null / value,
+// converting a value with conv (normalise, check, seal).
+func patchField[A, S any](n nullable.Nullable[A], conv func(A) (S, error)) (store.Field[S], error) {
 	switch {
 	case !n.IsSpecified():
-		return store.Field[[]string]{}
+		return store.Field[S]{}, nil
 	case n.IsNull():
-		return store.Field[[]string]{Set: true, Null: true}
+		return store.Field[S]{Set: true, Null: true}, nil
 	}
-	return store.Field[[]string]{Set: true, Value: normalizeScope(n.MustGet())}
+	v, err := conv(n.MustGet())
+	if err != nil {
+		return store.Field[S]{}, err
+	}
+	return store.Field[S]{Set: true, Value: v}, nil
 }
+
+func normalized(list []string) ([]string, error) { return normalizeScope(list), nil }
 
 // normalizeScope lower-cases method names and tags, dropping duplicates and keeping the
 // first-seen order. An empty list stays an empty (non-nil) list: it allows nothing.

@@ -96,10 +96,7 @@ func (x *accountRow) value() IntegratedAccount {
 // and otherwise one SELECT tells ErrNotFound, ErrVersionMismatch (with the current row) or a
 // no-op (the stored row).
 func (s *Store) UpdateIntegratedAccount(ctx context.Context, env, id uuid.UUID, p AccountPatch) (IntegratedAccount, error) {
-	distinct := "IS DISTINCT FROM"
-	if s.sqlite() {
-		distinct = "IS NOT"
-	}
+	distinct := s.distinctFrom()
 	var sets, differs []string
 	var setArgs, differArgs []any
 	if f := p.TenantID; f.Set {
@@ -136,14 +133,8 @@ func (s *Store) UpdateIntegratedAccount(ctx context.Context, env, id uuid.UUID, 
 			return rows[0], nil
 		}
 	}
-	a, err := s.GetIntegratedAccount(ctx, env, id)
-	if err != nil {
-		return IntegratedAccount{}, err
-	}
-	if !versionMatches(p.IfMatch, a.Version) {
-		return a, ErrVersionMismatch
-	}
-	return a, nil
+	return unchanged(p.IfMatch, func(a IntegratedAccount) int64 { return a.Version },
+		func() (IntegratedAccount, error) { return s.GetIntegratedAccount(ctx, env, id) })
 }
 
 // nullBytes stores an empty credential as NULL.

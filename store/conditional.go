@@ -57,3 +57,27 @@ func conditionalWrite[T any](ctx context.Context, s *Store, op string, scan func
 	// The write matched nothing although the row exists: only the version can explain it.
 	return row, ErrVersionMismatch
 }
+
+// distinctFrom is the operator of "differs from, NULLs included" in this dialect.
+func (s *Store) distinctFrom() string {
+	if s.sqlite() {
+		return "IS NOT"
+	}
+	return "IS DISTINCT FROM"
+}
+
+// unchanged explains a conditional update that changed no row, by one read of the row as it
+// is: missing → ErrNotFound; stored version not in ifMatch → the current row with
+// ErrVersionMismatch; else the update was a no-op and the stored row is the answer. Versions
+// only grow and a caller only knows versions that existed, so a stored version in ifMatch is
+// the one the update saw.
+func unchanged[T any](ifMatch []int64, version func(T) int64, current func() (T, error)) (T, error) {
+	row, err := current()
+	if err != nil {
+		return row, err
+	}
+	if !versionMatches(ifMatch, version(row)) {
+		return row, ErrVersionMismatch
+	}
+	return row, nil
+}

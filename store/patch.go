@@ -39,16 +39,8 @@ func (s *Store) UpdateMcpServer(ctx context.Context, env, accountID, id uuid.UUI
 			return rows[0], nil
 		}
 	}
-	m, err := s.GetMcpServer(ctx, env, accountID, id)
-	if err != nil {
-		return McpServer{}, err
-	}
-	// Versions only grow and a caller only knows versions that existed, so a stored version
-	// in IfMatch here is the one the UPDATE saw: the patch was a no-op at that version.
-	if !versionMatches(p.IfMatch, m.Version) {
-		return m, ErrVersionMismatch
-	}
-	return m, nil
+	return unchanged(p.IfMatch, func(m McpServer) int64 { return m.Version },
+		func() (McpServer, error) { return s.GetMcpServer(ctx, env, accountID, id) })
 }
 
 // patchStatement builds the UPDATE for a non-empty patch. Per member it adds a SET term and
@@ -57,13 +49,10 @@ func (s *Store) patchStatement(env, accountID, id uuid.UUID, p Patch) (string, [
 	var (
 		sets, differs       []string
 		setArgs, differArgs []any
-		distinct            = "IS DISTINCT FROM"
+		distinct            = s.distinctFrom()
 		configExpr          = "config"
 		sqlitePatch         = map[string]any{}
 	)
-	if s.sqlite() {
-		distinct = "IS NOT"
-	}
 	if p.Name.Set {
 		sets, setArgs = append(sets, "name = ?"), append(setArgs, p.Name.Value)
 		differs, differArgs = append(differs, "name "+distinct+" ?"), append(differArgs, p.Name.Value)
