@@ -191,3 +191,32 @@ func TestIntegrationsAndCredentials(t *testing.T) {
 		t.Errorf("remove credentials: %d %s", p.status, p.body)
 	}
 }
+
+// TestMCPRateLimits: the spec's 429 on /mcp/{token}: a valid token is limited per MCP server, and
+// guessed tokens per client address, both with Retry-After.
+func TestMCPRateLimits(t *testing.T) {
+	a := startApp(t, storetest.SQLiteURL(t), "--rate-limit", "0.5", "--rate-burst", "2")
+	ping := `{"jsonrpc":"2.0","id":1,"method":"ping"}`
+	count := func(path string) (map[int]int, string) {
+		statuses, retry := map[int]int{}, ""
+		for range 4 {
+			r := a.do(http.MethodPost, path, ping, "Authorization", "", "Accept", "application/json, text/event-stream")
+			statuses[r.status]++
+			if r.status == http.StatusTooManyRequests {
+				retry = r.header.Get("Retry-After")
+			}
+		}
+		return statuses, retry
+	}
+	guesses, retry := count("/mcp/mcp_guess")
+	if guesses[http.StatusUnauthorized] != 2 || guesses[http.StatusTooManyRequests] != 2 || retry != "2" {
+		t.Errorf("guessed tokens: %v (Retry-After %q), want 2 × 401 then 429 with Retry-After 2", guesses, retry)
+	}
+	// The REST calls below share the API token's bucket, not the MCP server's.
+	acc := a.do(http.MethodPost, "/integrated-account", `{"integration":"crm"}`).json(t)["id"].(string)
+	url := a.do(http.MethodPost, "/integrated-account/"+acc+"/mcp", `{"name":"limited"}`).json(t)["url"].(string)
+	valid, retry := count(strings.TrimPrefix(url, a.base))
+	if valid[http.StatusTooManyRequests] != 2 || retry != "2" || valid[http.StatusUnauthorized] != 0 {
+		t.Errorf("valid token: %v (Retry-After %q), want 2 answered then 429 with Retry-After 2", valid, retry)
+	}
+}
