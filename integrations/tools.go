@@ -67,10 +67,27 @@ type Tool struct {
 	// InputSchema is the JSON Schema (2020-12) of the arguments: an object with
 	// additionalProperties false.
 	InputSchema json.RawMessage
+	// OutputSchema is the JSON Schema (2020-12) of the tool's structured result, always of
+	// type object; nil when the operation declares no JSON answer. OutputWrapped says the
+	// upstream answer is not an object and is returned as {"result": answer}.
+	OutputSchema  json.RawMessage
+	OutputWrapped bool
+	// Annotations are the hints MCP clients get about what the tool does.
+	Annotations Annotations
 
 	path     []pathChunk
 	args     map[string]*jsonschema.Resolved
 	required []string
+}
+
+// Annotations are MCP tool annotations, derived from the HTTP method (GET/HEAD read-only;
+// DELETE destructive and idempotent; PUT idempotent; every tool open-world) unless the
+// operation's x-mcp-annotations says otherwise. nil means "not stated".
+type Annotations struct {
+	ReadOnly    *bool
+	Destructive *bool
+	Idempotent  *bool
+	OpenWorld   *bool
 }
 
 // Param is a path or query parameter of a tool.
@@ -327,6 +344,7 @@ func buildTool(doc *openapi3.T, path, method string, item *openapi3.PathItem, op
 		return nil, err
 	}
 	t.Method = m
+	t.Annotations = methodAnnotations(method)
 	for _, tag := range op.Tags {
 		tag = strings.ToLower(strings.TrimSpace(tag))
 		if tag != "" && !slices.Contains(t.Tags, tag) {
@@ -670,4 +688,21 @@ func mediaTypes(content openapi3.Content) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// methodAnnotations are the annotations an HTTP method implies.
+func methodAnnotations(method string) Annotations {
+	yes, no := true, false
+	a := Annotations{OpenWorld: &yes}
+	switch method {
+	case "GET", "HEAD", "OPTIONS":
+		a.ReadOnly = &yes
+	case "DELETE":
+		a.ReadOnly, a.Destructive, a.Idempotent = &no, &yes, &yes
+	case "PUT":
+		a.ReadOnly, a.Idempotent = &no, &yes
+	default:
+		a.ReadOnly = &no
+	}
+	return a
 }
