@@ -40,6 +40,7 @@ func (h *Handler) UpdateIntegratedAccount(ctx context.Context, req api.UpdateInt
 	if err != nil {
 		return nil, storeError(err, accountWhat)
 	}
+	h.invalidateMCP()
 	tag := etag(acc.Version)
 	return api.UpdateIntegratedAccount200JSONResponse{Body: toAPIAccount(acc), Headers: api.UpdateIntegratedAccount200ResponseHeaders{ETag: &tag}}, nil
 }

@@ -195,7 +195,7 @@ func TestIntegrationsAndCredentials(t *testing.T) {
 // TestMCPRateLimits: the spec's 429 on /mcp/{token}: a valid token is limited per MCP server, and
 // guessed tokens per client address, both with Retry-After.
 func TestMCPRateLimits(t *testing.T) {
-	a := startApp(t, storetest.SQLiteURL(t), "--rate-limit", "0.5", "--rate-burst", "2")
+	a := startApp(t, storetest.SQLiteURL(t), "--rate-limit", "0.5", "--rate-burst", "2", "--auth-cache-ttl", "1m")
 	ping := `{"jsonrpc":"2.0","id":1,"method":"ping"}`
 	count := func(path string) (map[int]int, string) {
 		statuses, retry := map[int]int{}, ""
@@ -208,15 +208,19 @@ func TestMCPRateLimits(t *testing.T) {
 		}
 		return statuses, retry
 	}
-	guesses, retry := count("/mcp/mcp_guess")
-	if guesses[http.StatusUnauthorized] != 2 || guesses[http.StatusTooManyRequests] != 2 || retry != "2" {
-		t.Errorf("guessed tokens: %v (Retry-After %q), want 2 × 401 then 429 with Retry-After 2", guesses, retry)
-	}
 	// The REST calls below share the API token's bucket, not the MCP server's.
 	acc := a.do(http.MethodPost, "/integrated-account", `{"integration":"crm"}`).json(t)["id"].(string)
 	url := a.do(http.MethodPost, "/integrated-account/"+acc+"/mcp", `{"name":"limited"}`).json(t)["url"].(string)
+	// Its first request looks the token up, which costs the address one request of its
+	// budget (limits come before lookups); then it is cached and costs its server's only.
 	valid, retry := count(strings.TrimPrefix(url, a.base))
-	if valid[http.StatusTooManyRequests] != 2 || retry != "2" || valid[http.StatusUnauthorized] != 0 {
+	if valid[http.StatusOK] != 2 || valid[http.StatusTooManyRequests] != 2 || retry != "2" {
 		t.Errorf("valid token: %v (Retry-After %q), want 2 answered then 429 with Retry-After 2", valid, retry)
+	}
+	// The address has one request left: one guess is looked up, the rest are refused
+	// before any lookup.
+	guesses, retry := count("/mcp/mcp_guess")
+	if guesses[http.StatusUnauthorized] != 1 || guesses[http.StatusTooManyRequests] != 3 || retry != "2" {
+		t.Errorf("guessed tokens: %v (Retry-After %q), want 1 × 401 then 429 with Retry-After 2", guesses, retry)
 	}
 }

@@ -24,6 +24,7 @@ type serveConfig struct {
 	readHeaderTimeout, readTimeout, writeTimeout            time.Duration
 	idleTimeout                                             time.Duration
 	maxHeaderBytes, rateBurst                               int
+	maxUpstreamResponse                                     int
 	rateLimit                                               float64
 	validateResponses                                       bool
 }
@@ -50,6 +51,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	s.String(&cfg.metricsAddr, "metrics-addr", "MCPAPI_METRICS_ADDR", "", "serve /metrics on this address instead of on --addr")
 	s.String(&cfg.integrationsDir, "integrations-dir", "MCPAPI_INTEGRATIONS_DIR", "", "folder of integration OpenAPI documents (NAME.yaml|.yml|.json), besides the embedded examples")
 	s.String(&cfg.secretKey, "secret-key", "MCPAPI_SECRET_KEY", "", "32 bytes, standard base64: seals integrated accounts' upstream credentials (empty: credentials cannot be set)")
+	s.Int(&cfg.maxUpstreamResponse, "max-upstream-response", "MCPAPI_MAX_UPSTREAM_RESPONSE", 1<<20, "largest upstream answer to an MCP tool call, in bytes; past it the call is a tool error naming the limit")
 	s.Bool(&cfg.validateResponses, "validate-responses", "MCPAPI_VALIDATE_RESPONSES", false, "log every response that breaks openapi.yaml as an error (for tests and canaries)")
 	if err := s.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -87,17 +89,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	handler, err := server.New(st, server.Config{
-		Catalogue:         catalogue,
-		SecretKey:         cfg.secretKey,
-		PublicURL:         cfg.publicURL,
-		AuthCacheTTL:      cfg.authCacheTTL,
-		RateLimit:         cfg.rateLimit,
-		RateBurst:         cfg.rateBurst,
-		RequestTimeout:    cfg.requestTimeout,
-		CORSOrigins:       splitList(cfg.corsOrigins),
-		SeparateMetrics:   cfg.metricsAddr != "",
-		ValidateResponses: cfg.validateResponses,
-		Logger:            logger,
+		Catalogue:           catalogue,
+		SecretKey:           cfg.secretKey,
+		PublicURL:           cfg.publicURL,
+		AuthCacheTTL:        cfg.authCacheTTL,
+		MaxUpstreamResponse: int64(cfg.maxUpstreamResponse),
+		RateLimit:           cfg.rateLimit,
+		RateBurst:           cfg.rateBurst,
+		RequestTimeout:      cfg.requestTimeout,
+		CORSOrigins:         splitList(cfg.corsOrigins),
+		SeparateMetrics:     cfg.metricsAddr != "",
+		ValidateResponses:   cfg.validateResponses,
+		Logger:              logger,
 	})
 	if err != nil {
 		_ = ln.Close() // not served yet; the error to report is err
