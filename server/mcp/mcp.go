@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
@@ -164,6 +165,7 @@ type Handler struct {
 	missing          *sdk.Server         // the SDK server of targets whose integration is not in the catalogue
 	streamable       *sdk.StreamableHTTPHandler
 	streamableSSE    *sdk.StreamableHTTPHandler
+	leanServed       atomic.Int64 // requests the lean path answered (for tests)
 }
 
 // handler is the old name, kept for the package's own tests.
@@ -332,6 +334,7 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, token string) (e
 	var handled bool
 	method, outcome, handled = h.lean(ctx, w, r, body, c)
 	if handled {
+		h.leanServed.Add(1)
 		return nil
 	}
 	sw := &statusWriter{ResponseWriter: w}
