@@ -182,6 +182,18 @@ func TestIntegrationsAndCredentials(t *testing.T) {
 	acc = k.do(http.MethodPost, "/integrated-account", `{"integration":"crm"}`)
 	path = "/integrated-account/" + acc.json(t)["id"].(string)
 	mustStatus(t, k.do(http.MethodPatch, path, `{"credentials":{"type":"header","value":"v"}}`), http.StatusBadRequest) // header needs a name
+	// Credentials that could never be sent are refused at write time, with a pointer.
+	for body, pointer := range map[string]string{
+		`{"credentials":{"type":"header","name":"Content-Type","value":"v"}}`:      "/credentials/name",
+		`{"credentials":{"type":"header","name":"Transfer-Encoding","value":"v"}}`: "/credentials/name",
+		`{"credentials":{"type":"header","name":"Connection","value":"v"}}`:        "/credentials/name",
+		`{"credentials":{"type":"bearer","value":"a\r\nX-Evil: 1"}}`:             "/credentials/value",
+	} {
+		r := k.do(http.MethodPatch, path, body)
+		if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), `"pointer":"`+pointer+`"`) {
+			t.Errorf("%s: %d %s", body, r.status, r.body)
+		}
+	}
 	p = k.do(http.MethodPatch, path, `{"credentials":{"type":"header","name":"X-Api-Key","value":"v"}}`)
 	if p.status != http.StatusOK || p.json(t)["has_credentials"] != true || strings.Contains(string(p.body), `"v"`) {
 		t.Errorf("set credentials: %d %s", p.status, p.body)
