@@ -187,7 +187,7 @@ func TestIntegrationsAndCredentials(t *testing.T) {
 		`{"credentials":{"type":"header","name":"Content-Type","value":"v"}}`:      "/credentials/name",
 		`{"credentials":{"type":"header","name":"Transfer-Encoding","value":"v"}}`: "/credentials/name",
 		`{"credentials":{"type":"header","name":"Connection","value":"v"}}`:        "/credentials/name",
-		`{"credentials":{"type":"bearer","value":"a\r\nX-Evil: 1"}}`:             "/credentials/value",
+		`{"credentials":{"type":"bearer","value":"a\r\nX-Evil: 1"}}`:               "/credentials/value",
 	} {
 		r := k.do(http.MethodPatch, path, body)
 		if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), `"pointer":"`+pointer+`"`) {
