@@ -174,13 +174,17 @@ func (o options) estimate() time.Duration {
 	var windows time.Duration
 	for _, op := range o.ops {
 		if op == opMCPMem {
-			windows += time.Duration(o.reps)
+			windows += time.Duration(o.reps) * (o.memWindow() + o.warmup) / (o.duration + o.warmup)
 			continue
 		}
 		windows += time.Duration(o.reps*len(o.concurrency)) * 3
 	}
 	return windows * (o.duration + o.warmup)
 }
+
+// memWindow is how long the memory row runs: --duration, at least a second, so that even
+// --quick completes a few rounds of its large calls.
+func (o options) memWindow() time.Duration { return max(o.duration, time.Second) }
 
 // command is the invocation to print under the table.
 func (o options) command() string {

@@ -210,7 +210,7 @@ func (b *bench) measureMem(ctx context.Context) (result, error) {
 	}()
 	conns0 := b.upstreamAccepted(ctx)
 	g := b.loadGen(opMCPMem, memConcurrency, target{targetServer, b.server})
-	r, err := g.run(ctx, b.opts.duration, pid)
+	r, err := g.run(ctx, b.opts.memWindow(), pid)
 	g.close()
 	close(stop)
 	m.peak = <-done
@@ -488,7 +488,7 @@ func (b *bench) memTable(w *stickyWriter) error {
 	if !m.hwmWindow {
 		hwm += " (life)"
 	}
-	rows.printf("operation\tconcurrency\ttarget\treq/s\tp50\tp99\terrors\tidle RSS\tpeak RSS\tVmHWM\tabove idle\tbound\t\t\n")
+	rows.printf("operation\tconcurrency\ttarget\treq/s\tp50\tp99\terrors\tidle RSS\tpeak RSS\tVmHWM\tabove idle\tbound\tvs bound\t\n")
 	rows.printf("%s\t%d\t%s\t%.0f\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 		strings.ToUpper(opMCPMem), memConcurrency, targetServer, worst.rps(), ms(worst.percentile(0.5)), ms(worst.percentile(0.99)),
 		worst.errors, mb(m.idle), mb(m.peak), hwm, mb(m.above()), mb(m.bound), verdict)
@@ -502,7 +502,7 @@ func (b *bench) memTable(w *stickyWriter) error {
 	w.printf("\nMCP-MEM: %d concurrent tools/call of %s, whose answer is a JSON object of exactly the upstream limit, %s, for %s;\n"+
 		"RSS of mcpapi serve: idle (VmRSS before), peak (VmRSS every %s), VmHWM (reset before the window); above idle = max(peak, VmHWM) − idle,\n"+
 		"against the bound %d × 4 × the limit; the worst of %d repetition(s). Each answer is checked (the text is the whole body).\n\n",
-		memConcurrency, blobTool, limit, b.opts.duration, memSampleEvery, memConcurrency, len(rs))
+		memConcurrency, blobTool, limit, b.opts.memWindow(), memSampleEvery, memConcurrency, len(rs))
 	return w.err
 }
 
