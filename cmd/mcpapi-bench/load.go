@@ -180,6 +180,7 @@ func (g *loadGen) request(ctx context.Context, rng *rand.Rand, k int) (*http.Req
 // pid > 0.
 func (g *loadGen) run(ctx context.Context, d time.Duration, pid int) (result, error) {
 	type worker struct {
+		ref      answerRef // MCP rows: the answer later ones are compared with
 		lat      []time.Duration
 		errors   int
 		firstErr string
@@ -223,7 +224,7 @@ func (g *loadGen) run(ctx context.Context, d time.Duration, pid int) (result, er
 					_ = resp.Body.Close() // read to its end or to the error that ended it
 					w.lat = append(w.lat, time.Since(t0))
 					if err == nil {
-						err = g.check.check(resp.StatusCode, resp.Header.Get("Content-Type"), body, k+1)
+						err = g.check.verify(&w.ref, resp.StatusCode, resp.Header.Get("Content-Type"), body, k+1)
 					}
 					if err != nil {
 						w.errors++

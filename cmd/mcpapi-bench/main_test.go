@@ -215,3 +215,35 @@ func TestMCPCheck(t *testing.T) {
 		t.Error("a text of the wrong size accepted")
 	}
 }
+
+// TestAnswerRef: an answer equal to a checked one but for its id passes without decoding; one
+// that differs anywhere else is checked in full, so a wrong answer never passes.
+func TestAnswerRef(t *testing.T) {
+	c := mcpCheck{method: "tools/call", text: upstreamRecord}
+	answer := func(id int, text string) []byte {
+		return []byte(`{"jsonrpc":"2.0","id":` + strconv.Itoa(id) + `,"result":{"content":[{"type":"text","text":` + strconv.Quote(text) + `}]}}`)
+	}
+	var ref answerRef
+	if err := c.verify(&ref, 200, "application/json", answer(1, upstreamRecord), 1); err != nil || !ref.ok {
+		t.Fatalf("first answer: %v, reference kept %t", err, ref.ok)
+	}
+	if !ref.matches(answer(12345, upstreamRecord), 12345) || ref.matches(answer(12345, upstreamRecord), 12346) {
+		t.Error("the reference does not match by id")
+	}
+	if err := c.verify(&ref, 200, "application/json", answer(2, upstreamRecord), 2); err != nil {
+		t.Errorf("same answer, next id: %v", err)
+	}
+	wrong := strings.Replace(upstreamRecord, "Ada", "Bob", 1)
+	if err := c.verify(&ref, 200, "application/json", answer(3, wrong), 3); err == nil {
+		t.Error("a different text passed")
+	}
+	if err := c.verify(&ref, 200, "application/json", answer(4, upstreamRecord), 5); err == nil {
+		t.Error("a wrong id passed")
+	}
+	if err := c.verify(&ref, 200, "text/html", answer(6, upstreamRecord), 6); err == nil {
+		t.Error("a wrong content type passed")
+	}
+	if err := c.verify(&ref, 500, "application/json", answer(7, upstreamRecord), 7); err == nil {
+		t.Error("a wrong status passed")
+	}
+}
