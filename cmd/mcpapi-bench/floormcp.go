@@ -26,7 +26,7 @@ import (
 const (
 	floorUpstreamEnv   = "MCPAPI_BENCH_FLOOR_UPSTREAM"
 	floorToolsEnv      = "MCPAPI_BENCH_FLOOR_TOOLS"
-	floorCredentialEnv = "MCPAPI_BENCH_FLOOR_CREDENTIAL"
+	floorCredentialEnv = "MCPAPI_BENCH_FLOOR_CREDENTIAL" //nolint:gosec // G101: the name of a variable, not a credential
 
 	floorResolve = `SELECT m.id, m.config, m.expires_at, a.integration FROM mcp_servers m
 		JOIN integrated_accounts a ON a.id = m.integrated_account_id AND a.environment_id = m.environment_id
@@ -46,7 +46,7 @@ type mcpFloor struct {
 const floorUpstreamConns = 256
 
 func newMCPFloor(pool *pgxpool.Pool, concurrency int) (*mcpFloor, error) {
-	tools, err := os.ReadFile(os.Getenv(floorToolsEnv))
+	tools, err := os.ReadFile(os.Getenv(floorToolsEnv)) //nolint:gosec // G703: a file the benchmark (our parent) wrote
 	if err != nil {
 		return nil, err
 	}

@@ -458,7 +458,46 @@ func (b *bench) mcpTable(w *stickyWriter) error {
 		"(a JSON-RPC result, no error, the upstream's record as text / %d tools); errors counts the others. × floor, × sdk: req/s divided by theirs.\n"+
 		"upstream CPU µs/call: the upstream process's CPU per call of that target; upstream conns: TCP connections it accepted from the warm-up on (reuse keeps it at most the concurrency).\n\n",
 		len(b.mcpTokens), len(b.mcpTokens), mcpProtocolVersion, callTool, benchTools, benchTools)
+	if slices.Contains(o.ops, opMCPCall) {
+		for _, c := range o.concurrency {
+			if line := b.issueTargets(c); line != "" {
+				w.printf("%s\n", line)
+			}
+		}
+		w.printf("\n")
+	}
 	return w.err
+}
+
+// issueTargets measures MCP-CALL at concurrency c against issue 10's targets (stated for
+// c=32): target 1, req/s ≥ 0.8 × the SDK alone's, p99 ≤ 3 × the floor's, upstream CPU per
+// call ≤ 1.5 × the floor's, CPU per call ≤ the SDK alone's + 150 µs; target 2, req/s ≥ 0.6 ×
+// the floor's.
+func (b *bench) issueTargets(c int) string {
+	m := b.summarize(resultKey{opMCPCall, c, targetServer})
+	f := b.summarize(resultKey{opMCPCall, c, targetFloor})
+	s := b.summarize(resultKey{opMCPCall, c, targetSDK})
+	if !m.ok || !f.ok || !s.ok || s.rps <= 0 || f.rps <= 0 || f.p99 <= 0 {
+		return ""
+	}
+	mark := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "NOT met"
+	}
+	parts := []string{
+		fmt.Sprintf("req/s %.2f × sdk (≥ 0.8: %s)", m.rps/s.rps, mark(m.rps >= 0.8*s.rps)),
+		fmt.Sprintf("p99 %.1f × floor (≤ 3: %s)", m.p99/f.p99, mark(m.p99 <= 3*f.p99)),
+	}
+	if m.upCPU >= 0 && f.upCPU > 0 {
+		parts = append(parts, fmt.Sprintf("upstream CPU %.1f × floor's (≤ 1.5: %s)", m.upCPU/f.upCPU, mark(m.upCPU <= 1.5*f.upCPU)))
+	}
+	if m.cpu >= 0 && s.cpu >= 0 {
+		parts = append(parts, fmt.Sprintf("CPU %.0f µs vs sdk %.0f + 150 (%s)", m.cpu, s.cpu, mark(m.cpu <= s.cpu+150)))
+	}
+	parts = append(parts, fmt.Sprintf("target 2: req/s %.2f × floor (≥ 0.6: %s)", m.rps/f.rps, mark(m.rps >= 0.6*f.rps)))
+	return fmt.Sprintf("issue 10 at c=%d (its targets are for c=32): target 1: %s", c, strings.Join(parts, "; "))
 }
 
 // memTable is the memory row: the repetition that grew mcpapi's resident set the most.

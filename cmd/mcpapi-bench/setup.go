@@ -139,7 +139,7 @@ func (b *bench) setup(ctx context.Context) error {
 			return err
 		}
 	}
-	b.serveHelp, _ = exec.CommandContext(ctx, bin, "serve", "--help").CombinedOutput()
+	b.serveHelp, _ = exec.CommandContext(ctx, bin, "serve", "--help").CombinedOutput() //nolint:gosec // G204: the mcpapi binary built here or given by --mcpapi-bin
 	var extra []string
 	if o.needsMCP() {
 		if extra, err = b.prepareMCP(); err != nil {
@@ -523,5 +523,3 @@ func (b *bench) startFloor(ctx context.Context) error {
 	b.logf("floor serving on %s (pid %d)", base, c.pid())
 	return ctx.Err()
 }
-
-func (b *bench) floorBase() string { return b.floor.base }
