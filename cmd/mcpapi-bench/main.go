@@ -13,7 +13,7 @@
 // REST API), drives every target from its own load generator, prints tables of medians, then
 // stops its children and drops the database.
 //
-//	go run ./cmd/mcpapi-bench                 # the full run (make bench), ~20 minutes
+//	go run ./cmd/mcpapi-bench                 # the full run (make bench), ~25 minutes
 //	go run ./cmd/mcpapi-bench --quick         # a smoke run of a few seconds
 package main
 
