@@ -231,10 +231,10 @@ func (b *bench) record(rep int, op string, c int, target string, r result) {
 	if v := r.cpuPerRequest(); v >= 0 {
 		cpu = fmt.Sprintf(", %.0f µs CPU/req", v)
 	}
-	if r.requests > 0 && r.upCPU >= 0 {
+	if isMCPOp(op) && target != targetSDK && r.requests > 0 && r.upCPU >= 0 {
 		cpu += fmt.Sprintf(", upstream %.0f µs CPU/call", float64(r.upCPU.Microseconds())/float64(r.requests))
 	}
-	if r.upConns >= 0 {
+	if isMCPOp(op) && target != targetSDK && r.upConns >= 0 {
 		cpu += fmt.Sprintf(", %d new upstream connections", r.upConns)
 	}
 	if m := r.mem; m != nil {
