@@ -62,7 +62,7 @@ type loadGen struct {
 	counter interface{ Add(int64) int64 }
 	client  *http.Client
 
-	// MCP rows: each request is mcp to a random one of paths, its answer must pass check.
+	// MCP rows: each request is mcp, sent to a random one of mcpPaths; its answer must pass check.
 	mcpPaths []string
 	mcp      mcpRequest
 	check    *mcpCheck
