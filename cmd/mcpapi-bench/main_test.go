@@ -247,3 +247,22 @@ func TestAnswerRef(t *testing.T) {
 		t.Error("a wrong status passed")
 	}
 }
+
+// TestHasFlag: a flag counts as listed by serve --help only under its exact name.
+func TestHasFlag(t *testing.T) {
+	b := &bench{serveHelp: []byte("Usage of mcpapi serve:\n  -max-upstream-response int\n    \tlargest upstream body (default 1048576)\n  -rate-limit-burst int\n  -validate-responses\n    \tlog\n")}
+	for name, want := range map[string]bool{
+		"max-upstream-response": true, "validate-responses": true, "rate-limit": false, "secret-key": false,
+	} {
+		if got := b.hasFlag(name); got != want {
+			t.Errorf("hasFlag(%q) = %t, want %t", name, got, want)
+		}
+	}
+	o, err := parseOptions([]string{"--ops", "mcp-call,MCP-LIST"}, &bytes.Buffer{})
+	if err != nil || !o.needsMCP() || strings.Join(o.ops, ",") != "mcp-call,mcp-list" {
+		t.Errorf("MCP ops: %v %v", o.ops, err)
+	}
+	if o, _ := parseOptions([]string{"--ops", "get"}, &bytes.Buffer{}); o.needsMCP() {
+		t.Error("REST ops need the MCP setup")
+	}
+}
