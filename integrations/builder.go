@@ -183,14 +183,15 @@ func (b *builder) buildTool(path, method string, item *openapi3.PathItem, op *op
 		case openapi3.ParameterInPath, openapi3.ParameterInQuery:
 		case openapi3.ParameterInHeader:
 			if reason := b.headerExcluded(p.Name); reason != "" {
-				if p.Required {
-					b.warn.add(KindParameter, where, fmt.Sprintf("required header %q is not an argument (%s)", p.Name, reason))
+				// Once per header name: documents repeat the same header on every operation.
+				if p.Required && reason != reasonTransport {
+					b.warn.addKeyed("header\x00"+strings.ToLower(p.Name), KindParameter, where, fmt.Sprintf("header %q is not an argument, here or elsewhere (%s)", p.Name, reason))
 				}
 				continue
 			}
 		default:
 			if p.Required {
-				b.warn.add(KindParameter, where, fmt.Sprintf("required %s parameter %q cannot be an argument: it is not sent", p.In, p.Name))
+				b.warn.addKeyed(p.In+"\x00"+p.Name, KindParameter, where, fmt.Sprintf("required %s parameter %q is not an argument, here or elsewhere: it is never sent", p.In, p.Name))
 			}
 			continue
 		}
@@ -467,17 +468,22 @@ var reservedHeaders = map[string]string{
 
 var credentialHeader = regexp.MustCompile(`(?i)(^|[-_])(auth|authorization|token|secret|password|passwd|api[-_]?key|session|signature|credential)s?($|[-_])`)
 
+const (
+	reasonCredential = "it carries a credential, which is the account's"
+	reasonTransport  = "the transport sets it"
+)
+
 // headerExcluded says why a header parameter is not an argument ("" when it is one).
 func (b *builder) headerExcluded(name string) string {
 	lower := strings.ToLower(name)
 	if why, ok := reservedHeaders[lower]; ok {
 		if why == "credential" {
-			return "it carries a credential, which is the account's"
+			return reasonCredential
 		}
-		return "the transport sets it"
+		return reasonTransport
 	}
 	if b.credentialHeaders[lower] || credentialHeader.MatchString(lower) {
-		return "it carries a credential, which is the account's"
+		return reasonCredential
 	}
 	return ""
 }

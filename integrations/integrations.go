@@ -271,3 +271,18 @@ func isDocument(file string) bool {
 func stem(file string) string {
 	return strings.ToLower(strings.TrimSuffix(file, filepath.Ext(file)))
 }
+
+// LoadFile builds the integration of one document file, named after the file (lower-cased,
+// without its extension; a name that is not a valid integration name becomes "integration").
+// It is what `mcpapi integrations check` runs.
+func LoadFile(path string) (*Integration, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("integrations: %w", err)
+	}
+	name := stem(filepath.Base(path))
+	if !namePattern.MatchString(name) {
+		name = "integration"
+	}
+	return parse(name, path, data)
+}

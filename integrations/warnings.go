@@ -74,6 +74,12 @@ func (w *warnings) addKeyed(key, kind, op, msg string) {
 	w.items = append(w.items, Warning{Kind: kind, Operation: op, Message: msg})
 }
 
+func (w *warnings) merge(o *warnings) {
+	for _, it := range o.items {
+		w.add(it.Kind, it.Operation, it.Message)
+	}
+}
+
 func (w *warnings) list() []Warning {
 	out := w.items
 	if w.dropped > 0 {
