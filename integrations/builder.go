@@ -348,6 +348,8 @@ func (b *builder) output(t *Tool, op *openapi3.Operation, where string) (string,
 			}
 			schema = map[string]any{"type": "object", "properties": map[string]any{"result": schema}}
 			t.OutputWrapped = true
+		} else {
+			schema["type"] = "object" // an MCP outputSchema is an object schema, never nullable
 		}
 		raw, err := json.Marshal(schema)
 		if err != nil {

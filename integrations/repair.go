@@ -46,7 +46,7 @@ func repairTree(root any, swagger bool, w *warnings) bool {
 			continue
 		}
 		total += n
-		w.add(KindInvalid, "", fmt.Sprintf(r.messages[kind], n)+"; first at "+strings.Join(r.first[kind], ", "))
+		w.add(KindRepaired, "", fmt.Sprintf(r.messages[kind], n)+"; first at "+strings.Join(r.first[kind], ", "))
 	}
 	return total > 0
 }

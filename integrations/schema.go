@@ -34,7 +34,7 @@ var knownFormats = map[string]bool{
 
 // converter turns OpenAPI schemas (3.0 or 3.1) into self-contained JSON Schema 2020-12
 // documents: references inlined, nullable as a "null" type, 3.0's boolean exclusive bounds as
-// numbers, example as examples, OpenAPI-only keywords (discriminator, xml, externalDocs, x-…)
+// numbers, examples left out, OpenAPI-only keywords (discriminator, xml, externalDocs, x-…)
 // dropped, patterns that Go's regexp cannot compile and unknown formats dropped (a warning
 // each). In request mode, readOnly properties are left out (and out of required). In output
 // mode the schema is loosened so that real answers pass a client's validation of
@@ -233,12 +233,8 @@ func (c *converter) constraints(ref *openapi3.SchemaRef, s *openapi3.Schema, out
 	if s.Default != nil {
 		out["default"] = s.Default
 	}
-	switch {
-	case len(s.Examples) > 0:
-		out["examples"] = s.Examples[:1]
-	case s.Example != nil:
-		out["examples"] = []any{s.Example}
-	}
+	// Examples are left out: documents' examples are often wrong (they are never validated,
+	// see validate) and a wrong one misleads a model more than none.
 	if s.Deprecated {
 		out["deprecated"] = true
 	}

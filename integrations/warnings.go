@@ -11,6 +11,7 @@ import (
 const (
 	KindConverted   = "converted"    // a Swagger 2.0 document, converted to OpenAPI 3
 	KindInvalid     = "invalid"      // the document breaks a rule of the specification
+	KindRepaired    = "repaired"     // a defect kin-openapi refuses outright, repaired (see repairTree)
 	KindExample     = "example"      // an example does not match its schema (examples never reach a tool)
 	KindPattern     = "pattern"      // a pattern Go's regexp (RE2) cannot compile: left out of the tool schema
 	KindFormat      = "format"       // an unknown format: left out of the tool schema
