@@ -194,25 +194,28 @@ func New(deps Deps) http.Handler {
 	return h
 }
 
-// definition is the MCP tool of an integration's tool.
+// definition is the MCP tool of an integration's tool: its hints and output schema are the
+// integration's (integrations.Tool.Annotations, OutputSchema).
 func definition(t *integrations.Tool) *sdk.Tool {
-	readOnly := t.HTTPMethod == http.MethodGet || t.HTTPMethod == http.MethodHead || t.HTTPMethod == http.MethodOptions
-	ann := &sdk.ToolAnnotations{
-		Title:          t.Title,
-		ReadOnlyHint:   readOnly,
-		IdempotentHint: readOnly || t.HTTPMethod == http.MethodPut || t.HTTPMethod == http.MethodDelete,
+	a := t.Annotations
+	ann := &sdk.ToolAnnotations{Title: t.Title, DestructiveHint: a.Destructive, OpenWorldHint: a.OpenWorld}
+	if a.ReadOnly != nil {
+		ann.ReadOnlyHint = *a.ReadOnly
 	}
-	if !readOnly {
-		destructive := t.HTTPMethod == http.MethodDelete
-		ann.DestructiveHint = &destructive
+	if a.Idempotent != nil {
+		ann.IdempotentHint = *a.Idempotent
 	}
-	return &sdk.Tool{
+	def := &sdk.Tool{
 		Name:        t.Name,
 		Title:       t.Title,
 		Description: t.Description,
 		InputSchema: t.InputSchema,
 		Annotations: ann,
 	}
+	if t.OutputSchema != nil {
+		def.OutputSchema = t.OutputSchema
+	}
+	return def
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
