@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -65,7 +66,13 @@ func (r *repairer) walk(v any, path []string) {
 			r.note(repairItems, append(path, "items"))
 			x["items"] = r.tupleItems(items)
 		}
-		for k, e := range x {
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys) // the warnings name the first places found: the same on every load
+		for _, k := range keys {
+			e := x[k]
 			if k == "example" || k == "examples" || k == "default" || k == "enum" || k == "const" || strings.HasPrefix(k, "x-") {
 				continue
 			}

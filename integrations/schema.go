@@ -15,11 +15,11 @@ import (
 // value and says why in its description. The budgets keep tools/list small for documents whose
 // schemas reference half the document (a tool's schema is sent with every tools/list).
 const (
-	maxSchemaDepth   = 16   // nesting levels of one schema
-	inputNodeBudget  = 2000 // schema nodes of one tool's arguments
-	outputNodeBudget = 400  // schema nodes of one tool's output schema
-	outputMaxDepth   = 6    // nesting levels of an output schema
-	maxEnum          = 100  // enum values kept in an argument schema
+	maxSchemaDepth   = 10  // nesting levels of one schema
+	inputNodeBudget  = 600 // schema nodes of one tool's arguments
+	outputNodeBudget = 120 // schema nodes of one tool's output schema
+	outputMaxDepth   = 4   // nesting levels of an output schema
+	maxEnum          = 100 // enum values kept in an argument schema
 )
 
 // knownFormats are the formats of JSON Schema 2020-12 and of OpenAPI; any other is left out of
@@ -201,7 +201,7 @@ func (c *converter) convert(ref *openapi3.SchemaRef) map[string]any {
 }
 
 // maxSchemaDescription bounds each description inside a tool schema.
-const maxSchemaDescription = 300
+const maxSchemaDescription = 200
 
 // constraints copies the value constraints of s (argument schemas only).
 func (c *converter) constraints(ref *openapi3.SchemaRef, s *openapi3.Schema, out map[string]any) {
