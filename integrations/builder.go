@@ -471,7 +471,7 @@ var reservedHeaders = map[string]string{
 var credentialHeader = regexp.MustCompile(`(?i)(^|[-_])(auth|authorization|token|secret|password|passwd|api[-_]?key|session|signature|credential)s?($|[-_])`)
 
 const (
-	reasonCredential = "it carries a credential, which is the account's"
+	reasonCredential = "it carries a credential, which is the account's" //nolint:gosec // G101: a message, not a credential
 	reasonTransport  = "the transport sets it"
 )
 

@@ -505,7 +505,7 @@ func TestGenerated1000(t *testing.T) {
 		t.Fatalf("%d operations, %d tools", in.Operations, len(in.Tools))
 	}
 	checkTools(t, in)
-	retained := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	retained := int64(after.HeapAlloc) - int64(before.HeapAlloc) //nolint:gosec // G115: heap sizes fit in int64
 	t.Logf("1,000 operations: %.1f MB retained on the heap, loaded in %s", float64(retained)/(1<<20), in.LoadTime)
 	if retained > 100<<20 {
 		t.Errorf("%d bytes retained, more than 100 MB", retained)
@@ -538,7 +538,7 @@ func BenchmarkLoad1000(b *testing.B) {
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)
-		retained = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / (1 << 20)
+		retained = (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / (1 << 20)
 		runtime.KeepAlive(in)
 	}
 	b.ReportMetric(retained, "MB-retained")

@@ -98,7 +98,7 @@ func loadDocument(data []byte, w *warnings) (*openapi3.T, error) {
 		}
 		doc, err := openapi2conv.ToV3WithLoader(&doc2, loader, nil)
 		if err != nil {
-			return nil, fmt.Errorf("Swagger 2.0 document not convertible to OpenAPI 3: %w", err)
+			return nil, fmt.Errorf("a Swagger 2.0 document not convertible to OpenAPI 3: %w", err)
 		}
 		w.add(KindConverted, "", "converted from Swagger 2.0 to OpenAPI 3")
 		return doc, nil

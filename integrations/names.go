@@ -3,16 +3,13 @@ package integrations
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"regexp"
 	"strings"
 )
 
-// Tool names match toolNamePattern, what every major MCP client accepts. Clients prefix them
+// Tool names match ^[a-z0-9_]{1,64}$, what every major MCP client accepts. Clients prefix them
 // with the server's name, so shorter is better: a name past maxNameLen is shortened, first by
 // abbreviating its words, then by cutting it and appending a hash of the whole name.
 const maxNameLen = 64
-
-var toolNamePattern = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
 
 // abbreviations shorten long words of over-long names; the list only grows (a name that fits
 // never changes, and an abbreviated one changes only if a new entry matches its words).

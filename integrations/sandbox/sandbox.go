@@ -227,10 +227,10 @@ func (s *Sandbox) account(key [32]byte, it *integration) *account {
 	}
 	if len(s.accounts) >= MaxAccounts {
 		var oldest [32]byte
-		var min uint64 = ^uint64(0)
+		least := ^uint64(0)
 		for k, a := range s.accounts {
-			if a.used < min {
-				oldest, min = k, a.used
+			if a.used < least {
+				oldest, least = k, a.used
 			}
 		}
 		delete(s.accounts, oldest)
