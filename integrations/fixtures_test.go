@@ -332,6 +332,17 @@ func TestFixtures(t *testing.T) {
 			},
 		},
 		{
+			// seen in OpenAI's and Slack's documents: 3.1 and draft 2019-09 keywords in 3.0
+			file: "spec30.yaml", tools: []string{"get_thread"}, warnings: []string{"invalid"},
+			contains: []string{"extra sibling fields: [$recursiveRef]"},
+			check: func(t *testing.T, in *integrations.Integration) {
+				topic := schemaOf(t, mustTool(t, in, "get_thread").OutputSchema, "properties", "topic")
+				if fmt.Sprint(topic["type"]) != "[string null]" {
+					t.Errorf("topic %v", topic)
+				}
+			},
+		},
+		{
 			file: "form.yaml", tools: []string{"create_charge"}, warnings: []string{"skipped"},
 			contains: []string{"POST /files: not a tool: its required request body has no JSON or form media type (multipart/form-data)"},
 			check: func(t *testing.T, in *integrations.Integration) {
