@@ -5,9 +5,10 @@ PKGS    := ./...
 
 .PHONY: run build test test-race fuzz generate check-generated vet fmt lint bench lint-spec
 
-## run: serve on the embedded SQLite database (./data/mcpapi.db) at $(ADDR)
+## run: serve on the embedded SQLite database (./data/mcpapi.db) at $(ADDR), with the sandbox
+## upstreams of the embedded integrations (--sandbox)
 run: data/secret.key
-	MCPAPI_SECRET_KEY=$$(cat data/secret.key) $(GO) run ./cmd/mcpapi serve --addr $(ADDR)
+	MCPAPI_SECRET_KEY=$$(cat data/secret.key) $(GO) run ./cmd/mcpapi serve --addr $(ADDR) --sandbox
 
 # The key that seals integrated accounts' upstream credentials, made once for `make run`.
 data/secret.key:

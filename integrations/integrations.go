@@ -9,7 +9,6 @@
 package integrations
 
 import (
-	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 )
@@ -49,10 +49,17 @@ type Integration struct {
 	BaseURL string
 	// Source names where the document came from: "embedded/crm.yaml" or a file path.
 	Source string
-	// Doc is the parsed and validated document.
-	Doc *openapi3.T
 	// Tools are the operations' tools, sorted by name; names are unique.
 	Tools []*Tool
+	// Operations counts the document's operations; those that could not become a tool are in
+	// Skipped (and in Warnings).
+	Operations int
+	Skipped    []Skipped
+	// Warnings are the document's defects that did not stop the load (see [Warning]), at
+	// most maxWarnings of them.
+	Warnings []Warning
+	// LoadTime is how long parsing the document and building its tools took.
+	LoadTime time.Duration
 
 	base   *url.URL
 	byName map[string]*Tool
@@ -183,50 +190,6 @@ func (in *Integration) WithBaseURL(baseURL string) (*Integration, error) {
 	return &cp, nil
 }
 
-func parse(name, source string, data []byte) (*Integration, error) {
-	if !namePattern.MatchString(name) {
-		return nil, fmt.Errorf("integrations: %s: invalid integration name %q: use lower-case letters, digits, '_', '.' or '-' (at most 64)", source, name)
-	}
-	fail := func(format string, args ...any) error {
-		return fmt.Errorf("integrations: %s: "+format, append([]any{source}, args...)...)
-	}
-	loader := openapi3.NewLoader()
-	loader.IsExternalRefsAllowed = false
-	doc, err := loader.LoadFromData(data)
-	if err != nil {
-		return nil, fail("invalid OpenAPI document: %w", err)
-	}
-	if !strings.HasPrefix(doc.OpenAPI, "3.") {
-		return nil, fail("not an OpenAPI 3 document (openapi: %q)", doc.OpenAPI)
-	}
-	if err := doc.Validate(context.Background()); err != nil {
-		return nil, fail("invalid OpenAPI document: %w", err)
-	}
-	base, err := baseURLOf(doc)
-	if err != nil {
-		return nil, fail("%w", err)
-	}
-	in := &Integration{
-		Name:   name,
-		Source: source,
-		Doc:    doc,
-		base:   base, BaseURL: base.String(),
-	}
-	if doc.Info != nil {
-		in.Title, in.Version = doc.Info.Title, doc.Info.Version
-	}
-	tools, err := buildTools(name, doc)
-	if err != nil {
-		return nil, fail("%w", err)
-	}
-	in.Tools = tools
-	in.byName = make(map[string]*Tool, len(tools))
-	for _, t := range tools {
-		in.byName[t.Name] = t
-	}
-	return in, nil
-}
-
 // baseURLOf is x-mcp-base-url when present, else the first server's URL with its variables at
 // their defaults.
 func baseURLOf(doc *openapi3.T) (*url.URL, error) {
@@ -241,27 +204,50 @@ func baseURLOf(doc *openapi3.T) (*url.URL, error) {
 		}
 		return u, nil
 	}
-	if len(doc.Servers) == 0 || doc.Servers[0] == nil {
-		return nil, errors.New("no base URL: the document has neither servers nor x-mcp-base-url")
+	if len(doc.Servers) == 0 {
+		return nil, errors.New("no usable base URL: the document has neither servers nor x-mcp-base-url")
 	}
-	srv := doc.Servers[0]
-	raw := srv.URL
-	for name, v := range srv.Variables {
-		if v != nil {
-			raw = strings.ReplaceAll(raw, "{"+name+"}", v.Default)
+	// The first absolute http(s) server, https preferred (a Swagger 2.0 document lists one
+	// server per scheme, often http first).
+	var first *url.URL
+	var firstErr error
+	for i, srv := range doc.Servers {
+		if srv == nil {
+			continue
+		}
+		raw := srv.URL
+		for name, v := range srv.Variables {
+			if v != nil {
+				raw = strings.ReplaceAll(raw, "{"+name+"}", v.Default)
+			}
+		}
+		u, err := parseBaseURL(raw)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("servers[%d].url: %w", i, err)
+			}
+			continue
+		}
+		if u.Scheme == "https" {
+			return u, nil
+		}
+		if first == nil {
+			first = u
 		}
 	}
-	u, err := parseBaseURL(raw)
-	if err != nil {
-		return nil, fmt.Errorf("servers[0].url: %w (set x-mcp-base-url to an absolute URL)", err)
+	if first != nil {
+		return first, nil
 	}
-	return u, nil
+	return nil, fmt.Errorf("no usable base URL: %w (set x-mcp-base-url to an absolute URL)", firstErr)
 }
 
 func parseBaseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("invalid base URL %q: %w", raw, err)
+	}
+	if u.Host != "" && strings.ContainsAny(u.Host, "{}") {
+		return nil, fmt.Errorf("base URL %q has an unresolved variable", raw)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("base URL %q is not an absolute http or https URL", raw)
@@ -284,4 +270,19 @@ func isDocument(file string) bool {
 
 func stem(file string) string {
 	return strings.ToLower(strings.TrimSuffix(file, filepath.Ext(file)))
+}
+
+// LoadFile builds the integration of one document file, named after the file (lower-cased,
+// without its extension; a name that is not a valid integration name becomes "integration").
+// It is what `mcpapi integrations check` runs.
+func LoadFile(path string) (*Integration, error) {
+	data, err := os.ReadFile(path) //nolint:gosec // G304: reading the file the operator named is the point
+	if err != nil {
+		return nil, fmt.Errorf("integrations: %w", err)
+	}
+	name := stem(filepath.Base(path))
+	if !namePattern.MatchString(name) {
+		name = "integration"
+	}
+	return parse(name, path, data)
 }

@@ -341,7 +341,10 @@ func TestLoadBrokenDocument(t *testing.T) {
 	cases := map[string]string{
 		"syntax.yaml":   "openapi: 3.0.3\ninfo: [unclosed\n",
 		"invalid.yaml":  "openapi: 3.0.3\ninfo: {title: X, version: '1'}\nservers: [{url: 'https://x.example.com'}]\npaths:\n  /a:\n    get:\n      parameters: [{$ref: '#/components/parameters/Missing'}]\n      responses: {'200': {description: ok}}\n",
-		"validate.yaml": "openapi: 3.0.3\ninfo: {title: X, version: '1'}\nservers: [{url: 'https://x.example.com'}]\npaths:\n  /a/{id}:\n    get:\n      parameters: [{name: id, in: path, schema: {type: string}}]\n      responses: {'200': {description: ok}}\n",
+		"noops.yaml":    "openapi: 3.0.3\ninfo: {title: X, version: '1'}\nservers: [{url: 'https://x.example.com'}]\npaths: {}\n",
+		"openapi4.yaml": "openapi: 4.0.0\ninfo: {title: X, version: '1'}\nservers: [{url: 'https://x.example.com'}]\npaths: {}\n",
+		"notapi.json":   `{"hello":"world"}`,
+		"bad31.yaml":    "openapi: 3.1.0\ninfo: [not, an, object]\npaths: {}\n",
 		"swagger.json":  `{"swagger":"2.0","info":{"title":"X","version":"1"},"paths":{}}`,
 		"nobase.yaml":   "openapi: 3.0.3\ninfo: {title: X, version: '1'}\nservers: [{url: /relative}]\npaths: {}\n",
 		"badmethod.yml": "openapi: 3.0.3\ninfo: {title: X, version: '1'}\nservers: [{url: 'https://x.example.com'}]\npaths:\n  /a:\n    post:\n      x-mcp-method: 'not a method'\n      responses: {'200': {description: ok}}\n",
@@ -359,6 +362,9 @@ func TestLoadBrokenDocument(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), path) {
 				t.Errorf("error %q does not name %s", err, path)
+			}
+			if file == "bad31.yaml" && !strings.Contains(err.Error(), "OpenAPI 3.1.0 document that kin-openapi cannot read") {
+				t.Errorf("3.1: %v", err)
 			}
 			t.Log(err)
 		})

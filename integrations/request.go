@@ -17,7 +17,9 @@ import (
 // NewRequest builds the upstream HTTP request of a call of t with (validated) arguments: the
 // path parameters substituted into the path template, each escaped with url.PathEscape (a
 // value that is empty or has a "." or ".." segment is refused, so no argument can change the
-// host or leave the base path), the query parameters, and the JSON body. It sets Accept and,
+// host or leave the base path), the query and header parameters, and the body (JSON, or
+// form-encoded when that is the operation's only usable media type; an array body is sent
+// as the array). It sets Accept and,
 // with a body, Content-Type; the credential is the caller's to add.
 func (in *Integration) NewRequest(ctx context.Context, t *Tool, args map[string]any) (*http.Request, error) {
 	if in.base == nil {
@@ -64,16 +66,35 @@ func (in *Integration) NewRequest(ctx context.Context, t *Tool, args map[string]
 	var body io.Reader
 	if t.Body != nil {
 		if v, ok := args[t.Body.Arg]; ok && v != nil {
-			b, err := json.Marshal(v)
-			if err != nil {
-				return nil, &ArgumentError{Argument: t.Body.Arg, Problem: err.Error()}
+			if t.Body.Form {
+				body = strings.NewReader(formBody(v))
+			} else {
+				b, err := json.Marshal(v)
+				if err != nil {
+					return nil, &ArgumentError{Argument: t.Body.Arg, Problem: err.Error()}
+				}
+				body = bytes.NewReader(b)
 			}
-			body = bytes.NewReader(b)
 		}
 	}
 	req, err := http.NewRequestWithContext(ctx, t.HTTPMethod, u.String(), body)
 	if err != nil {
 		return nil, fmt.Errorf("integrations: building the request: %w", err)
+	}
+	for i := range t.Params {
+		p := &t.Params[i]
+		if p.In != "header" {
+			continue
+		}
+		v, ok := args[p.Arg]
+		if !ok || v == nil {
+			continue
+		}
+		hv, err := headerValue(p, v)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set(p.Name, hv)
 	}
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
@@ -211,4 +232,64 @@ func sortedKeys(m map[string]any) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+const formMediaType = "application/x-www-form-urlencoded"
+
+// formBody encodes a body argument form-encoded: an object's members as name=value, nested
+// objects as name[key]=value and arrays as name[0]=value (the bracket convention of form APIs
+// such as Stripe's). A body that is not an object is one value named "body".
+func formBody(v any) string {
+	q := url.Values{}
+	var add func(prefix string, v any)
+	add = func(prefix string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for _, k := range sortedKeys(x) {
+				name := k
+				if prefix != "" {
+					name = prefix + "[" + k + "]"
+				}
+				add(name, x[k])
+			}
+		case []any:
+			for i, e := range x {
+				add(prefix+"["+strconv.Itoa(i)+"]", e)
+			}
+		case nil:
+		default:
+			if prefix == "" {
+				prefix = "body"
+			}
+			q.Add(prefix, scalar(x))
+		}
+	}
+	add("", v)
+	return q.Encode()
+}
+
+// headerValue serialises a header parameter (style simple) and refuses what a header cannot
+// carry.
+func headerValue(p *Param, v any) (string, error) {
+	var s string
+	switch x := v.(type) {
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = scalar(e)
+		}
+		s = strings.Join(parts, ",")
+	default:
+		if p.JSON {
+			s = jsonText(v)
+		} else {
+			s = scalar(v)
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return "", &ArgumentError{Argument: p.Arg, Problem: "must not contain control characters (it is sent as a header)"}
+		}
+	}
+	return s, nil
 }

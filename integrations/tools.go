@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -33,11 +31,13 @@ const MethodExtension = "x-mcp-method"
 
 // Tool is one operation of an integration, as an MCP tool.
 //
-// Arguments: each path and query parameter is a top-level argument (named after the parameter;
+// Arguments: each path, query and header parameter is a top-level argument (named after the parameter;
 // characters other than letters, digits, '_', '.' and '-' become '_'), and a JSON request body
 // is ONE argument, BodyArg (normally "body"), holding the whole body — not merged with the
-// parameters, so a body member can never collide with, or be mistaken for, a parameter. Header
-// and cookie parameters are not exposed (the credential is the only header sent upstream).
+// parameters, so a body member can never collide with, or be mistaken for, a parameter; an
+// array body is the array. Headers that carry credentials (Authorization, Cookie, API keys:
+// the account's credential is the only one sent) or belong to the transport are not
+// arguments, nor are cookie parameters.
 // Properties marked readOnly are left out of body schemas. An argument that is not in the
 // schema is refused. An optional argument given as null counts as absent.
 type Tool struct {
@@ -52,7 +52,7 @@ type Tool struct {
 	// POST → create, PUT/PATCH → update, DELETE → delete, anything else → the operationId
 	// (lower-cased; the HTTP method, lower-cased, when there is none). Always lower-case.
 	Method string
-	// Tags are the operation's tags, lower-cased: what config.tags matches.
+	// Tags are the operation's tags ∪ its x-mcp-tags, lower-cased: what config.tags matches.
 	Tags []string
 	// OperationID, HTTPMethod and Path (the template, e.g. /contacts/{contact_id}) say which
 	// operation is called.
@@ -60,7 +60,7 @@ type Tool struct {
 	HTTPMethod  string
 	Path        string
 	Deprecated  bool
-	// Params are the path and query parameters, in document order.
+	// Params are the path, query and header parameters, in document order.
 	Params []Param
 	// Body is the JSON request body, nil when the operation takes none.
 	Body *Body
@@ -95,7 +95,7 @@ type Param struct {
 	// Name is the parameter's name on the wire; Arg the name of the argument carrying it.
 	Name string
 	Arg  string
-	// In is "path" or "query".
+	// In is "path", "query" or "header".
 	In       string
 	Required bool
 	// Style and Explode say how arrays and objects are serialised (OpenAPI defaults applied:
@@ -114,6 +114,9 @@ type Body struct {
 	Arg         string
 	Required    bool
 	ContentType string
+	// Form: the body is sent as application/x-www-form-urlencoded (nested members as
+	// a[b]=…, array items as a[0]=…), not as JSON.
+	Form bool
 }
 
 // ArgumentError is a problem with one argument of a tool call.
@@ -247,240 +250,6 @@ func cleanSchemaError(err error) string {
 	}
 }
 
-var httpMethods = []string{
-	http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete,
-	http.MethodHead, http.MethodOptions, http.MethodTrace, "QUERY",
-}
-
-var scopePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.:-]{0,63}$`)
-
-// buildTools makes the tools of a validated document, sorted by name, names unique.
-func buildTools(integration string, doc *openapi3.T) ([]*Tool, error) {
-	if doc.Paths == nil {
-		return nil, nil
-	}
-	paths := doc.Paths.Map()
-	keys := make([]string, 0, len(paths))
-	for k := range paths {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-
-	type pending struct {
-		tool    *Tool
-		derived string
-	}
-	var all []pending
-	for _, path := range keys {
-		item := paths[path]
-		if item == nil {
-			continue
-		}
-		ops := item.Operations()
-		for _, method := range httpMethods {
-			op := ops[method]
-			if op == nil {
-				continue
-			}
-			t, err := buildTool(doc, path, method, item, op)
-			if err != nil {
-				return nil, fmt.Errorf("%s %s: %w", method, path, err)
-			}
-			all = append(all, pending{t, derivedName(integration, t.Method, path)})
-		}
-	}
-
-	// Names: operationIds first (they are the document's own names), then derived ones; a
-	// name already taken gets _2, _3, ….
-	taken := map[string]bool{}
-	unique := func(base string) string {
-		if len(base) > maxNameLen {
-			base = strings.TrimRight(base[:maxNameLen], "_")
-		}
-		name := base
-		for i := 2; taken[name]; i++ {
-			suffix := "_" + strconv.Itoa(i)
-			b := base
-			if len(b)+len(suffix) > maxNameLen {
-				b = strings.TrimRight(b[:maxNameLen-len(suffix)], "_")
-			}
-			name = b + suffix
-		}
-		taken[name] = true
-		return name
-	}
-	for _, p := range all {
-		if p.tool.OperationID != "" {
-			if n := snake(p.tool.OperationID); n != "" {
-				p.tool.Name = unique(n)
-			}
-		}
-	}
-	for _, p := range all {
-		if p.tool.Name == "" {
-			p.tool.Name = unique(p.derived)
-		}
-	}
-	tools := make([]*Tool, len(all))
-	for i, p := range all {
-		tools[i] = p.tool
-	}
-	sort.Slice(tools, func(i, j int) bool { return tools[i].Name < tools[j].Name })
-	return tools, nil
-}
-
-const maxNameLen = 64
-
-func buildTool(doc *openapi3.T, path, method string, item *openapi3.PathItem, op *openapi3.Operation) (*Tool, error) {
-	t := &Tool{
-		OperationID: op.OperationID,
-		HTTPMethod:  method,
-		Path:        path,
-		Title:       strings.TrimSpace(op.Summary),
-		Deprecated:  op.Deprecated,
-	}
-	m, err := toolMethod(op, method, path)
-	if err != nil {
-		return nil, err
-	}
-	t.Method = m
-	t.Annotations = methodAnnotations(method)
-	for _, tag := range op.Tags {
-		tag = strings.ToLower(strings.TrimSpace(tag))
-		if tag != "" && !slices.Contains(t.Tags, tag) {
-			t.Tags = append(t.Tags, tag)
-		}
-	}
-	t.Description = describe(op, method, path)
-
-	props := map[string]any{}
-	var required []string
-	usedArgs := map[string]bool{}
-	argName := func(base, in string) string {
-		name := sanitizeArg(base)
-		if usedArgs[name] {
-			name = sanitizeArg(base + "_" + in)
-		}
-		for i := 2; usedArgs[name]; i++ {
-			name = sanitizeArg(base + "_" + in + "_" + strconv.Itoa(i))
-		}
-		usedArgs[name] = true
-		return name
-	}
-
-	for _, p := range mergedParams(item, op) {
-		if p.In != openapi3.ParameterInPath && p.In != openapi3.ParameterInQuery {
-			continue
-		}
-		param := Param{Name: p.Name, In: p.In, Required: p.Required || p.In == openapi3.ParameterInPath}
-		param.Style = p.Style
-		if param.Style == "" {
-			if p.In == openapi3.ParameterInPath {
-				param.Style = "simple"
-			} else {
-				param.Style = "form"
-			}
-		}
-		param.Explode = param.Style == "form"
-		if p.Explode != nil {
-			param.Explode = *p.Explode
-		}
-		sref := p.Schema
-		if sref == nil {
-			if mt := jsonMediaType(p.Content); mt != "" {
-				sref = p.Content[mt].Schema
-				param.JSON = true
-			}
-		}
-		schema := (&converter{request: true}).convert(sref)
-		if p.Description != "" {
-			if _, has := schema["description"]; !has {
-				schema["description"] = p.Description
-			}
-		}
-		if p.Deprecated {
-			schema["deprecated"] = true
-		}
-		param.Arg = argName(p.Name, p.In)
-		props[param.Arg] = schema
-		if param.Required {
-			required = append(required, param.Arg)
-		}
-		t.Params = append(t.Params, param)
-	}
-
-	chunks, err := parseTemplate(path, t.Params)
-	if err != nil {
-		return nil, err
-	}
-	t.path = chunks
-
-	if op.RequestBody != nil && op.RequestBody.Value != nil {
-		rb := op.RequestBody.Value
-		mt := jsonMediaType(rb.Content)
-		switch {
-		case mt != "":
-			arg := "body"
-			if usedArgs[arg] {
-				arg = "request_body"
-			}
-			arg = argName(arg, "body")
-			t.Body = &Body{Arg: arg, Required: rb.Required, ContentType: mt}
-			schema := (&converter{request: true}).convert(rb.Content[mt].Schema)
-			desc := strings.TrimSpace(rb.Description)
-			if desc == "" {
-				desc = "The JSON request body."
-			}
-			if d, ok := schema["description"].(string); ok && d != "" && d != desc {
-				desc += "\n\n" + d
-			}
-			schema["description"] = desc
-			props[arg] = schema
-			if rb.Required {
-				required = append(required, arg)
-			}
-		case rb.Required && len(rb.Content) > 0:
-			return nil, fmt.Errorf("the request body is required but has no JSON media type (%s); such operations cannot be tools", strings.Join(mediaTypes(rb.Content), ", "))
-		}
-	}
-
-	input := map[string]any{
-		"type":                 "object",
-		"properties":           props,
-		"additionalProperties": false,
-	}
-	if len(required) > 0 {
-		input["required"] = required
-	}
-	raw, err := json.Marshal(input)
-	if err != nil {
-		return nil, fmt.Errorf("input schema: %w", err)
-	}
-	t.InputSchema = raw
-	t.required = required
-	t.args = make(map[string]*jsonschema.Resolved, len(props))
-	for name, p := range props {
-		r, err := resolve(p)
-		if err != nil {
-			return nil, fmt.Errorf("schema of argument %q: %w", name, err)
-		}
-		t.args[name] = r
-	}
-	return t, nil
-}
-
-func resolve(schema any) (*jsonschema.Resolved, error) {
-	raw, err := json.Marshal(schema)
-	if err != nil {
-		return nil, err
-	}
-	var s jsonschema.Schema
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return nil, err
-	}
-	return s.Resolve(nil)
-}
-
 // mergedParams are the path item's parameters overridden by the operation's (same name and
 // location), in document order.
 func mergedParams(item *openapi3.PathItem, op *openapi3.Operation) []*openapi3.Parameter {
@@ -536,70 +305,6 @@ func endsWithParam(path string) bool {
 	path = strings.TrimRight(path, "/")
 	last := path[strings.LastIndex(path, "/")+1:]
 	return strings.Contains(last, "{")
-}
-
-func describe(op *openapi3.Operation, method, path string) string {
-	var parts []string
-	if s := strings.TrimSpace(op.Summary); s != "" {
-		parts = append(parts, s)
-	}
-	if d := strings.TrimSpace(op.Description); d != "" && d != strings.TrimSpace(op.Summary) {
-		parts = append(parts, d)
-	}
-	if len(parts) == 0 {
-		parts = append(parts, method+" "+path)
-	}
-	if op.Deprecated {
-		parts[0] = "Deprecated. " + parts[0]
-	}
-	return strings.Join(parts, "\n\n")
-}
-
-// derivedName is <method>_<integration>_<static path segments>, snake_case.
-func derivedName(integration, method, path string) string {
-	words := []string{method, integration}
-	for _, seg := range strings.Split(path, "/") {
-		if seg == "" || strings.HasPrefix(seg, "{") {
-			continue
-		}
-		if i := strings.Index(seg, "{"); i > 0 {
-			seg = seg[:i]
-		}
-		words = append(words, seg)
-	}
-	// POST /tickets/{id}/close with x-mcp-method close: close_helpdesk_tickets, not …_close.
-	if len(words) > 3 && snake(words[len(words)-1]) == snake(method) {
-		words = words[:len(words)-1]
-	}
-	return snake(strings.Join(words, "_"))
-}
-
-// snake turns camelCase, PascalCase, kebab-case and the like into snake_case ASCII.
-func snake(s string) string {
-	var b strings.Builder
-	rs := []rune(s)
-	isUpper := func(r rune) bool { return r >= 'A' && r <= 'Z' }
-	isLower := func(r rune) bool { return r >= 'a' && r <= 'z' }
-	isDigit := func(r rune) bool { return r >= '0' && r <= '9' }
-	for i, r := range rs {
-		switch {
-		case isUpper(r):
-			if i > 0 && (isLower(rs[i-1]) || isDigit(rs[i-1]) ||
-				(isUpper(rs[i-1]) && i+1 < len(rs) && isLower(rs[i+1]))) {
-				b.WriteByte('_')
-			}
-			b.WriteRune(r + ('a' - 'A'))
-		case isLower(r) || isDigit(r):
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	out := b.String()
-	for strings.Contains(out, "__") {
-		out = strings.ReplaceAll(out, "__", "_")
-	}
-	return strings.Trim(out, "_")
 }
 
 func sanitizeArg(s string) string {

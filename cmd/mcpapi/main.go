@@ -5,6 +5,7 @@
 //	mcpapi token create --environment NAME [--user UUID]
 //	mcpapi token list [--environment NAME]
 //	mcpapi token revoke ID
+//	mcpapi integrations check PATH...
 package main
 
 import (
@@ -35,6 +36,8 @@ commands:
                                           print a new API token for an environment
   token list [--environment NAME]         list API tokens (never their secrets)
   token revoke ID                         revoke an API token
+  integrations check PATH...              load integration OpenAPI documents and report
+                                          their tools and warnings
 
 Run 'mcpapi <command> --help' for the flags of a command.
 `
@@ -52,6 +55,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrate(ctx, args[2:], getenv, stderr)
 	case "token":
 		return token(ctx, args[2:], getenv, stdout, stderr)
+	case "integrations":
+		return integrationsCmd(args[2:], stdout, stderr)
 	case "help", "-h", "--help":
 		_, err := fmt.Fprint(stdout, usage)
 		return err

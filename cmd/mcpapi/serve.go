@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mcpapi/mcpapi/integrations"
+	"github.com/mcpapi/mcpapi/integrations/sandbox"
 	"github.com/mcpapi/mcpapi/server"
 	"github.com/mcpapi/mcpapi/store"
 )
@@ -26,7 +27,7 @@ type serveConfig struct {
 	maxHeaderBytes, rateBurst                               int
 	maxUpstreamResponse                                     int
 	rateLimit                                               float64
-	validateResponses                                       bool
+	validateResponses, sandbox                              bool
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
@@ -52,6 +53,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	s.String(&cfg.integrationsDir, "integrations-dir", "MCPAPI_INTEGRATIONS_DIR", "", "folder of integration OpenAPI documents (NAME.yaml|.yml|.json), besides the embedded examples")
 	s.String(&cfg.secretKey, "secret-key", "MCPAPI_SECRET_KEY", "", "32 bytes, standard base64: seals integrated accounts' upstream credentials (empty: credentials cannot be set)")
 	s.Int(&cfg.maxUpstreamResponse, "max-upstream-response", "MCPAPI_MAX_UPSTREAM_RESPONSE", 1<<20, "largest upstream answer to an MCP tool call, in bytes; past it the call is a tool error naming the limit")
+	s.Bool(&cfg.sandbox, "sandbox", "MCPAPI_SANDBOX", false, "serve demo upstreams for the embedded integrations (crm, helpdesk) under /sandbox/ and point them there (make run turns it on)")
 	s.Bool(&cfg.validateResponses, "validate-responses", "MCPAPI_VALIDATE_RESPONSES", false, "log every response that breaks openapi.yaml as an error (for tests and canaries)")
 	if err := s.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -88,6 +90,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		_ = ln.Close() // the start fails anyway; the catalogue error is the one to report
 		return err
 	}
+	catalogue.LogWarnings(logger)
+	var sb *sandbox.Sandbox
+	if cfg.sandbox {
+		if catalogue, sb, err = sandbox.Wire(catalogue, base); err != nil {
+			_ = ln.Close() // not served yet; the error to report is err
+			return err
+		}
+	}
 	handler, err := server.New(st, server.Config{
 		Catalogue:           catalogue,
 		SecretKey:           cfg.secretKey,
@@ -118,8 +128,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		// The announcements are informational: the server runs whether or not they are read.
 		_, _ = fmt.Fprintf(stdout, "mcpapi metrics on http://%s/metrics\n", mln.Addr())
 	}
+	var root http.Handler = handler
+	if sb != nil {
+		mux := http.NewServeMux()
+		mux.Handle(sandbox.PathPrefix, sb)
+		mux.Handle("/", handler)
+		root = mux
+	}
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           root,
 		ReadHeaderTimeout: cfg.readHeaderTimeout,
 		ReadTimeout:       cfg.readTimeout,
 		WriteTimeout:      cfg.writeTimeout,

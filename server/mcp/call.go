@@ -143,7 +143,7 @@ func (c *call) invoke(ctx context.Context, t *integrations.Tool, raw json.RawMes
 	if resp.StatusCode >= 300 {
 		res = toolError(OutcomeUpstreamError, upstreamFailure(resp, buf.Bytes()))
 	} else {
-		res = c.success(resp.StatusCode, buf.Bytes())
+		res = c.success(resp.StatusCode, buf.Bytes(), t.OutputWrapped)
 	}
 	res.upstream = elapsed
 	return res
@@ -219,7 +219,9 @@ func redact(err error, u *url.URL) string {
 // success is a 2xx upstream answer: the body as text and, when it is JSON, as structured
 // content passed through as it came (an object as it is, any other JSON value as
 // {"result": value}, joined byte-wise, never decoded); an empty body as {"status": code}.
-func (c *call) success(status int, body []byte) *toolResult {
+// wrapped (the tool's output schema is {"result": …}, integrations.Tool.OutputWrapped) wraps
+// every answer, objects too, so structuredContent always matches the declared schema.
+func (c *call) success(status int, body []byte, wrapped bool) *toolResult {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
 		s := []byte(`{"status":` + strconv.Itoa(status) + `}`)
@@ -236,7 +238,7 @@ func (c *call) success(status int, body []byte) *toolResult {
 			2*c.h.maxUpstreamBytes))
 	}
 	if json.Valid(trimmed) {
-		if trimmed[0] == '{' {
+		if trimmed[0] == '{' && !wrapped {
 			res.structured = trimmed
 		} else {
 			res.structured = make([]byte, 0, len(trimmed)+11)

@@ -312,7 +312,7 @@ func TestToolDefinitions(t *testing.T) {
 		byName[tool.Name] = tool
 	}
 	get := byName["get_crm_contact"]
-	if get == nil || get.Description != "Get a contact" || get.Annotations == nil || !get.Annotations.ReadOnlyHint {
+	if get == nil || !strings.HasPrefix(get.Description, "Get a contact") || get.Annotations == nil || !get.Annotations.ReadOnlyHint {
 		t.Fatalf("get_crm_contact: %+v", get)
 	}
 	schema, _ := json.Marshal(get.InputSchema)
