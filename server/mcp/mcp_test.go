@@ -677,8 +677,15 @@ func TestTransport(t *testing.T) {
 	if r := post(t, url, big, nil); r.status != http.StatusRequestEntityTooLarge {
 		t.Errorf("2 MiB body: %d", r.status)
 	}
-	if r := post(t, url, initializeBody, map[string]string{"Content-Type": "text/plain"}); r.status != http.StatusUnsupportedMediaType {
-		t.Errorf("text/plain: %d", r.status)
+	// text/plain is JSON-RPC when it is a JSON object (the platform's TypeScript SDK sends
+	// that); anything else stays 415.
+	if r := post(t, url, initializeBody, map[string]string{"Content-Type": "text/plain"}); r.status != http.StatusOK {
+		t.Errorf("text/plain JSON-RPC: %d", r.status)
+	}
+	for ct, body := range map[string]string{"text/plain": "initialize please", "text/plain;charset=UTF-8": `["x"]`, "application/xml": initializeBody} {
+		if r := post(t, url, body, map[string]string{"Content-Type": ct}); r.status != http.StatusUnsupportedMediaType {
+			t.Errorf("%s %q: %d", ct, body, r.status)
+		}
 	}
 }
 
