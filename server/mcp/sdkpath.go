@@ -60,9 +60,11 @@ func (h *Handler) serveSDK(ctx context.Context, w http.ResponseWriter, r *http.R
 	r2.Body = io.NopCloser(bytes.NewReader(body))
 	r2.ContentLength = int64(len(body))
 	sse, ok := negotiate(r.Header)
+	r2.Header = r.Header.Clone()
+	// readBody took text/plain JSON objects too; the SDK takes application/json only.
+	r2.Header.Set("Content-Type", "application/json")
 	if ok {
 		// The SDK insists that Accept lists both; the answer's type was chosen above.
-		r2.Header = r.Header.Clone()
 		r2.Header.Set("Accept", "application/json, text/event-stream")
 	}
 	if sse {
