@@ -56,6 +56,7 @@ type call struct {
 	requestID string
 
 	// What the call log records of the request (CallRecord).
+	method         string // the JSON-RPC method, when the SDK path served it
 	tool           string
 	outcome        string // the tool call's, "" when none was made
 	upstreamStatus int

@@ -404,6 +404,9 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, token string) (e
 		return nil
 	}
 	h.serveSDK(ctx, sw, r, normalizeMessage(body), c, srv)
+	if c.method != "" {
+		method = methodLabel(c.method)
+	}
 	if sw.statusCode() >= 400 {
 		outcome = "rejected"
 	}

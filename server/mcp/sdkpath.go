@@ -81,6 +81,7 @@ func (h *Handler) toolsMiddleware(next sdk.MethodHandler) sdk.MethodHandler {
 		if !ok {
 			return next(ctx, method, req)
 		}
+		c.method = method // for the metrics and the call log: the lean path did not decode it
 		if r, isInit := req.(*sdk.InitializeRequest); isInit && r.Params != nil && r.Params.ClientInfo != nil {
 			c.clientName, c.clientVersion = truncate(r.Params.ClientInfo.Name), truncate(r.Params.ClientInfo.Version)
 		}
