@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -84,7 +85,12 @@ func mcpEndpoint(h *mcp.Handler) echo.HandlerFunc {
 		req := c.Request()
 		ctx := mcp.WithRequestID(req.Context(), requestID(c))
 		ctx = context.WithValue(ctx, echoIPKey{}, c.RealIP())
-		err := h.Serve(c.Response(), req.WithContext(ctx), c.Param("token"))
+		token := c.Param("token")
+		if strings.Contains(token, "/") {
+			// Echo's parameter can span "/mcp/a/b": no MCP server is served below a token.
+			return newProblem(http.StatusNotFound, "No MCP server is served at this path.")
+		}
+		err := h.Serve(c.Response(), req.WithContext(ctx), token)
 		var he *mcp.HTTPError
 		if errors.As(err, &he) {
 			return &Problem{Status: he.Status, Detail: he.Detail, Header: he.Header}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/mcpapi/mcpapi/server/mcp"
 	"github.com/mcpapi/mcpapi/store"
 )
 
@@ -142,6 +143,10 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		h := c.Response().Header()
 		for k, vs := range p.Header {
 			h[k] = vs
+		}
+		if mcp.RetryableStatus(p.Status) && h.Get("Retry-After") == "" {
+			// Clients (the platform's SDK among them) retry these, honouring Retry-After.
+			h.Set("Retry-After", mcp.DefaultRetryAfter)
 		}
 		body := problemBody{
 			Type:      "about:blank",

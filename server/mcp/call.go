@@ -37,6 +37,7 @@ type toolResult struct {
 	structured []byte
 	outcome    string
 	upstream   time.Duration // time spent on the upstream call, 0 when none was made
+	status     int           // the upstream's HTTP status, 0 when it did not answer
 }
 
 func toolError(outcome, msg string) *toolResult {
@@ -53,6 +54,58 @@ type call struct {
 	// nor its cancellation, so upstream calls combine both.
 	reqCtx    context.Context
 	requestID string
+
+	// What the call log records of the request (CallRecord).
+	method         string // the JSON-RPC method, when the SDK path served it
+	tool           string
+	outcome        string // the tool call's, "" when none was made
+	upstreamStatus int
+	upstream       time.Duration
+	clientName     string
+	clientVersion  string
+}
+
+// maxLoggedName bounds the client-chosen names a call-log record keeps.
+const maxLoggedName = 128
+
+func truncate(s string) string {
+	if len(s) <= maxLoggedName {
+		return s
+	}
+	s = s[:maxLoggedName]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// refuse notes a tool call refused before any upstream call (unknown tool, not allowed, a
+// direct call in discovery mode).
+func (c *call) refuse(name string) {
+	c.tool, c.outcome = truncate(name), OutcomeRefused
+	c.h.observer.ToolCall(c.integrationLabel(), OutcomeRefused)
+}
+
+// record is the call-log entry of the request; failed says the answer was an error (an
+// HTTP refusal or a JSON-RPC error).
+func (c *call) record(method string, status int, failed bool, began time.Time) CallRecord {
+	outcome := c.outcome
+	switch {
+	case outcome != "":
+	case errors.Is(c.reqCtx.Err(), context.DeadlineExceeded):
+		outcome = OutcomeTimeout
+	case failed || status >= 400:
+		outcome = OutcomeRefused
+	default:
+		outcome = OutcomeOK
+	}
+	return CallRecord{
+		EnvironmentID: c.target.EnvironmentID, AccountID: c.target.AccountID, ServerID: c.target.ServerID,
+		Integration: c.target.Integration, Method: method, Tool: c.tool, Outcome: outcome,
+		HTTPStatus: status, UpstreamStatus: c.upstreamStatus,
+		Duration: time.Since(began), UpstreamDuration: c.upstream,
+		ClientName: c.clientName, ClientVersion: c.clientVersion, RequestID: c.requestID, At: began,
+	}
 }
 
 // run calls a tool of the view with raw arguments, logs it and counts it.
@@ -64,6 +117,7 @@ func (c *call) run(ctx context.Context, d *toolDef, raw json.RawMessage) (res *t
 			c.h.log.LogAttrs(ctx, slog.LevelError, "mcp tool call panicked", slog.String("tool", t.Name), slog.Any("panic", p))
 			res = toolError(OutcomeToolError, "The tool failed unexpectedly.")
 		}
+		c.tool, c.outcome, c.upstreamStatus, c.upstream = t.Name, res.outcome, res.status, res.upstream
 		c.h.observer.ToolCall(c.view.set.in.Name, res.outcome)
 		if res.upstream > 0 {
 			c.h.observer.Upstream(c.view.set.in.Name, res.upstream)
@@ -117,13 +171,14 @@ func (c *call) invoke(ctx context.Context, t *integrations.Tool, raw json.RawMes
 	start := time.Now()
 	resp, err := c.h.client.Do(req)
 	if err != nil {
-		res := c.transportError(ctx, t, req, 0, time.Since(start), err)
-		return res
+		return c.transportError(ctx, t, req, 0, time.Since(start), err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	limit := c.h.maxUpstreamBytes
 	if resp.ContentLength > limit {
-		return c.tooLarge(resp, time.Since(start))
+		res := c.tooLarge(resp, time.Since(start))
+		res.status = resp.StatusCode
+		return res
 	}
 	// The body outlives this function (the result refers to it until it is encoded), so it
 	// is not pooled; a known length is read into a buffer of exactly that size.
@@ -137,7 +192,9 @@ func (c *call) invoke(ctx context.Context, t *integrations.Tool, raw json.RawMes
 		return c.transportError(ctx, t, req, resp.StatusCode, elapsed, err)
 	}
 	if int64(buf.Len()) > limit {
-		return c.tooLarge(resp, elapsed)
+		res := c.tooLarge(resp, elapsed)
+		res.status = resp.StatusCode
+		return res
 	}
 	var res *toolResult
 	if resp.StatusCode >= 300 {
@@ -145,7 +202,7 @@ func (c *call) invoke(ctx context.Context, t *integrations.Tool, raw json.RawMes
 	} else {
 		res = c.success(resp.StatusCode, buf.Bytes(), t.OutputWrapped)
 	}
-	res.upstream = elapsed
+	res.upstream, res.status = elapsed, resp.StatusCode
 	return res
 }
 
@@ -196,7 +253,7 @@ func (c *call) transportError(ctx context.Context, t *integrations.Tool, req *ht
 	} else {
 		res = toolError(OutcomeUpstreamError, fmt.Sprintf("The upstream request failed (%s %s): the integration's API could not be reached.", t.HTTPMethod, t.Path))
 	}
-	res.upstream = elapsed
+	res.upstream, res.status = elapsed, status
 	return res
 }
 

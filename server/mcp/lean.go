@@ -38,7 +38,9 @@ func negotiatedVersion(client string) string {
 }
 
 type rpcRequest struct {
-	JSONRPC string          `json:"jsonrpc"`
+	// JSONRPC is raw so that an absent member (the platform's TypeScript SDK sends none,
+	// and means "2.0") is told from a wrong one.
+	JSONRPC json.RawMessage `json:"jsonrpc"`
 	ID      json.RawMessage `json:"id"`
 	Method  string          `json:"method"`
 	Params  json.RawMessage `json:"params"`
@@ -67,6 +69,29 @@ func methodLabel(m string) string {
 	return "other"
 }
 
+// normalizeMessage gives a message the SDK would refuse only for its missing "jsonrpc" member
+// (the platform's TypeScript SDK sends none, meaning "2.0") that member; anything else is
+// left as it is, for the SDK to judge.
+func normalizeMessage(body []byte) []byte {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) < 2 || trimmed[0] != '{' {
+		return body
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(trimmed, &m) != nil {
+		return body
+	}
+	if _, ok := m["jsonrpc"]; ok {
+		return body
+	}
+	out := make([]byte, 0, len(trimmed)+17)
+	out = append(out, `{"jsonrpc":"2.0"`...)
+	if rest := bytes.TrimSpace(trimmed[1:]); rest[0] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, trimmed[1:]...)
+}
+
 // metaMarker is in every message carrying the 2026-07-28 protocol's per-request metadata.
 var metaMarker = []byte("io.modelcontextprotocol/")
 
@@ -82,7 +107,7 @@ func (h *Handler) lean(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return method, outcome, false
 	}
 	var req rpcRequest
-	if json.Unmarshal(body, &req) != nil || req.JSONRPC != "2.0" {
+	if json.Unmarshal(body, &req) != nil || (len(req.JSONRPC) > 0 && string(bytes.TrimSpace(req.JSONRPC)) != `"2.0"`) {
 		return method, outcome, false
 	}
 	method = methodLabel(req.Method)
@@ -112,12 +137,26 @@ func (h *Handler) lean(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	case "initialize":
 		var p struct {
 			ProtocolVersion string `json:"protocolVersion"`
+			ClientInfo      struct {
+				Name    string `json:"name"`
+				Version string `json:"version"`
+			} `json:"clientInfo"`
 		}
-		if !isCall || params == nil || json.Unmarshal(params, &p) != nil {
+		id := req.ID
+		if len(id) == 0 {
+			// The platform's TypeScript SDK sends initialize without an id and expects the
+			// answer the platform gives: a response whose id is null.
+			id = []byte("null")
+			if params == nil || json.Unmarshal(params, &p) != nil {
+				writeRPC(w, http.StatusOK, sse, id, nil, errInvalidParams)
+				return method, "error", true
+			}
+		} else if params == nil || json.Unmarshal(params, &p) != nil {
 			return method, outcome, false
 		}
+		c.clientName, c.clientVersion = truncate(p.ClientInfo.Name), truncate(p.ClientInfo.Version)
 		v := negotiatedVersion(p.ProtocolVersion)
-		writeRPC(w, http.StatusOK, sse, req.ID, h.appendInitialize(nil, c, v), nil)
+		writeRPC(w, http.StatusOK, sse, id, h.appendInitialize(nil, c, v), nil)
 		return method, outcome, true
 
 	case "ping":
@@ -134,7 +173,7 @@ func (h *Handler) lean(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		if !isCall || (params != nil && json.Unmarshal(params, &p) != nil) {
 			return method, outcome, false
 		}
-		tools, next, err := c.view.page(p.Cursor)
+		tools, next, err := c.listTools(p.Cursor)
 		if err != nil {
 			writeRPC(w, http.StatusOK, sse, req.ID, nil, errInvalidParams)
 			return method, "error", true
@@ -150,13 +189,11 @@ func (h *Handler) lean(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		if !isCall || params == nil || json.Unmarshal(params, &p) != nil {
 			return method, outcome, false
 		}
-		d, ok := c.view.tool(p.Name)
-		if !ok {
-			c.h.observer.ToolCall(c.integrationLabel(), OutcomeRefused)
-			writeRPC(w, http.StatusOK, sse, req.ID, nil, unknownTool(p.Name))
+		res, rerr := c.callTool(ctx, p.Name, p.Arguments)
+		if rerr != nil {
+			writeRPC(w, http.StatusOK, sse, req.ID, nil, rerr)
 			return method, "error", true
 		}
-		res := c.run(ctx, d, p.Arguments)
 		out := make([]byte, 0, escapedLen(res.text)+int64(len(res.structured))+64)
 		writeRPC(w, http.StatusOK, sse, req.ID, appendCallResult(out, res, classOf(version)), nil)
 		return method, outcome, true

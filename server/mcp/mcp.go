@@ -17,6 +17,7 @@ package mcp
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -69,6 +70,52 @@ type Target struct {
 	ExpiresAt *time.Time
 	// Credential is sent with every upstream call; nil sends none.
 	Credential *Credential
+	// EnvironmentID and AccountID are the server's environment and integrated account: for
+	// the API-token check and the call log.
+	EnvironmentID string
+	AccountID     string
+	// ToolExposure is config.tool_exposure: ExposureAll ("" too) lists the allowed tools,
+	// ExposureDiscovery lists the three meta-tools that search, describe and call them.
+	ToolExposure string
+	// RequireAPIToken is config.require_api_token_auth: a request must also carry
+	// "Authorization: Bearer <API token>" of EnvironmentID, checked by Deps.VerifyAPIToken.
+	RequireAPIToken bool
+}
+
+// Values of Target.ToolExposure.
+const (
+	ExposureAll       = "all"
+	ExposureDiscovery = "discovery"
+)
+
+// CallRecord is the call log's entry of one MCP request that reached an MCP server (its token
+// resolved). It never holds arguments, results, tokens or credentials.
+type CallRecord struct {
+	EnvironmentID string
+	AccountID     string
+	ServerID      string
+	Integration   string
+	// Method is the JSON-RPC method, bounded like the metrics' label ("other" outside the
+	// known set, "batch", "none" when the request was refused before it was read).
+	Method string
+	// Tool is the called tool's name (the inner tool of call_tool), at most 128 bytes; "" when
+	// no tool was called.
+	Tool string
+	// Outcome is one of the Outcome* constants.
+	Outcome string
+	// HTTPStatus is the status of the answer; UpstreamStatus the upstream's (0: none).
+	HTTPStatus     int
+	UpstreamStatus int
+	// Duration is the whole request's; UpstreamDuration the upstream call's (0: none).
+	Duration         time.Duration
+	UpstreamDuration time.Duration
+	// ClientName and ClientVersion are initialize's params.clientInfo (at most 128 bytes
+	// each): a stateless server knows them on initialize requests only.
+	ClientName    string
+	ClientVersion string
+	RequestID     string
+	// At is when the request started.
+	At time.Time
 }
 
 // Observer counts what the handler does (Prometheus, in package server). Labels are bounded:
@@ -121,6 +168,14 @@ type Deps struct {
 	Admit func(r *http.Request, serverID string, valid bool) (retryAfter int)
 	// Observer counts requests and tool calls; nil counts nothing.
 	Observer Observer
+	// VerifyAPIToken tells whether bearer is a valid, unrevoked API token of environmentID.
+	// It is asked only for targets with RequireAPIToken, after the rate limits; nil refuses
+	// them all.
+	VerifyAPIToken func(ctx context.Context, environmentID, bearer string) bool
+	// CallLog receives one record per request that reached an MCP server, when the answer
+	// is written, on the request's goroutine: it must not block (a buffered writer that drops
+	// when full). nil logs nothing.
+	CallLog func(CallRecord)
 }
 
 // HTTPError is a refusal before any MCP processing (401, 404, 405, 413, 415, 429): package
@@ -285,10 +340,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Serve answers one MCP request for token. It writes the answer, or returns an *HTTPError
 // for the caller to write.
 func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, token string) (err error) {
+	began := time.Now()
 	method, outcome := "none", "ok"
+	sw := &statusWriter{ResponseWriter: w}
+	var c *call // set once the token resolved: from then on the request is call-logged
 	defer func() {
+		status := sw.statusCode()
 		var he *HTTPError
 		if errors.As(err, &he) {
+			status = he.Status
 			switch he.Status {
 			case http.StatusUnauthorized:
 				outcome = "unauthorized"
@@ -299,6 +359,9 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, token string) (e
 			}
 		}
 		h.observer.Request(method, outcome)
+		if c != nil && h.deps.CallLog != nil {
+			h.deps.CallLog(c.record(method, status, he != nil || outcome != "ok", began))
+		}
 	}()
 	if r.Method != http.MethodPost {
 		// Stateless: there is no session to stream (GET) or to end (DELETE).
@@ -310,12 +373,7 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, token string) (e
 	if err != nil {
 		return err
 	}
-
-	body, err := h.readBody(w, r)
-	if err != nil {
-		return err
-	}
-	view := view{methods: target.Methods, tags: target.Tags}
+	view := view{methods: target.Methods, tags: target.Tags, discovery: target.ToolExposure == ExposureDiscovery}
 	srv := h.missing
 	if ts, ok := h.sets[strings.ToLower(target.Integration)]; ok {
 		view.set, srv = ts, ts.server
@@ -323,33 +381,56 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, token string) (e
 		h.log.LogAttrs(ctx, slog.LevelWarn, "mcp server's integration has no catalogue entry",
 			slog.String("mcp_server_id", target.ServerID), slog.String("integration", target.Integration))
 	}
-	c := &call{h: h, target: target, view: view, reqCtx: ctx, requestID: RequestIDFrom(r.Context())}
+	c = &call{h: h, target: target, view: view, reqCtx: ctx, requestID: RequestIDFrom(r.Context())}
+	if target.RequireAPIToken && !h.apiTokenValid(ctx, r, target.EnvironmentID) {
+		return errUnauthorized
+	}
+
+	body, err := h.readBody(sw, r)
+	if err != nil {
+		return err
+	}
 	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
 		// One request never makes more than one upstream call: no batches, whatever the
 		// protocol version.
 		method, outcome = "batch", "rejected"
-		writeRPC(w, http.StatusBadRequest, false, []byte("null"), nil, errBatch)
+		writeRPC(sw, http.StatusBadRequest, false, []byte("null"), nil, errBatch)
 		return nil
 	}
 	var handled bool
-	method, outcome, handled = h.lean(ctx, w, r, body, c)
+	method, outcome, handled = h.lean(ctx, sw, r, body, c)
 	if handled {
 		h.leanServed.Add(1)
 		return nil
 	}
-	sw := &statusWriter{ResponseWriter: w}
-	h.serveSDK(ctx, sw, r, body, c, srv)
+	h.serveSDK(ctx, sw, r, normalizeMessage(body), c, srv)
+	if c.method != "" {
+		method = methodLabel(c.method)
+	}
 	if sw.statusCode() >= 400 {
 		outcome = "rejected"
 	}
 	return nil
 }
 
+// apiTokenValid checks "Authorization: Bearer <API token>" for a server that requires it.
+func (h *Handler) apiTokenValid(ctx context.Context, r *http.Request, environmentID string) bool {
+	scheme, bearer, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	bearer = strings.TrimSpace(bearer)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || bearer == "" || len(bearer) > maxTokenLen || h.deps.VerifyAPIToken == nil {
+		return false
+	}
+	return h.deps.VerifyAPIToken(ctx, environmentID, bearer)
+}
+
 // readBody reads the whole body, at most maxBody bytes (past it, 413), and checks its
 // media type (415).
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	if ct := r.Header.Get("Content-Type"); baseMediaType(ct) != "application/json" {
-		return nil, httpError(http.StatusUnsupportedMediaType, "An MCP request body must be application/json.")
+	// text/plain (any charset) is what fetch() labels a string body with: the platform's
+	// TypeScript SDK posts JSON-RPC that way, and it is taken when it is a JSON object.
+	mt := baseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/json" && mt != "text/plain" {
+		return nil, errMediaType
 	}
 	if r.ContentLength > h.maxBody {
 		return nil, httpError(http.StatusRequestEntityTooLarge, fmt.Sprintf("An MCP request body must not exceed %d bytes.", h.maxBody))
@@ -365,8 +446,15 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 		}
 		return nil, httpError(http.StatusBadRequest, "The request body could not be read.")
 	}
+	if mt == "text/plain" {
+		if b := bytes.TrimSpace(buf.Bytes()); len(b) == 0 || b[0] != '{' || !json.Valid(b) {
+			return nil, errMediaType
+		}
+	}
 	return buf.Bytes(), nil
 }
+
+var errMediaType = httpError(http.StatusUnsupportedMediaType, "An MCP request body must be application/json (or a JSON-RPC object sent as text/plain).")
 
 func baseMediaType(ct string) string {
 	mt, _, _ := strings.Cut(ct, ";")
@@ -503,6 +591,20 @@ func (nopObserver) Request(string, string)         {}
 func (nopObserver) ToolCall(string, string)        {}
 func (nopObserver) Upstream(string, time.Duration) {}
 
+// DefaultRetryAfter is the Retry-After (seconds) of a retryable answer that names no other.
+const DefaultRetryAfter = "1"
+
+// RetryableStatus: the statuses clients (the platform's SDK among them) retry, honouring
+// Retry-After; every such answer carries one.
+func RetryableStatus(code int) bool {
+	switch code {
+	case http.StatusRequestTimeout, http.StatusConflict, http.StatusTooEarly, http.StatusTooManyRequests,
+		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
 // statusWriter remembers the status for the log line.
 type statusWriter struct {
 	http.ResponseWriter
@@ -512,6 +614,9 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+	}
+	if RetryableStatus(code) && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", DefaultRetryAfter)
 	}
 	w.ResponseWriter.WriteHeader(code)
 }

@@ -36,6 +36,7 @@ type upstreamRequest struct {
 // env is an MCP handler on an httptest server, in front of a fake upstream API.
 type env struct {
 	url      string
+	handler  *mcp.Handler
 	mu       sync.Mutex
 	targets  map[string]mcp.Target // by token
 	received []upstreamRequest
@@ -45,6 +46,7 @@ type env struct {
 type envOptions struct {
 	upstream http.HandlerFunc // nil: echo a JSON object
 	timeout  time.Duration
+	deps     func(*mcp.Deps) // adjusts the handler's dependencies
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -85,14 +87,19 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := mcp.New(mcp.Deps{
+	deps := mcp.Deps{
 		Resolve:    e.resolve,
 		Catalogue:  cat,
 		HTTPClient: upstream.Client(),
 		Logger:     slog.New(slog.DiscardHandler),
 		Now:        func() time.Time { return e.now },
 		Timeout:    o.timeout,
-	})
+	}
+	if o.deps != nil {
+		o.deps(&deps)
+	}
+	h := mcp.New(deps)
+	e.handler = h
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
@@ -677,8 +684,15 @@ func TestTransport(t *testing.T) {
 	if r := post(t, url, big, nil); r.status != http.StatusRequestEntityTooLarge {
 		t.Errorf("2 MiB body: %d", r.status)
 	}
-	if r := post(t, url, initializeBody, map[string]string{"Content-Type": "text/plain"}); r.status != http.StatusUnsupportedMediaType {
-		t.Errorf("text/plain: %d", r.status)
+	// text/plain is JSON-RPC when it is a JSON object (the platform's TypeScript SDK sends
+	// that); anything else stays 415.
+	if r := post(t, url, initializeBody, map[string]string{"Content-Type": "text/plain"}); r.status != http.StatusOK {
+		t.Errorf("text/plain JSON-RPC: %d", r.status)
+	}
+	for ct, body := range map[string]string{"text/plain": "initialize please", "text/plain;charset=UTF-8": `["x"]`, "application/xml": initializeBody} {
+		if r := post(t, url, body, map[string]string{"Content-Type": ct}); r.status != http.StatusUnsupportedMediaType {
+			t.Errorf("%s %q: %d", ct, body, r.status)
+		}
 	}
 }
 

@@ -60,9 +60,11 @@ func (h *Handler) serveSDK(ctx context.Context, w http.ResponseWriter, r *http.R
 	r2.Body = io.NopCloser(bytes.NewReader(body))
 	r2.ContentLength = int64(len(body))
 	sse, ok := negotiate(r.Header)
+	r2.Header = r.Header.Clone()
+	// readBody took text/plain JSON objects too; the SDK takes application/json only.
+	r2.Header.Set("Content-Type", "application/json")
 	if ok {
 		// The SDK insists that Accept lists both; the answer's type was chosen above.
-		r2.Header = r.Header.Clone()
 		r2.Header.Set("Accept", "application/json, text/event-stream")
 	}
 	if sse {
@@ -75,11 +77,15 @@ func (h *Handler) serveSDK(ctx context.Context, w http.ResponseWriter, r *http.R
 // toolsMiddleware answers tools/list and tools/call from the request's view.
 func (h *Handler) toolsMiddleware(next sdk.MethodHandler) sdk.MethodHandler {
 	return func(ctx context.Context, method string, req sdk.Request) (sdk.Result, error) {
-		if method != "tools/list" && method != "tools/call" {
-			return next(ctx, method, req)
-		}
 		c, ok := ctx.Value(callKey{}).(*call)
 		if !ok {
+			return next(ctx, method, req)
+		}
+		c.method = method // for the metrics and the call log: the lean path did not decode it
+		if r, isInit := req.(*sdk.InitializeRequest); isInit && r.Params != nil && r.Params.ClientInfo != nil {
+			c.clientName, c.clientVersion = truncate(r.Params.ClientInfo.Name), truncate(r.Params.ClientInfo.Version)
+		}
+		if method != "tools/list" && method != "tools/call" {
 			return next(ctx, method, req)
 		}
 		version := defaultVersion
@@ -93,7 +99,7 @@ func (h *Handler) toolsMiddleware(next sdk.MethodHandler) sdk.MethodHandler {
 			if r.Params != nil {
 				cursor = r.Params.Cursor
 			}
-			tools, nextCursor, err := c.view.page(cursor)
+			tools, nextCursor, err := c.listTools(cursor)
 			if err != nil {
 				return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "invalid params"}
 			}
@@ -110,13 +116,10 @@ func (h *Handler) toolsMiddleware(next sdk.MethodHandler) sdk.MethodHandler {
 			if r.Params == nil {
 				return next(ctx, method, req)
 			}
-			d, ok := c.view.tool(r.Params.Name)
-			if !ok {
-				h.observer.ToolCall(c.integrationLabel(), OutcomeRefused)
-				e := unknownTool(r.Params.Name)
+			res, e := c.callTool(ctx, r.Params.Name, r.Params.Arguments)
+			if e != nil {
 				return nil, &jsonrpc.Error{Code: int64(e.code), Message: e.message}
 			}
-			res := c.run(ctx, d, r.Params.Arguments)
 			if !newProtocol {
 				return &rawCallResult{CallToolResult: &sdk.CallToolResult{}, raw: appendCallResult(nil, res, classOf(version))}, nil
 			}

@@ -2,10 +2,12 @@ package mcp
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/gob"
 	"encoding/json"
 	"errors"
+	"strconv"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -49,6 +51,8 @@ type toolSet struct {
 	byName map[string]*toolDef
 	// server answers what the lean path leaves to the SDK for this integration.
 	server *sdk.Server
+	// index serves search_tools (discovery mode).
+	index *searchIndex
 }
 
 type toolDef struct {
@@ -64,24 +68,33 @@ func newToolSet(in *integrations.Integration) (*toolSet, error) {
 	ts := &toolSet{in: in, tools: make([]*toolDef, 0, len(in.Tools)), byName: make(map[string]*toolDef, len(in.Tools))}
 	for _, t := range in.Tools {
 		d := &toolDef{tool: t, sdk: definition(t)}
-		for c := range numClasses {
-			def := *d.sdk
-			if c < class20250618 {
-				def.Title, def.OutputSchema = "", nil
-			}
-			if c < class20250326 {
-				def.Annotations = nil
-			}
-			b, err := json.Marshal(&def)
-			if err != nil {
-				return nil, err
-			}
-			d.encoded[c] = b
+		var err error
+		if d.encoded, err = encodeDefinition(d.sdk); err != nil {
+			return nil, err
 		}
 		ts.tools = append(ts.tools, d)
 		ts.byName[t.Name] = d
 	}
+	ts.index = newSearchIndex(ts.tools)
 	return ts, nil
+}
+
+// encodeDefinition is a tool's definition per protocol version class: only the members that
+// version defines.
+func encodeDefinition(d *sdk.Tool) (out [numClasses][]byte, err error) {
+	for c := range numClasses {
+		def := *d
+		if c < class20250618 {
+			def.Title, def.OutputSchema = "", nil
+		}
+		if c < class20250326 {
+			def.Annotations = nil
+		}
+		if out[c], err = json.Marshal(&def); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
 }
 
 // definition is the MCP tool of an integration's tool.
@@ -115,6 +128,46 @@ type view struct {
 	set     *toolSet // nil: the integration has no catalogue entry
 	methods []string
 	tags    []string
+	// discovery: tools/list shows the meta-tools, which reach the allowed tools.
+	discovery bool
+}
+
+func (v view) allowed(d *toolDef) bool { return integrations.Allowed(d.tool, v.methods, v.tags) }
+
+// listTools is the request's tools/list page: the allowed tools, or in discovery mode the
+// meta-tools (one page; a cursor is invalid). Both paths answer with it.
+func (c *call) listTools(cursor string) ([]*toolDef, string, error) {
+	if c.view.discovery {
+		if cursor != "" {
+			return nil, "", errInvalidCursor
+		}
+		return metaTools, "", nil
+	}
+	return c.view.page(cursor)
+}
+
+// callTool is the request's tools/call: a result, or a JSON-RPC error for a name the view
+// does not have. Both paths answer with it.
+func (c *call) callTool(ctx context.Context, name string, args json.RawMessage) (*toolResult, *rpcError) {
+	if c.view.discovery {
+		if m, ok := metaByName[name]; ok {
+			return m.run(ctx, c, args), nil
+		}
+		if _, ok := c.view.tool(name); ok {
+			c.refuse(name)
+			return toolError(OutcomeRefused, "This MCP server exposes its tools through discovery: "+
+				"find them with search_tools, read their schema with get_tool_schema, and call "+
+				strconv.Quote(name)+" through call_tool."), nil
+		}
+		c.refuse(name)
+		return nil, unknownTool(name)
+	}
+	d, ok := c.view.tool(name)
+	if !ok {
+		c.refuse(name)
+		return nil, unknownTool(name)
+	}
+	return c.run(ctx, d, args), nil
 }
 
 // tool returns the allowed tool called name.
