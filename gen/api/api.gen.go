@@ -384,16 +384,16 @@ type McpServerConfig struct {
 // McpServerConfigPatch A merge patch of `config`. A list that is present replaces the stored one; `null` removes
 // it (unrestricted); absent leaves it unchanged. `null` for the whole object removes both.
 //
-// Example: {"methods":["GET","POST","READ","DOWNLAOD"],"tags":["api","webhook","custom"]}
+// Example: {"methods":["Read","Create"],"tags":["Contacts","Deals"]}
 type McpServerConfigPatch struct {
 	// Methods The new method list, or `null` to remove the restriction.
 	//
-	// Example: ["GET","POST","READ","DOWNLAOD"]
+	// Example: ["Read","Create"]
 	Methods nullable.Nullable[[]string] `json:"methods,omitempty"`
 
 	// Tags The new tag list, or `null` to remove the restriction.
 	//
-	// Example: ["api","webhook","custom"]
+	// Example: ["Contacts","Deals"]
 	Tags nullable.Nullable[[]string] `json:"tags,omitempty"`
 }
 
@@ -489,13 +489,13 @@ type McpServerList struct {
 
 // McpServerPatch A merge patch (RFC 7396) of an MCP server. Only the members sent change.
 //
-// Example: {"config":{"methods":["GET","POST","READ","DOWNLAOD"],"tags":["api","webhook","custom"]},"name":"Updated MCP server"}
+// Example: {"config":{"methods":["Read","Create"],"tags":["Contacts","Deals"]},"name":"Updated MCP server"}
 type McpServerPatch struct {
 	// Config A merge patch of `config`. A list that is present replaces the stored one; `null` removes
 	// it (unrestricted); absent leaves it unchanged. `null` for the whole object removes both.
 	//
 	//
-	// Example: {"methods":["GET","POST","READ","DOWNLAOD"],"tags":["api","webhook","custom"]}
+	// Example: {"methods":["Read","Create"],"tags":["Contacts","Deals"]}
 	Config nullable.Nullable[McpServerConfigPatch] `json:"config,omitempty"`
 
 	// ExpiresAt A new expiry in the future, or `null` for a server that never expires.
@@ -1509,6 +1509,8 @@ type PreconditionFailedApplicationProblemPlusJSONResponse struct {
 	Headers PreconditionFailedResponseHeaders
 }
 
+type ProblemApplicationProblemPlusJSONResponse Problem
+
 type ServiceUnavailableResponseHeaders struct {
 	RetryAfter *int
 }
@@ -1573,6 +1575,23 @@ func (response GetHealth406ApplicationProblemPlusJSONResponse) VisitGetHealthRes
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetHealthdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetHealthdefaultApplicationProblemPlusJSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1700,6 +1719,23 @@ func (response ListIntegratedAccounts503ApplicationProblemPlusJSONResponse) Visi
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntegratedAccountsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListIntegratedAccountsdefaultApplicationProblemPlusJSONResponse) VisitListIntegratedAccountsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1917,6 +1953,23 @@ func (response CreateIntegratedAccount503ApplicationProblemPlusJSONResponse) Vis
 	return err
 }
 
+type CreateIntegratedAccountdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateIntegratedAccountdefaultApplicationProblemPlusJSONResponse) VisitCreateIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteIntegratedAccountRequestObject struct {
 	Id     openapi_types.UUID `json:"id"`
 	Params DeleteIntegratedAccountParams
@@ -2076,6 +2129,23 @@ func (response DeleteIntegratedAccount503ApplicationProblemPlusJSONResponse) Vis
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteIntegratedAccountdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DeleteIntegratedAccountdefaultApplicationProblemPlusJSONResponse) VisitDeleteIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2240,6 +2310,23 @@ func (response GetIntegratedAccount503ApplicationProblemPlusJSONResponse) VisitG
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIntegratedAccountdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetIntegratedAccountdefaultApplicationProblemPlusJSONResponse) VisitGetIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2467,6 +2554,23 @@ func (response UpdateIntegratedAccount503ApplicationProblemPlusJSONResponse) Vis
 	return err
 }
 
+type UpdateIntegratedAccountdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UpdateIntegratedAccountdefaultApplicationProblemPlusJSONResponse) VisitUpdateIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListMcpServersRequestObject struct {
 	IntegratedAccountId IntegratedAccountID `json:"integrated_account_id"`
 	Params              ListMcpServersParams
@@ -2607,6 +2711,23 @@ func (response ListMcpServers503ApplicationProblemPlusJSONResponse) VisitListMcp
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMcpServersdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListMcpServersdefaultApplicationProblemPlusJSONResponse) VisitListMcpServersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2845,6 +2966,23 @@ func (response CreateMcpServer503ApplicationProblemPlusJSONResponse) VisitCreate
 	return err
 }
 
+type CreateMcpServerdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateMcpServerdefaultApplicationProblemPlusJSONResponse) VisitCreateMcpServerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteMcpServerRequestObject struct {
 	IntegratedAccountId IntegratedAccountID `json:"integrated_account_id"`
 	Id                  McpServerID         `json:"id"`
@@ -3005,6 +3143,23 @@ func (response DeleteMcpServer503ApplicationProblemPlusJSONResponse) VisitDelete
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteMcpServerdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DeleteMcpServerdefaultApplicationProblemPlusJSONResponse) VisitDeleteMcpServerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3170,6 +3325,23 @@ func (response GetMcpServer503ApplicationProblemPlusJSONResponse) VisitGetMcpSer
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMcpServerdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetMcpServerdefaultApplicationProblemPlusJSONResponse) VisitGetMcpServerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3398,6 +3570,23 @@ func (response UpdateMcpServer503ApplicationProblemPlusJSONResponse) VisitUpdate
 	return err
 }
 
+type UpdateMcpServerdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UpdateMcpServerdefaultApplicationProblemPlusJSONResponse) VisitUpdateMcpServerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RotateMcpServerTokenRequestObject struct {
 	IntegratedAccountId IntegratedAccountID `json:"integrated_account_id"`
 	Id                  McpServerID         `json:"id"`
@@ -3576,6 +3765,23 @@ func (response RotateMcpServerToken503ApplicationProblemPlusJSONResponse) VisitR
 	return err
 }
 
+type RotateMcpServerTokendefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response RotateMcpServerTokendefaultApplicationProblemPlusJSONResponse) VisitRotateMcpServerTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetMetricsRequestObject struct {
 }
 
@@ -3626,6 +3832,23 @@ func (response GetMetrics406ApplicationProblemPlusJSONResponse) VisitGetMetricsR
 	return err
 }
 
+type GetMetricsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetMetricsdefaultApplicationProblemPlusJSONResponse) VisitGetMetricsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetOpenAPIJSONRequestObject struct {
 }
 
@@ -3659,6 +3882,23 @@ func (response GetOpenAPIJSON406ApplicationProblemPlusJSONResponse) VisitGetOpen
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOpenAPIJSONdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetOpenAPIJSONdefaultApplicationProblemPlusJSONResponse) VisitGetOpenAPIJSONResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3702,6 +3942,23 @@ func (response GetOpenAPIYAML406ApplicationProblemPlusJSONResponse) VisitGetOpen
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOpenAPIYAMLdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetOpenAPIYAMLdefaultApplicationProblemPlusJSONResponse) VisitGetOpenAPIYAMLResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3758,6 +4015,23 @@ func (response GetReadiness503ApplicationProblemPlusJSONResponse) VisitGetReadin
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadinessdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetReadinessdefaultApplicationProblemPlusJSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4380,169 +4654,172 @@ func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rdts4tuarYHh6Vuw0JUvyJbG85ofKSapcFSdu2+l0VSknhElIQpkCWARoWV3jWf0OM89wznv0o/ST",
-	"zMIGQIIXXXxLVdL50asrFkECG3tv7OuH37yQTxPOCJPC6//mkWs8TWIC/z0IQ54xeYJlODlMSUSYpDiG",
-	"n0Q2neJ07vW9MyKRnBCUJUKmBE9RmD+JMItQGBOcwhOSMMwkopHne1c4zoh6UVh+L8NT4vW9v7UGCW39",
-	"QOae78l5ov40ITgiaTHUsx9s4YS2Lsm8tbO75934nv7MRxp5fZbF8c2N7x0xScYpliQySyovYcAQzZ9A",
-	"2DxSnqT66SOWXt/rdXo7rU631e2cd/b7nU6/0/nJ870JFh9LixnhWBDfU/Pwuhe4O9rpdFvPus+3WzvP",
-	"wt3WPtneb5HnpLf7jGyHz/Z3Pd+zs6CceX0vTKdeaTkeDqekFfI08XwvS6IVc1IrPw6TM5JekbS24uPD",
-	"EyT0T+5KORvRsfqvKZETHgmv/7MXU6HIMSbS++B7Eo/hryFnEodSeD6wEGaUCO/Djb+QWt1OQS37zIWa",
-	"TSfs4t7FdtjaiXZJa2/0rNN63t3vtfD2xU64G+2RZ6Pnnu+R64SmRNj3bnda3V5ru3ve2+7v7vd399V7",
-	"gUy91dTec6itpqr3/ONtNsuw6inBUYuzeI6+yy7OEi4X7k33vNvrbxd7A3J1SvR73N3RfwOZ0TsEgpSS",
-	"JMYhQVQKpDcH/izxGKkNEiu38duX557vnbw9U/93+nLwwvO9F2/fv3k9ePvC3VicUM/3ZuRiwvml2qtM",
-	"SD6FrTVrfqfX5/JQvqCzkCe19eiZA5VAE5g5H8C/zGLUH5CQeC4QFohKRBcsqcaAH27yr79jKREypaGs",
-	"TmHKr4j7Ofsc5UzTcUIQcNh8BSFBqZS5UeuZG98oKdBkL88xjIuICFOaGJkeICFTzsZIqQk5B0rwEXw8",
-	"JYJnaUieCBRmaUqYRFckFWp+G6evDtF+t9tB//zv5+3n7e3NNjqSKJxgNiYCzaicDBm5IukcpQTH5gcf",
-	"1mWJztronSBAV4aCo1HrWNErgGfUP99wRszf2kMG4gYngdf3ht720PN8T4QTMsWwBVonKwqyMez9UUSm",
-	"CZeESdjtOYnqiz9JiSBM+mp/A5lmJPDRbEKYXX7CmZqhMP9Wr1HEwQwRnMaUpCglv2ZESFixlg8lKEH+",
-	"8XCuDo2gXZq++lJp9oRlU8VA8MMHv2E1r3lotHB1DecTghIsJ3bXjCLLd6/86a1Cx7SMjtlaR71sTcNk",
-	"a001tmxX3vAzyVPSwIfxTAlawHhLqCcCHwnKQlLeihCnKSUCYSRImBJZXpwd20jb/MdG+r5//36QKaaU",
-	"NMSSNJMZF08oIYBvECQ5ygTRIrH3bLezWZ7UNwSnwCg4nv6voTcNE5zQFdx743sJTvGUSCO7Dj8pG6RB",
-	"ii8JsOacZykKJ5yGBG10//WP/9vb3UVJSpnEFzFBg7PDoyMljSkO1bs3kZxgiab4EoiqeQcJPIJlpUSm",
-	"8/aQHSnVhy54prQS11yG45ikTwQi7IqmnE1BjBxtZjWYYk0t95ckkai3gyY8S0UbDYYM3l8RHbUOOxb+",
-	"cMGjOdqAAz1VxpBACU4FidD3Z2/fbBqp1BI6oqmQQ9a7vs45xtevLwRStqw66CMj8WAUwsoFYlxOKBu3",
-	"0Vulpdw3iSHDKYFV+EhwhEdSnYNo5/q6PPspnqMLongi0h/HKORpSkIllWo1bXTuPq+VJVZfJqleLk+1",
-	"SGMmZiQVaKfXO0AYGXpNaEyK9eYqiAokJI1jlGaMUTYeshlWR/OIp0rJbmSJ2rxuR4kOZ5HYhP1iOQWp",
-	"VN/NP9nZr2rdnVE37OHnpKWJ1ZpkFyLhsqWMQLBeXKPYHMwVRVji+im+fk3YWE68fm931/emlNl/d5UA",
-	"SElS9c7//Hk4vO51WsPh9bOXH/78J69JgI9GcFQ0iEaSmEPeEgoOILrwjAvUQRkocnJGjFa18q2OvCH7",
-	"5393t9vddnfTRzy1HPY08KsvReRa2UFt9FZt7YwKYvnLnpR9tNPtLTrdmglqzslFlOx2ejvN9FHn6SIa",
-	"waaj7c4OLIZnEmHNibclk6JITpAhc+0EoFlvs40OrSzPCL6M5yBNwfstWHaApmqKRKBA//u2xCmshltT",
-	"qOqTHb1oPgaOXtiztu6klXX/2l6W11f8PilW0uwK+J7iYZoqW0YpL3eFI55OwbzPMniywYagUyqblxTj",
-	"dKxEg2XTC5Kq5VFJpsIcAlmq/FHY5wSPyxZFr2Pm/2tGwFI1C4jhY+4EIzLCWSz1kCm+plN1MHc7HZB8",
-	"86983kAAY8bnPuPqHSkcgPJOrO2B1XfivmR/Q67lYZYKnjZPnif414yggJFr+TGEBwO7nCQlV5RnQtMd",
-	"vZ0qa1mCSi8OAP3bAOmxSE6oGDLjp0U0UjoHUSEysGRT8os+iTZ2Op3NqnQd/zKYvznszI7POtfHr/5y",
-	"ffyCz+B/r7jXvM/OrBcr972qcm8wePJzVo3+BkenWlsbn0ed3Oo/cZLExv7aSlJ+EZPpn38R2i52I0WU",
-	"XeGYRg1hFfg7mhLF6K5jFRGJaWz2xDlTzQhgpzTlyh772Xl6mimx4VId+crr8nwv4Yp5U2VtA5FuPvie",
-	"kFhmwuvvKHaXVGrTEEfILjOnCb7gmexfxJhdasIUNP1TSkZe3/uPrSJCtqV/FVsnmhh6SJ3JnAVNcayY",
-	"lkRKVZvVHaBALy5AasoCERwqj2JEWKSOK02utnfje4ecjWLjzt5pY17FdDypeMPnNWvGWIVUgI00wWCa",
-	"oRFlVExI1Lhxg4bBFfujMJIoQ0nKxykRQm1tsT/7xf7kS33EzRms60I2Tv3A2IQxllrjOf7+qfqlNRhJ",
-	"0qB4zrQNqBS8shLRBRnxlOi3KfvX1QrdBlelUM/26EwZjrWWfqk46c7sod9UE9yMketEay7g1GYOqD+H",
-	"eAgWS+Tu8q4rhXbySM8evTSvf7wtb5olc6JrbfSGI0sJpFcnkPI+IirCmAu1Gn0uvmPKKeUp/buObzyU",
-	"qnzDkcjCiXOeIskvCVuoMasPKnZVEpsrz0LCugXtS9N/ZBXYNMOMXTI+Yz5KudRm3AzPfRSRmMAZCTKp",
-	"nCgzEDRm1ebb1P6akCgoYnDBQSHL2qeCU1vp1Yqcvn//vlWNPTQt0wzZqoYqbnRcRQ7CkCTg5t+REVj1",
-	"HY4AojCmyuqHcAGGp4R2pP52/HoBU4C1YTwhKhC+wjSGKASMwwK5E1MTKrPJXsEmb7hEztQemVEC/akA",
-	"aYojch3GWUQERBx0kANWkJJExw91OAhMNmfNIKJvuHzFMxbdfUvy4XXhtF9aRyhn9gRVrysTeqdMaP3B",
-	"R7dHDGNEXEddtK+szrZF4SVLz2Me0RFtCueWXqzPSmU4qBcab3VMrwiz8WYnwHyAGNexGa8xZr5MHuEZ",
-	"E/CfxxxH55y/Vv7UHfdcOsNdCdSRIVBfymMz/tVy+xXG5CYquQ4JidDe7u72HrqYS1I2fbrbBSOYpaBz",
-	"zpGezScyUHXUQWiPVC0VM7S3g36g38D+n6RguFA18hWm8Z1PPSFxVcmV2EcHaCIThKYSBCglOFpH2BTX",
-	"lV+gtswmT3ImtLGc8i70nF1wVovMcj+RYDZGehQTcUbKYlRIkA5tzYrF30ualDlGQ/KO5QfHHbc6K7+h",
-	"vOERlvgC6yyP++CiXRZ6VpAUUgZ6ilMaz92hZUPTkSmzIPSu9JlH3c3y6lJlfegTWNlAHImYz/4gLsQ5",
-	"58eYzY07LO6uO9VbGuQaS6MzFSnI9QRnQi7wI5XOm2I2tzop97J0yL9rAuglqe05bqMar2aB8sU85i5X",
-	"J9vXAdtivSaUNDg5MnbvBk99MEbtECfoC+b6kMGDfp5S1LYfjiLlc26WKNhGpw5tAodjApto0EGm34et",
-	"HsA/yiqvKNlhOpqU03ZBXKLylI7D6YjiH8I1Ks1sSoWgbOwXgSLf+kkImOaKX9ZU+4M4Me9YkvKQCKF0",
-	"1EuoR7jjnilv7KWunagGEnRJhTU01YONm1Z4ctp+uiB2yCiTWUqWxgOrD5eDgk6hRik02Ou5u++QAhla",
-	"fLoY4YzEcctECS8yiULMTIwTdoBEfSiCqJHS1ynEIauHr1LiZEQbkp1KSwAPiCxJeCpJdEwiis/nyd3P",
-	"/fxVjbY0+LLGqlGu3S2saUuIRc5rd9fdynwaCJaEYE2f2J6GJABzcnXGiycRmsKk1GxE2ysmADSsVFni",
-	"SBujOD5JeUJSSUlRWFgNbDp1lzZhUQ+ePBFFoebg5MhHyqHWXKLrhyTnMfiDOislhqwwtEUbvU+pJFDu",
-	"1tclWgiqPCJEWJjOYX0bg5dnrd7uXuvbw2OUsch4UPoVT4QpJRmySzLfhGIAqFwyiS8SHaCgUkoZIEni",
-	"WKDZhAAbK6KqDxNZyafcr3y029tWEpE4lLYvbPJ8TbRCPaCP90B9KUCB/iFAG/bMUctPSaVOxZ2imy3t",
-	"PV+WmR+0fsKtv3da+//jP/70P4dZp9Pbe/L0z+3//Bj87//TaszV2z9UlxBcQKGMshrU8R8MzOkHEtZH",
-	"poxGfWI7BJLBf5LgoFigHikLWgSKGEERWYdxsGxTFKS/mR9l3geXIvmPtRU4aqK6C5qZnC/lr2vc3xKt",
-	"dzr7KzNlbi7yZ/2rnU9R2MQvfiGQtpgp6XjL4rlOXN74rkCf2GKAW0k1IzNXskGJmkpQTXsjf5zpYoCA",
-	"ZXEc6EwylDxS6Uqtj2J6SVDgzKtcLZcbdvl2rKq3Vh/Uzp5O1n4VoC9UgNR+f3IBeqFzA8sKEXCeQGgs",
-	"wvztFkXhNf1Po1UlEEu/vW4hxOqyBpeKNKrT7sb3XlESR3k2sDznt+rMLCXjNeWM3VIhWG6O6QlA1Jg9",
-	"kbpYyFQojbMYp8omVU6q+kjJ6NZ101sSj8VWp05W+4HqNN8bG3EGNdImHVSm6O2mVBOFfI71mk5llCLz",
-	"u6kv3e90N5UVxUsVbcrIA2Wr/gil+rZ+xFaRVqqAy9RYtb12ir4lU9Nmf0dwLCcLZFpimc/JRNAqO2xN",
-	"Z49f1nfH/rioaJhfBogzhFGv03G1E78sKyToHli+VvOpphU2Nu3UuTrkjOnUrjFxTcm400tTWftn2s1T",
-	"3SV3GTUuoFOCsESzCTXSUXcFdORYv6SitJppkispNdWWpFPSJGA1ytVlXJvxximCqUx4HJmKaNeHobJw",
-	"V3QZr/MAlYLEI3C2Sg5EaS3aJLEmDecxweD3Nun1d4z+mhFE4QMjqlXkA9YdrlDyFYZpEmznAZ38tPSj",
-	"wpEDOUl5Np6U52jYr2bbFPxY/eCPPEsRn7EGguiOIJK6Fic0cjDlmym+gpRFeQYuu1dtxtq8XHm4M3PH",
-	"WEhk3vRgHF4/i8sb59K0Lg2l7rjSMtdSgYcw+E5OxAom/u0W6qpJFbnyviyO4kY4Hpzl+6UTGTNEmEzn",
-	"hmttkeYTUXppiCWO+TgjaAOzPPIK74C48aiIo+30er7hOui40281oVpGRK2+UxPRsZj3dlbYy/eVyDKN",
-	"LkjM2VggyReLYtV3WsHuzn6txbGvqVhwcCd4DNtUZ0xR4Uy36BV67aB8FYqbf/5QD9m4TzexlCncNZRT",
-	"j8NcXGVm6sNAgdga7JU6y85pGRs7i0SWo83H40jZllCWqT4HFeGrpKluI90Ugc40xfPaBppJ+iUyrbWT",
-	"d4tfTEk6hrakcKJt6mfb+3ubFRvN0Um6E0h3Nik3RegIpc5w1w05V+3cNnDxqMpNU2u5PGvFnLfFV+I3",
-	"unG+6v4sE90VHHrTsMvfC85Ok/CYCIHHSw4W/cImj6l1enKIeu0Omup36LANEdJHjCslZdr3IJela85h",
-	"+48PTxrc9K7v/SI4S5NQndJt5SzpDjev70nOY7EFzei1TSLW7V1/+kosTTWo8oRHUO+xwCEOeUS8fmu7",
-	"t9fpqhkZannHuvsur/TymmhMF9ZOmQRQhDYwMn4tTxE2fSGbBwhfAPdTVqJlWT92bxyaLXLZeu1O4Lpq",
-	"irQlX03TuqbTLPGb5m9aD904gpq+O9NKI26xgU2euXKexe33sGjdtCpdT6y8hU0bUyjs231Rj9MLF1kY",
-	"EiFGWdzMOvXvVhSy3bomHVxCb6hVNTvNN+hIWSN5ITD4QwlOpU7i1Jj588B40Cf9Z4PoUDs3cjIvOzLy",
-	"LT7Uj1dou9r3qRSdrnLo3Q1az6F3t7E6nSIMmgk1gQnPG+KXtYetyQwrHWaXWxrCDKyceNTyISRPBJrx",
-	"9BKqLoojlypRMbJjXlylYiPkSCMVVxqL6wUgbCL3nn12a0ceKoKzniWrrViHD53u9ccJlDQnlb7Lppi1",
-	"UoIjqOIAF24VAZtk/Z7BiIpArhGEcNXI3YMQQBR/YSurUUcloSkJ9+1CE1W9dTu/4CzkCVg74Aa4B9lA",
-	"48DYYhFjAOVl6xa15UDHmy64nECnjn7OtygoUMWwMHqnK+oSaOxBgTkEDRKKOvkCFPLpBWVEu/2DNy9q",
-	"hQZ3PznLh0T+nuWnBIDqvDaWr/7E2gNuVu/e/V07PkKB5rCgtoembWNR2vrAKmCdsBZDBvAJOZAPiQpD",
-	"OCb4igB2QsZs0bMdbkV9NuExQXqt9p3AKMs28SGwkZbmwZ2NrutU5QY6KEjNiXwDDGBBi0q6ZPUC8nDC",
-	"0mhUY6r8Q/GfH9v91oenjVnyKb4+0t/Y7Sw8/0xMouDhZlpYfKi7EGLRDv3BSLBcKu8e5l1w0D2M1b8O",
-	"AttCI/rhDOR7m30HC4pMSx3/OG9fVHrsgezCT2zKLMd8WW5UwMw+rGZTsBNxHL8dQWnuWnvp3fhLilEC",
-	"2LIgByYKsjQO0EVGY4lGKZ9CTdM39ui3x8usvPOIiiGzzojJJWpWMM2nGomoiLBgB3IsR/YC9DWArDPO",
-	"9ZDlJ5fpqkQTLCYa1Sgv2xUTPmMIjzFlJilQZn1dvb6gIKdUJ6k/DHBvRbHlut8uM8g0TD7+uv26m3ai",
-	"w86k9/20E3XCv/HzX8fddPvy15/mP3V+lLuT/e+nr3uz5y8bLeE0bp71u9PX1pIz7QsmOaOIfqBECpQK",
-	"Zfr014sqzW4iZdLf2ur2nrU77U6723/eed4BHLTbz7twIFLqrREH/dCoS+N57sy6Nn3Ro1zsD2zBu9PX",
-	"vqE+bBBntbKLlUr43zC0YmThDuy5qGjCpRRw7AMyVwkgZ3Vyyy2e/iMmtdbForlX8sshwkMkvdxT5IGS",
-	"XfkrHyHJ5Xq3t0lufXoI1wcx0PLE1zIrTduq5YYWbYO5DPtoVthKbl5ctazmvcgcA0zW/BzWiyhPsoHq",
-	"tzfSatxre1OakgSQ4QLEVcwQwMPt7D5Dpo8HRTzMdLN/c/1nU2vL74rQdKtC0hmYhUUpqcGLqGdpVq2z",
-	"Hng2C69+9hVPdfehthwNmYXfDPBUIP/mU1pLATqFvjd115oyITELyWrsWrtiDX2mOcLi96Bq8u5TQNk2",
-	"nCoww4+ry7DtWjaUaRb8rWXYqHX0ItjU7QWmLQxMtZiPUcz5ZZZUEhPd7/d/evaX3l+3f3h+vPNm92Tv",
-	"9NnZ8/P9d39tmt2iOlk1s+/Oz0+QfgCFPCprd2D6HJNvd3/fweTTAlFprs1FpAFPeqIWZbrtLDUuKYPE",
-	"rNnVCkRuk5StancYoHenRyglI5ISjbCAZZGpEKu/6orxmm0Ces3+siLhIs7ZMGOIQvKRDa1pqLWNPOCr",
-	"2cLMEAXq6cBHwZjIADCGFC3xWI2AoHAfYYgrD1mChSBCO5yK3QoUC4OXXLT9TQGpm0w1nlSIBWlRJggT",
-	"VNIrAvVqc/jJeHYa6F0Xsg5ZzGckbalRBvY0ynQXJBEoSnmSkAL5F2yoliCEIZ5GJAXo3DZSR8A0kXNN",
-	"DBzHfCaGzOLuliOi1XhQroyKXTQPfJoIWs22EyTMUirnZwAFDVPT1T6DTDbirDqt1rYg0MFPtt6dBlDV",
-	"UNHmaf1TgDZ4qvGcSYQu5rrgTyPnCWny63YgnOfBZhudERYpjxev6AqCL5muIL0TGuK6oZVH+S+69ZSy",
-	"EbcNuljDAhqLzkxjiik42iQVJfdH9Le2xlROsot2yKdb+mnzf16tp/UYMzwmomS6L+4qFfWae5TEWCrj",
-	"qz1kQzZg6OnT+rinTy2g7RpV/GjDFVfOyJDZqscnwvqTm8DxT58W83761CmD1L2j9YSQEiKhVIkwiTw+",
-	"GjIdMeIxmE6DI4THyp6Y4rkGIDf5jnaePxq8eWGTIG3QGJtt9BKXUd1yRPUhc+MHRdwgJA2BLMupJmQF",
-	"0ZZSOAwiLGpm2jQGmh9ydqXUM2eiP2Qt9BIyY8p40uRkhKzqW8ulx3IpGhj5KJN0yJArWQe6l1jj01CJ",
-	"BFE6Mc3vK6BCE9vAm2NZFku9xlypqq1AeQ+782QOnk2ucSjjuW5txBZRAfZ6Y6ezs9lWyz8tzDvYgJTo",
-	"hp+NoNpaHhyg4GRwfvhdgHAsOJL4kgg1h9KT4PO1wOeDdvjAR7nn10bvTFmw9fMwYGpoLFiYzjmdmlmo",
-	"Udvb2/so91CU7YnenR+a7n2JplxINKVhyjXGB0pSElJBOWsXO6tr2Shwa7CoaT/ITX6DsL2z+2yzjf5a",
-	"2KzatIXjAra10XClLEcw9S3qeql9Ku+ZspgDlVYp9eqiWwqUX0xDwoTbxj1IcDghLV2aVtZks9msjeHn",
-	"Nk/HW2as2Hp9dPjyzdlLGFNYTVY3/usf/88VxikoOSDG4OTI8z0DGeX1vW67o9/AE8KUhux72+1Oe9uD",
-	"420CR8/WBHqw/q7+W52YC3C+Bep1Og6MvEGagJ2K6RUBtzFPcEuemTqCHExI98grYWW8iJzmgnwUeX3v",
-	"WyJNR1gF2rfX6SzBc2jCceCXFfgGNUkXrKHUO7Y+goKZ3wIAhRpVFPF3OnuL3povcquMxeiaCV7/Z+Vp",
-	"5it5Ta8IIwIAgkyg5K2lItwi4zd5OQu397XtAVh0Ii6+uaEU90IncNRqK1AtYsg0bELImQUFU0ZjKkUf",
-	"KdtTJ0WqANYWL1wp1bG5lEs9c2CAGnQ8YshqYUCQvjI7qaXVCsCFV74nY0Gyp3hkS0Og3/grH3RAu28+",
-	"3JuDEzxugB7LF+zy8rIo7GfbKfjhFlLZ3LDRIKQrWzZAXjur5dUBG4ch3dVDSuBMd9QLvrfT2189qgqM",
-	"duN7u+usqgmTGcZurx7bAL0HG+goLsDqrBHdUWRHDb9CGoE3+caH5v6Vxh6Mpaig2rtRJkYNckjyIZvi",
-	"Sw0epmwsgUekX1yk0njxDNgHtVtl8laBJuWkJ19vfbmtdqrc8qMVD2z7Nzya31LnmNtZqshHxi1xvRoT",
-	"HNBXBxkHRiy5EnHtthYDYHOLPr57qAlTonJTDt0Y0IaK/u7ekpZhUVfQNCf7aFP3090XtMgwWd44rdH9",
-	"Fl56FPg66Fy700z5lrbAYPPOuJ3utWst9961ZUMbbmqr3Hi2bHT+HJDrD67wO2so/PzWATWgu4a2rsIO",
-	"w7jdddbUALUGx1JvncF1rL7P+kjT+qP5AFp5rDUb6lu/0ehGn3UxabpUTmPJLDr1JB9rYALtz+YIaG4M",
-	"DFDmqUG0h3KcZMhMUZly1KHkA8F3TOwD6nCca7522ui91hYWytc39rkFktHFPXLIIDKSXwFJYkHQTre3",
-	"2XQk6pU9wJForvV6ACM8KoB7ynZ4HTpn+eW76xvStzjPLKzQ+kofQ1C3HBGdkTRfxSc2gHfW0oevbFPi",
-	"HRVodw3V1IAR/llrJs0ad9RMfnOo4BRSOmJR+HlJrMBRFw6APgCmwKWDYEiUkMP1lQnmEgwqGq6Za9Ig",
-	"3xL5EOqjuPXuAVSIE4D5I9qB94Jb315TgvPrF75A7fLZqohvibyzfqhI1O903+H9btn7AFHwpqstT3Cq",
-	"HNd4blreFhlbG5AtOIa6OagYc7InfRTk/mqANvCQmd54QaRAVPq2PgwQEtRfNI5sUMKM3cCsaAKqNR5B",
-	"abh52K80IKkXttFAF4a7CZy85+ggx4nR+XpT1Dpk5XSPho7RN/+hMyLBJnQmaaL6Dei46JLMh2wjOD48",
-	"GZwcfTx7eXj68vzjDy9/DDYPcmWuDpOyqt/p9RrMS3MvcDgxaNJiyIyNiRaZmGhgRsADNm9nr5y4JCQR",
-	"KCgikXmp/pDpM6jphNG1bw9to941XrMGqkd+vrgAKCX8orufMqZK8sb3luUU/6CTXiPk84Ud9QjnvRf6",
-	"5gVoeQeGvpcV8NVfyP2Fr6GXT2W9aEX80KGXpv6Qm61pmKyRPy01CIwWeEmrsqYaa37IHiNranonhqzI",
-	"mqJzHQNSE9Bl6TEVurqjMZ2al8l/xmnUgSaVKfjIm0yMTixfkFbKrK7oLnFTrl/BaR4DnOY2KeFye9OK",
-	"VHCpwemrj/oHyxk3KNdVat95vMlfXWWcN9zqD+7iqjS0U5YFbT/N4IAGfQtokNdSNt4u4vYQQ0tAlsb6",
-	"klhTb130aU5ISnwkuLbwoGobMT5rI31AUZZDW6iRQ8aUdxxTQaI+Kiq0I7+hOttfUJY9ZEO2LJGOanl0",
-	"vfYc4quxERgWgYcsNXm9ooW5RCo8zUtLLzKJnj5lvNRyDaR6+vTANEoXDbvKIz15e3aO/vWP/4K2jt/U",
-	"Ea9HbtoDFKNMmGtnl2Tvix6+3zVrr1x3fd1A+ZjLXXqXJ+15o/ut8xPHzdz/7hgLd9DynyiT75K3DFTR",
-	"3FL90HT9FEbBov362mh9l0bru7JytMaV5C5UXlmz2u4brVspy2+ZBjk4yGEilDJsqL7oIyU5wSZcSssI",
-	"hYyy1a6Mp1q71u5oPIRK50POZMrjVfGDN/xMqX9lK3ytFfndLMOvxSWfQXFJqdG62cS9fUTjNoUmxbcO",
-	"HAiaEhrRuoUjQ7Ze5Qi6deHIPayx36VgpLSr5UKR9a55erBCkcqR8rUW5EutBVlDkaxR++Gwy2IE/JI5",
-	"UrnbBrJ7Q7agHAQ9YDXIfXTCg1aBiBwBe2lmyEGFub3huFq8vxZ7/JsXe6ylAB4gWLY6yp9zrY2t3aIU",
-	"w1FAS0owzC035KrAKJEzrm8uHjK4uljfwMvkZn/IhqyFBrY1tILcSwWKycjFa1VP64su+yi/9iAv0aAy",
-	"x4MFt0u3zOoiCh9h3UNagOzokg3zUhOlg8uyTekHFRqcKSo6Ugvk2Taq9XArB81t4YY+1Tp+LZYGT0Eg",
-	"bABnN4qwoG5E5hZFYPOgXmDiqxdPMZh/Tqu3i3qrfU8sUUSnhEGzr51bH5XfZ9BtWygoohFAXY2pVHQW",
-	"2xIa5cYmWEh7l7JD516vmK8usFFTpaYv25lrGYtJff1dU1FMXkGzEdAo8KFKx5aN+Ohf//ivzVJztCmX",
-	"UUx1nufYgZ8kn9Kw7zZFWr7mIxTRESCTOAU7cQyd24iMRiSUeUmLqauu1rRsBL/dBAA+BfakQOTXDMeo",
-	"xjNiM7fJoa3XNDUNWd6vjoU2y33TuGtCAG61DDMN0fqIRrCJleA2FfXX6lkAbVYX+Zj4xaiCJCAkjeO6",
-	"kxA8DYYM7tIEPTG3v2weIOi7n1FBclpZ2lmGcAqQur2iz8tsU14TpC/w49MEp1Rwlg+HS1+BCRQ36n1G",
-	"QpJkcRXRQzksd48bW4SwpTYJqNVT/SwYJTxZcxDg2gDiZq4R1hv4rnj+DnbQ3cqSvnRqPEK9k9EGdWfX",
-	"SKrOqGOkSWsgMSow4Ssj5ModMak3H1Idnu9FfMZizKM10QK/5FR6IxjfGrn0R/EvvlaYfa0w+wIrzB4v",
-	"/rqVY2j/Pk5XY0HDt/SKVEvajOKuwUWnJi6kTOvcZlJPQobINyFhpSV4HA3ZksDxQbkEwhp1OpfvmJ3K",
-	"znQjSE4UWaf6RWMIGcoKlBs44yjFIbhr6nHKmbBI1wTNKBNNBtspvDkn37nJ7f5uYWaD/r7w5DXFbaOU",
-	"iMkdMtH/5gDeP8n95H3v+i9Xz16nxzvsh+fim+3o1d7k+2744+74vEPe9fDpM/p2f7Y4r9w77zy/XV75",
-	"Nl995LyyLWWAa0wWQsNX08rtT50N/moafBkJitNKiVYNc3zpsQtnKYy7aThIlzF65X4KAJimrKi0u+/N",
-	"Ew09a1YXL25bKwFp760C0v4AFCDKOxQLa9SP9e8WEuck5Urvk0wgSa7hnpgpln2LPizQhYuwCKiSAJbm",
-	"oxhDydqQTaiQfJziqfCLYZShUUzHE+kXsG8J5zEMp0LSUPjoW47SjEEYDwMGINiMbfTGYMMZG6GN3tcB",
-	"JAGtNIc6bbXMuls4itLAR+afujJSDYrswQ6WwJCp54iwIR/A71fHZCk73ZhFMvRdeWwrcm4lMaa1A9vZ",
-	"IreGbERmKKZMh/+m+WcsOo5G/Puozo2PlswfKfuoyYy6Q1aJCFSC55WNhuviQGuYPUfqGNppAAdvPiJs",
-	"yNJMtP3J9OISODxnjQX9FgLjGSDEtrWpGsXl3NaXvk0IG5wcFWiTWKAgf8ccT5WFiwWARlr8HKObAiRA",
-	"rVTu7E+yi5iGCETj3enrgu0NJGIz/5l5qM/cHxnRLqbBdrRgwFClYB9zaxMMbG8ZkHI9yMmKxXKLC7pZ",
-	"vg/wphLcf/VW4ka2rW7jY6Aynit1Mjg5eiLqXAM5qs112FKx1FK2rL0b1JjVkGqP1V+Fn6PJYoHI9IJE",
-	"kU7F5G5azqeKOWWeIVjIp+qjYywJXMQNpcP6gqQxYWotPBUoxExNgadS40bDFYhU3I7Hfxwcv74dj1ua",
-	"fZE87qtNUzT5fJhdzXYps6cER/N18WaNDeDAyOpfFRNTBj67RhP2EZSI7Xa2awyHXnMcDdkFjjEL4b6a",
-	"Cc/iCKU8U1ZnikcjGmpTAe5nxJHybfT9E2IBuyoXkhoY1geGqlWvnj86VK3QRnneWlJQGPKYOJq37+7F",
-	"3MstWMB0LsWbeas8uIyq//MHuK/FOA51x2CAYh7i2KrSsqWp+1gyBg7BElceIjtmbrUuoSo2fAPc/IFJ",
-	"gCojSzRcvGV8iKae1vpVhG7HlIYnh8uCEbaw5UrvL6rfemJA452vuo5X88WH6gnCIkDPNp8sA8c/MX6V",
-	"BtgWCMvy+xveq5nYB46E3XfMfGvFF8pyxFPjuagDST1gz6w2emPUAeBV6FuszZcdLrr5cPP/AwAA//8=",
+	"7H3rdts4tuarYHjOrNhpSpZkO4nlNT9UrqTKVXHitp1OV5VyQpiEJJQpQEWAltU1ntXvMPMM57zHeZR+",
+	"klnYGyTBiy52nKQu+dGrKxZBAhv7jr0//OqFcjqTggmtvP6vHruh01nM4L8HYShToU+pDidHCYuY0JzG",
+	"8JNKp1OaLLy+d8400RNG0pnSCaNTEuZPEioiEsaMJvCEZoIKTXjk+d41jVNmXhSW3yvolHl97++twYy3",
+	"vmcLz/f0Ymb+NGE0Ykkx1Ms+2KIz3rpii9be/hPv1vfwM+955PVFGse3t753LDQbJ1SzyC6pvISBIDx/",
+	"glD7SHmS5qf3VHt9r9fp7bU63Va3c9E56Hc6/U7nR8/3JlS9Ly1mRGPFfM/Mw+te0u5or9NtPe0+223t",
+	"PQ33Wwds96DFnrHe/lO2Gz492Pd8L5sFl8Lre2Ey9UrL8Wg4Za1QJjPP99JZtGZOZuUn4eycJdcsqa34",
+	"5OiUKPzJXakUIz42/zVleiIj5fV/8mKuDDnGTHvvfE/TMfw1lELTUCvPBxaigjPlvbv1l1Kr2ymolT1z",
+	"aWbTCbu0d7kbtvaifdZ6MnraaT3rHvRadPdyL9yPnrCno2ee77GbGU+Yyt6722l1e63d7kVvt79/0N8/",
+	"MO8FMvXWU/uJQ20zVdzz93fZLMuqZ4xGLSniBfk2vTyfSb10b7oX3V5/t9gbkKszhu9xdwf/BjKDOwSC",
+	"lLBZTENGuFYENwf+rOmYmA1SZEtpmbCIxHLOklZIFYu21+6tmb7ne0ewH+72HhXb+zUzDG221q75Da7P",
+	"5aF8QeehnNXWgzMHKoEmsHM+hH/ZxZg/EKXpQhGqCNeEq+bZ1xjw3W3+9TciYUonPNTVKUzlNXM/lz3H",
+	"pUA6ThgBDlusoRkolTI3op659a2SAk32/ILCuIipMOEzK9MDonQixZgYNaEXQAk5go8nTMk0CdkjRcI0",
+	"SZjQ5Jolysxv6+zFETnodjvkv//rWftZe3e7TY41CSdUjJkic64nQ8GuWbIgCaOx/cGHdWVEF23yRjGg",
+	"qyDB8ah1YugVwDPmn6+kYPZv7aEAcQNL4PW9obc79DzfU+GETSlsAepkQ0Exhr0/jth0JjUTGnZ7waL6",
+	"4k8TppjQvtnfQCcpC3wynzCRLX8mhZmhsv82rzHEoYIwmsScJSRhv6RMaVgxyocRlCD/eLgwRiNol6Zv",
+	"vlSaPRPp1DAQ/PDOb1jNSxlaLVxdw8WEkRnVk2zXrCLLd6/86Z1Cx7SsjtnZRL3sTMPZzoZqbNWuvJLn",
+	"Ric08GE8N4IWCNkCrRH4RHERsvJWhDRJOFOEEsXChOny4rKxjbTNf2yk79u3bwepYUrNQ6N3GslMiyeM",
+	"EMA3GNGSpIqhSDx5ut/ZLk/qK0YTYBQaT//X0JuGMzrja7j31vdmNKFTpq3sOvxkfJAGKb5iwJoLmSYk",
+	"nEgeMrLV/dc//29vf5/MEi40vYwZGZwfHR8baUxoaN69TfSEajKlV0BU5B2i6AiWlTCdLNpDcWxUH7mU",
+	"qdFKErmMxjFLHinCxDVPpJiCGDnaLNNghjVR7q/YTJPeHpnINFFtMhgKeH9FdMw6srHwh0sZLcgWGHRj",
+	"S6giM5ooFpHvzl+/2rZSiRI64onSQ9G7uck5xsfXFwKpW5k66BMr8eAUwsoVEVJPuBi3yWujpdw3qaGg",
+	"CYNV+ERJQkfa2EGyd3NTnv2ULsglMzwR4ccpCWWSsNBIpVlNm1y4z6OypObLLMHlygRFmgo1Z4kie73e",
+	"IaHE0mvCY1asN1dBXBGleRyTJBWCi/FQzKkxzSOZGCW7lc7M5nU7RnSkiNQ27JfIKci1+W7+yc5BVevu",
+	"jbphjz5jLSRWa5JeqpnULeMEgvfiOsXWMFcUYYnrp/TmJRNjPfH6vf1935tykf27awRAa5aYd/7HT8Ph",
+	"Ta/TGg5vnj5/95d/95oE+HgEpqJBNGYza+QzQoEB4kttXGAMZWDIKQWzWjWTb2PyhuK//6u72+62u9s+",
+	"kUnGYY8Dv/pSwm6MH9Qmr83WzrliGX9llrJP9rq9ZdatmaDWTi6jZLfT22umj7Gny2gEm052O3uwGJlq",
+	"QpET70omQ5GcIEPh+glAs952mxxlsjxn9CpegDQFb3dg2QGZmikyRQL8912JU3gNd6ZQNSY7/rrZDBx/",
+	"ndnaepBW1v0bR1le3/D7pFhJcyjge4aHeWJ8GaO83BWOZDIF9z5N4ckGH4JPuW5eUkyTsRENkU4vWWKW",
+	"xzWbKmsE0sTEo7DPMzouexS9jp3/LykDT9UuIIaPuROM2IimscYhU3rDp8YwdzsdkHz7r3zeQADrxucx",
+	"4/odKQKA8k5sHIHVd+JDyf6K3eijNFEyaZ68nNFfUkYCwW70+xAeDLLlzBJ2zWWqkO7k9dR4yxpUemEA",
+	"8LcBwbFET7gaChunRTwyOodwpVLwZBP2M1qirb1OZ7sqXSc/Dxavjjrzk/POzcmLv96cfC3n8L8X0mve",
+	"Z2fWy5X7k6pyb3B4cjtrRn9FozPU1jbmMZbb/CedzWLrf+3MEnkZs+lfflboF7uZIi6uacyjhrQK/J1M",
+	"mWF0N7CKmKY8tnvi2FQ7AtgpSaTxx35ynp6mRmykNibfRF2e782kYd7EeNtApNt3vqc01any+nuG3TXX",
+	"6BrSiGTLzGlCL2Wq+5cxFVdImIKm/56wkdf3/m2nyJDt4K9q5xSJgUPqTOYsaEpjw7QsMqraru6QBLi4",
+	"gJgpK8JoaCKKERORMVdIrrZ365swfBTbcPZeG/Mi5uNJJRq+qHkz1ivkCnykCQXXjIy44GrCosaNGzQM",
+	"rvgfhZPEBZklcpwwpczWFvtzUOxPvtSPuDmDTUPIxqkfWp8wpho1nhPvn5lfWoORZg2K5xx9QKPgjZdI",
+	"LtlIJgzfZvxfVyt0G0KVQj1npjMRNEYt/dxw0r3ZA99UE9xUsJsZai7g1GYOqD9HZAgeS+Tu8r4rhdnk",
+	"Cc6ePLev/3hb3jRL4WTX2uSVJBklCK5OERN9RFyFsVRmNWgX3wgTlMqE/wPzGw+lKl9JotJw4thTouUV",
+	"E0s1ZvVBw65GYnPlWUhYt6B9afofWQU2zTAVV0LOhU8SqdGNm9OFTyIWM7CRIJMmiLIDQWNWfb5tjNeU",
+	"JkGRgwsOC1nGmAqsttGrFTl9+/Ztq5p7aFqmHbJTTVXcYl5FD8KQzSDMvycjiOo7HAEkYcyN1w/pAgpP",
+	"KQyk/n7ycglTgLdhIyGuCL2mPIYsBIyjirgTMxMqs8mTgk1eSU2cqX1kRgnwUwFBihN2E8ZpxBRkHDDJ",
+	"AStI2Azzh5gOApfNWTOI6CupX8hURPffknx4XTizL20ilPPMgprXlQm9VyY0fvCj+yOWMSKJWReMlY1t",
+	"W5Zeyuh5IiM+4k3p3NKL0VYax8G80EarY37NRJZvdhLMh0RIzM14jTnzVfIIz9iE/yKWNLqQ8qWJp+65",
+	"59oZ7kogZoZAfZmIzcZXq/1XGJO7qOwmZCwiT/b3d5+Qy4VmZdenu1swgl0KuZCS4Gw+kYOKWQeFEalZ",
+	"KhXkyR75nn8F+3+agOPCzcgXlMf3tnpK06qSK7EPJmgim4TmGgQowbOptcJmuK78ArNl2eFJzoRZLqe8",
+	"Cz1nF5zVErvcTySYjZkew0RSsLIYFRKEqa15sfgPkyY70fvt76wY7QqR/TOJZJgapXIv1Wl5FQ9nO93v",
+	"Dn58+tfe33a/f3ay92r/9MnZ0/NnFwdv/vZZlexALNC17BM8h7NOiBwRnBTZ63Qg4Xspr9E+14hjc557",
+	"+0+3IWc9FDiUKTgbzfPbgsgZwyoB8FLRQjJ7ZkrAxSpSSYdoJg0fKU1NEDKSyVDYNCMm18HNQJdDkQm9",
+	"hvdZV9mQDH0pWFf+6fZQGA1hvHgesjci9zfuyUFp+Q1lPRFRTS8pHg66Dy5jJ4WzgrNEE9clNOHxwh1a",
+	"jk8cVWwXRN6UPvNRlUB5dYlxWtFxM66zJCqW899I5Hkh5QkVC5tFUfc3ueYtDeaAamtqDSnYzYSmhu+b",
+	"t1lKMqVikZmyPDjHk6KuPXcpKfuek20w480sSL6Yj7nL1cn2Mc9frNdmIAenxzZc2pKJD3KXDXHOCiDK",
+	"Gwp40M9PojFkoFGUMKW2SxRskzOHNoHDMUF2PoW5yc/DVg8QVqeVV5Tcd0xC5rRdks6qPIXpW0xE/yYi",
+	"6tLMplwpLsZ+kV/0s/CaANNcy6uaR/Agse8bMUtkyJQyOuo5lLHc12mgSj/Hkptq/gkrcbL4xDzYuGlF",
+	"AgDd7kuWDRmlOk3YyjRy9eFyLtmp7ylllHs9d/cdUhBLi0+XWp6zOG7Z5PJlqklIhU2Nww6wqA+1MzVS",
+	"+njyPBT1rGfCnIP0hjNya/XfCJXOZjLRLDphEacXi9n97X7+qsYQDHwT6wx/d/761R2CsIwQy3Ie3X13",
+	"K/NpEFgSgTV94jAMzo6Ec8Rrkz8sIlOYlJmNanvFBICGleJcGmEMQ+PTxPhrmrOiHrWaD3fKdbNzrnrO",
+	"7ZEq6nsHp8c+UcbUAJegW6iljCGNgIeZaigKj161yduEawZVkn3rpdpaRSbCZAHr2xo8P2/19p+0vjk6",
+	"IamIbOCNr3ikbAXSUFyxxTbUkEDBm3VyWXRIgkoFbkA0i2NF5hMGbGyIaj7MdOUY7sOqjru9XSMRM4fS",
+	"2QubEiY2yWUeQPMemC8FJMAfArKV2Ryz/IRVypvcKbqH7L1nqwo6Bq0faesfndbB//i3f/+fw7TT6T15",
+	"9Pgv7f94H/zv/9NqLPHI/lBdQnAJ9VXGazDmPxhY6wcS1ie2+sp8YjcEksF/suCwWCCO1AUtAkOMoDiQ",
+	"gXGwbFtLht/MTZn3zqVI/mNtBY6aqO4CMpPzpfx1jftbovVe52DtAat7hP0T/prNp6iHk5c/Mzjtmhvp",
+	"eC3iBZ533/quQJ9mNSR3kmrB5q5kgxK1BcRIeyt/UmANSSDSOA4waoRKWa5dqfVJzK8YCZx5lYssc8cu",
+	"3451Zfrmgxjs4Rn/FwH6gwqQ2e9PLkBf45HSqvoVmp87Ndbu/nqHXoKa/ufRusqZld/etH5mfTWMS0Ue",
+	"1Wl363svOIuj/BC5POfXxmaWajiQctZvqRAsd8dwAnDYIB5prDGzhW3jNKaJ8UlNkGo+UnK6sdx+R9Ox",
+	"2unUyZp9oDrNt9ZHnENpvT1FLFP0blOqiUI+x3opsHFKif3dliUfdLrbxouSpUJI4+SBsjV/hA6PrOwo",
+	"Kz6uFI+XqbFue7Mp+hmZmjb7W0ZjPVki05rqfE42g1bZ4cx19uRVfXeyH5fVmsurgEhBKOl1Oq52kldl",
+	"hSSv1q7VfqpphY29XnWuDqUQWBFgXVzbaeC0YFXW/jttAqvukruMGhfwKSNUk/mEW+mohwJ44IAvqSit",
+	"ZprkSspMtaX5lDUJWI1ydRlHN94GRTCViYwjW0jvxjBcF+EKVn87D3CtWDyCYKsUQJTWgi5J5tJIGTMK",
+	"cW+TXn8j+C8pIxw+MOKoIh+wXHWNkq8wTJNgOw/gYUBGP64cOdCTRKbjSXmOlv1qvk3Bj9UP/iDThMi5",
+	"aCBImCotpyxxPU7o/xEmNjN8BSdd5Rm47F71GWvzcuXh3swdU6WJfdODcXjdFpc3zqVpXRpKTZWlZW6k",
+	"Am13332CiDVM/Osd1FWTKnLlfVUexc1wPDjL90sWmQrChE4Wlmuz2t5HqvTSkGoay3HKyBYVeeYV3gF5",
+	"41GRR9vr9XzLddioCW+1qVrBVK0sGInoeMxP9tb4yx8qkWUaXbJYirEiWi4XxWrstIbdnf3aiGNfcrXE",
+	"cM/oGLapzpiqwplurTS0aELVM9TE//SunrJxn25iKVvvbSlnHoe5uMrMlhWCAslK99fqrGxOq9jYWSTJ",
+	"ONp+PI6MbwnVvOZz0EiwTprqPtJtkehMErqobaCdpF8i00Y7eb/8xZQlY+hmCyfoUz/dPXiyXfHRHJ2E",
+	"DWTYEGfCFIUZSiyMqDtyrtq5a+Lioyo3pNZqeUbFnKMpVPI3iLdQDX9Wie4aDr1t2OXvlBRns/CEKUXH",
+	"KwwLvrApYmqdnR6RXrtDpvgOTNtAQYKQRknZrk84y8JWBdj+k6PThjC963s/KymSWWisdNsES9gY6fU9",
+	"LWWsdgDDoLZJLAt7N5++EUtbRGwi4RGUCS0JiEMZMa/f2u096XTNjCy1vBNs2syrXLwmGvOlJXf2ACgi",
+	"W5TYuFYmhNp2ou1DQi+B+7ko0bKsH7u3Ds2WhWy9didwQzVD2lKshrSu6bSM+E3ztx2rbh7BTN+daaV/",
+	"u9jApsjcBM/q7ntYdPxmKh0nVt7Cpo0pFPbdvojjcOEqDUOm1CiNm1mn/t2KQs62rkkHl0A/asXwTs8W",
+	"OTbeSF4/DvHQjCYaD3FqzPz7gAZBS/+7AQKp2Y2czKtMRr7FR/h4hbbrY59Kwd26gN7doM0Cencbq9Mp",
+	"0qCpMhOYyBxHYVVX4YbMsDZgdrmlIc0gygePKB9Ky5kic5lcQdVFYXK5ERUrO/bFVSo2ItU0UnGts7hZ",
+	"AiI7yP3A9syNMw8VwdnMk0Uv1uFDB/Tg4yRKmg+Vvk2nVLQSRiOo4oAQbh0Bm2T9A5MRFYHcIAnhqpH7",
+	"JyGAKP7SDmirjkpCUxLuu6UmqnrrbnHBeShn4O1AGOAasgHCB2XFItYByrsdMrCfQ8w3XUo9gdJZfM7P",
+	"wHOgimFp9g4r6mbQD0YCawQtgI6xfAEJ5fSSC4Zh/+DV17VCg/tbzrKRyN+z2koAFtNL6/niJzYecLt+",
+	"9z48tJMjEiCHBbU9tN0+y46tDzMFjAfWaigAdSPHf2JR4QjHjF5jfXQqslr5bHgm6vOJjBnBtWbvBEZZ",
+	"tYl3RM9aeeTt7GldfZqIz8HJaj6zz2q6LaxVSW00zDVPFazMNDUeg78r/vN9u99697jxBHxKb47xG/ud",
+	"pbbN5hsK/mxefAYZdp+V1zfjN7b41bJ2/+TtEvP1ML78JnB8S13jh3N7P9iZO1xSOlqCf6B5L6vRTg/k",
+	"7X1iB2U1ANBqVwFm9m49m4L3R+P49QgKbjfaS+/WX1FiEsCWBTlKVZAmcUAuUx5rMkrkFCqVvsoMemY0",
+	"5uWdJ1wNRRZi2BNCZAXbiYywVEXehDr4cznMG0DxAX6hDZmHIrdHtsWWTKiaIMRVXoyrJnIuCB1TLmyq",
+	"v8z6WJO+pMymVP2IHwbsv6KEctNvlxlkGs7e/7L7spt0oqPOpPfdtBN1wr/Li1/G3WT36pcfFz92ftD7",
+	"k4Pvpi9782fPG/3bJG6e9Zuzl5l/ZpsS7JGLIfqhESlQKlygTcdFlWY30XrW39np9p62O+1Ou9t/1nnW",
+	"AVC8u8+7CAsS7m2Q3XzXqEvjRR6iup560bBe7A9swZuzl76lPmyQFLViirVK+E+YMLGycA/2XFYK4VIK",
+	"OPYBmauElrT+yMotif4tHlVtCkz0QUdaDhEe4ijLtSIPdISVv/IjHF25Metdjqw+KnTvg/hi+cnVKocM",
+	"3dJyRwq6Wy5vfjSHay3jLi87NvNe5nkBFm9ucnER5Uk2UP3u/liNUZ2W7VqWH46oAGmXCpL1FddajpcV",
+	"cDb1pnxWZK47VYLOwQMsakEtTkj9mGXdOuuZY7vw6mdfyATbB9FJtGRWfjOwV4H4nE9pI13nVOre1uNn",
+	"LpSmImTrMYuzFSPkHXJEhttEqqdvnwLCuMGAFC3/q+uos7VsGS8s+HvLslHr+OtgG/sDbF8XeGWxHJNY",
+	"yqt0VjlZWIUqUJvdskJXM7NvLy5Os5b/UEZlRQ5Mn2Mx7h8cOFiMKBCV7thcRBpwxCdmUbZdLqPGFRdw",
+	"smp3tQKN3CRl6/oVBuTN2TFJ2IglDJE1qC6OGtT6r7pivGGdP67ZX1XlWyQqG2YMaUQ5yhJmCLG3lWds",
+	"kS3sDElgng58EoyZDgBbytCSjs0IyOr2CYXE8FDMqFJMYWxp2K1AL7E42UXf3hQQ2tkUccRCqliLC8WE",
+	"4ppfMyg4W8BPNohDgH+sRB2KAsHfwt1GKbYxMkWiRM5mrEB8BneppRgTRCYRSwAyuU2MCZjO9AKJQeNY",
+	"ztVQZHjL5ZRmNfWTK6NiF+0DnyZZVnPjFAvThOvFOUCAw9SwXGeQ6kZ8XadXOqvoc3Czs0AOgXMRItw+",
+	"jT8FZEsmiOPNInK5wIo9RExU2h6QZwPBngfbbXLORGSCW7qmrQe+ZNt6cCcQ2ryhF8eEKtg7ysVIZh22",
+	"FOEgrUdnpzGlHGJqlqhSpKP6OztjrifpZTuU0x182v6fV2tKPaGCjpkqeenL20JVvWiezGKqjfPVHoqh",
+	"GAjy+HF93OPHGZDxBmX4ZMsVVynYUGRli49UFjpuA8c/flzM+/Fjp44Rmz/rJzpGiJRRJcqexMnRUGBy",
+	"SMbgOg2OCR0bf2JKFwg8bw8s2vkB0ODV19kpRhs0xnabPKdlNL8cSX8o3FRBkSIIWUPOKuNUm52CxEop",
+	"8wXJFDMzdI2B5kdSXBv1LIXqD0WLPC/jthDB2LrGs1x6Mi4lAysfZZIOBXEl6xCbgRGXiGuimNGJSX5P",
+	"BVdIbAtrT3VZLHGNuVI1W0HyJnTnyRw0nd3QUMcL7E2kGSQC7PXWXmdvu22Wf1a4d7ABCcOOna2g2hse",
+	"HJLgdHBx9G1AaKwk0fSKKTOH0pMQ3rUgvIN+9sAneZDXJm9sXW8W0lEAxUAMYJjOBZ/aWZhRu7u7BySP",
+	"UIzvSd5cHNn2e02mUmky5WEiEaSDzBIWcoXoO9nOYjEaB24NlnXdB80oQ38rfFZ0bcFcwLY2Oq5c5Mi1",
+	"foa2X+p/ypueMtCASq+TeXXR7gTKL+YhE8rtwx7MaDhhLawtK2uy+XzepvBzWybjHTtW7bw8Pnr+6vw5",
+	"jCm8pkw3/uuf/88VxikoOSDG4PTY8z0LFeb1vW67g2+QMyaMhux7u+1Oe9cD8zYB07MzgSaqf5j/NhZz",
+	"Cb67Ir1Ox7k+wEJFwE7F/JpB2JifUGuZ2kKAHA0Im9yNsApZJElzQT6OvL73DdO2pasC6dzrdFYAMjQB",
+	"McirCv6CmaSLtlBq/tocAsHObwkCQo0qhvh7nSfL3povcqeMwQkvt4jn60YWoAyFa+H1fzLRab76l/ya",
+	"CaYAFcimVV5nlIcbh/ymyGgpS7zMCv+XWdHlt3yU0mLkFMwzeo5m4UOBWAmhFBmAnHE0E636xPireGZS",
+	"BTvPsOWNIh7bC9zMM4cWnQFzGENRyxKCxJZZ0CytVvWtvPKdKkvOgopHdhAu/9Zf+6AD8H777oO5fkbH",
+	"DXhj+YJd/l+VpP3dtge+u4MkN3dpNAj22j4NkPHOekl1gOlhSHf9kBIi0711yV7vYP2oKhrare/tb7Kq",
+	"JvxuGLu7fmwD3t69VZ+j7AALtrZRjvI7bvgVTiZkUwx+ZO/3aWzWWIk6i1GUcWVq2ERaDsWUXiHKmPHl",
+	"FB2xfnFRT+PFRuCH1G4tynsKmhQaTr7eI3NXjVa5RQqVFbDKVzJa3FFP2dt/qhBJNvxxoyebhMCrqWyg",
+	"pFZcublx/4tFurlDw98HqBZ7qnFbThFZdIeKzu/ekZZhUarQNKfs0aY2qfsvaJkDtLrDGmEAl16qFfiY",
+	"3K7dmWdi2KxmYfveuLDutX4t916/VUMbbgKs3Ki3anT+HJDrN24kOhsYifxWCzOgu4GGr8Jaw7j9TdbU",
+	"gMkGpqy3yeA6qN+fzgyizmk2WmtNYXNAsPMrj27RPsas6aJDBKpZZim1HCPqAcbaObyam5+Dmw+4vWUB",
+	"qoJmQ2Fr2wjVWHlC4Ds2LwPlQM7Vc3tt8hY1TAYv7ds4IEOpwRojPRSQtcmvJWWxYmSv29tuMqO4sgcw",
+	"o/aquQdw9qMCFajs79dxeVZfCL25w34HG5hhFm1uKCgknMvZ2jlL8lV8Ykd7byMd+iLreLyn0u32NpHv",
+	"Gm79n06bITvdU5v5zWmMMziiUsvS6SvyGI6KcS6CAAQXuDwTHJYSAj5e/WFx1LlquC6xSet8w/RDqJzi",
+	"9sYHUDtOcui36G9+0LUBuxtKfX6NyB9QI/2p1Mo3TN9bp1Sk8DPd9flhN0y+g5OApmtdT2ligup4Yfv2",
+	"ljl1W3BicgJlglA155wg9UmQx9IB2aJDYRv8FdOKcO1nNXIA82D+gmC4QQn4douKopOp1j0FlfD2Yb/S",
+	"RWVe2CYDrIN3D7HyxqnDHOwGaxZsDe9QlI+8EP8Gb70k50yD7+lM0p5sNED8kiu2GIqt4OTodHB6/P78",
+	"+dHZ84v33z//Idg+zA2AMUBl87DX6zW4sfZO7HBiIbHVUFhflixzZcnAjsBbMezZZXbdyhVjM0WCIrOa",
+	"dyYMBdqtJquE9X8P7QvfN5e0ATRJbpNcFJcSCNP9LZOtFL31vVXnqr/RSW+QjvqDuQeE5q0meH0E9O0D",
+	"Q3+Q5/AlLsnjki9pod+yx4PK+6HTQk0tNLc703C2wRlyqYditCQaW3dyjCD7Q/ExTo5te8lQFCfH5ALz",
+	"U2YCWM6Pl1otO1LO2wt+x0fJAySVLZTJ+3CsHi1fKFg6XV7TgOMeO39B5fkYqDx3ORYvd4CtOQ4v9YB9",
+	"iYX/AOfmDQp5nalwHm+Ki9cFAVVf7vhrUF9rj+KdEjhosWpGUrRQZbDwvG618SoWtzUb2i/SJMaLmG1t",
+	"e9H+OmEJg6sGwZOECnki5LxN0KhxkeOAmJFDIUwUHnPFoj4pquEjv6ES3l9SAj8UQ7GqmIDUaglw7Tke",
+	"WmN/NSyCDkVizzaLzvASqeg0L+O9TDV5/FjIUic7kOrx40Pbf170QZvI9/T1+QX51z//E1pofjVuAY7c",
+	"zowuJamyVzuvqGAoWiM/a+VCwmiEdzOUTWOeOnB5MrNR2MaeWym3euGzQ1fcwzJ8omoGl7xl/I/mTvWH",
+	"puuncCSW7deX/vX79K/fl5WjDa79d3EFy5o163RC3cpFfpM7yMFhjr5hlGFDBUqfGMkJtuHiZ8E4nJBn",
+	"2lXIBLVr7ULLI6gqP5JCJzJel6d4Jc+N+jdOwpd6mc/mTX4psPmDFtiUGuGb3eK7Z07uUmxTfOvQQQMq",
+	"AUNtWjwzFJtVz5A7F898gAf3WYpmSrtaLpbZ7B6tByuWqZihL/UwX+phinqYDZTPBvUvDostv5ag5PZU",
+	"LhyC08qhWFISQx6wIuZD9MiDVsKoHJZ85UmXA+pzdwd1vUr4UvDyJcl354KXjZTGAyTy1p9a5Jye5f3u",
+	"UI7iKK0VZSj2uiJ2XWDV6LnEK6iHAu6gxquUhd7uD8VQtMggaxGuQDBzRWI2coF3zdN4Y2mf5PdX5GUq",
+	"XOfAvhASYus0FpL4hGIvcQG2hGUr9qU2gwi3ntvyF64QjysqOpMLCOE2qfXym+DRbeWHfuU6EDHVFldD",
+	"EWqRg7eKlCU2pMsMTWL7sF5k45sXTym4mU7LvwtfjHEx1STiUyag6TubW5+U32dhilskKDIlQF3E1io6",
+	"zLMyIhNiz6jS2aXYDp17vWK+WGRkpsptf74z1zIml/n6m6bCoLyKaCvgUeBDpVJWOuOTf/3zP7dLTfK2",
+	"ZMgw1UVeZwD8pOWUh3230TXjazkiER8BQo1TtBTH0MFP2GjEQp2X9dga9mpdz1bw620AIGTgtyrCfklp",
+	"TGo8o7Zz3x/au23T2VDkuAVUofvv2wZum55wK4aEbYxHs05gEyuJd67qr8VZAG3WFzrZ3MqogiihNI/j",
+	"ejASPA6GAi5FBT2xyH7ZPiSAvzDniuW0ymiXMYRThNXtFX14dpvyuii8iVFOZzThSop8ONzeC0xguBH3",
+	"mSjNZssrqR4qMLp/TjtDilvpx4BaPcNnwZGRsw0HAb4RgKzmGmGzgW+K5+/hO92vNOuPTo2PUPNltUE9",
+	"qLaSihUClCBpLTRKBQR+bfY+QYDIsAYQ6STwoxwg8o9cBdCIv7hBGcBHCT++FNR9Kaj7UlD3kdPAOzmq",
+	"+ueJyRprMb7h16xawWf1eg1APLGpJuN55y6VeRIOt3ybmTaaRcbRUKzIXx+Wqzcynw/LEByv1LihblLK",
+	"SWZjlYJqzGRDRYSJEueSJDSEaM48zqVQGfY5I3MuVJM/dwZvzsl3YY+lP1u2294HsNQw21q+UcLU5B6H",
+	"6H9ySPcf9cHsbe/mr9dPXyYne+L7Z+qr3ejFk8l33fCH/fFFh73p0bOn/PXBfPmReO+i8+xuR+J3+epH",
+	"PhLPqjDgSpullwVUT8Tbn/og+4s78ec9JzmrVKTVkOtXmmqwvzDutsH4rhKOyi0ngF3ORVFY+KH3lzS0",
+	"Amb6e3k3YAmj/ck6jPZ3QAFmAk61tIz/BH/PUJBOE2lsBUsV0ewGbhuaUt3PgK0VuXTBOwGwFHD4fBJT",
+	"qNAbiglXWo4TOlV+MYwLMor5eKL9AlFwJmUMw7nSPFQ++UaSJBWQGaQALwm+aZu8srCD1q9ok7d1bFIA",
+	"ws1RdFstu+4WjaIk8In9JxaCmkFR5gyA9zAU5jmmsiwS3AJhTGvpYL3xMMvSd62pN+TcmcWU14y8s0Vu",
+	"ydyIzUnMBWYUp/lnMkAkBJN8b2zN+4zM77l4j2Qm3aGoJBkq+fjKRsNVgqBp7J4TY7r2GnDnm81KlgW1",
+	"E21/Ql36oEiLDl0Kmi/FXLS4nO3Md2sUsYusBPf1jInB6XEBfkoVCfJ3LOjUeNJUAYZpBrNk9VlAFKgi",
+	"TMPmKmqWXsY8JCBOb85eFqJiETqbedbOw3zmw4E6s8U0+KgZNjUUZWSPuaUYFkW6jI+6GQJqxTO6w4Xv",
+	"It8HeFPp9onqLdeNrF7dxt8KSOiFUVuD0+NHqs5pcLy2vQkrGzZcycq1d4O6zDSx4QvzV+XngMhUETa9",
+	"ZFGEp0h5CJnztmFonR9uLOVt89Ex1Qwug4eKbLzOa8yEWYtMFAmpMFOQiUboc7iGk6u7ycUPg5OXd5OL",
+	"jGYPIhcZq/eRP4fCiEl/KAgBOemTTWCEzeNWivoEhGiNPVgqFqCRDEnATmxsD36XQmKWuVJIEkajxaZQ",
+	"y9ZHcRCU8VfD/FxAHgKBtH0C1Xf7nd0ao5KXkkZDcUljKkK4lWki0zgiiUyNV5zQ0YiH6MrA/aM0MvEa",
+	"Xr2ilrC5CYu5RRN+YJRm8+rFR0dpVhho5J0+BYXh6JZGiw/gtk8e6ixhVHeXmvmxPLh8CcVP7+B6IxsM",
+	"1YOdAYllSONMeZS9Z2xFSgUEOStSGpDhsnOrNXpVr1JouJ3h0J4TG8dRNVxJZ+Oiplbm+iWdbtMbovnD",
+	"5diEZij/xsYsK417ZO9YcL7qBpPNV4KaJ5iIAGzefrJ8z8IjGysiHr0iVJff3/BeZHwfuBh23wldssik",
+	"0MwjmdhozBg/80BmH9vklVUhAG2Ct7bbLztcdPvu9v8HAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
