@@ -88,7 +88,7 @@ $(SDK_CHECK)/node_modules/.installed: $(SDK_CHECK)/package.json $(SDK_CHECK)/pac
 
 ## walkthrough: the README's walk-through against a running server (`make run`); TOKEN=… is needed
 walkthrough:
-	API=http://$(ADDR) bash examples/walkthrough.sh
+	API=http://$(ADDR) TOKEN='$(TOKEN)' bash examples/walkthrough.sh
 
 ## bench: mcpapi serve vs. a bare net/http+pgx floor vs. pgbench on a fresh PostgreSQL database
 ## (~20 min; BENCH_FLAGS="--quick" for a smoke run; see README "Performance")
