@@ -2,8 +2,11 @@
 GO      ?= go
 ADDR    ?= 127.0.0.1:8080
 PKGS    := ./...
+# The developer tools (oapi-codegen, ogen, golangci-lint) are pinned in a module of their own,
+# tools/go.mod, so that the product module requires only what the binary and its tests need.
+TOOL    := $(GO) tool -modfile=tools/go.mod
 
-.PHONY: run build test test-race fuzz generate check-generated vet fmt lint bench lint-spec
+.PHONY: run build test test-race fuzz generate check-generated vet fmt lint bench lint-spec sdk-check walkthrough
 
 ## run: serve on the embedded SQLite database (./data/mcpapi.db) at $(ADDR), with the sandbox
 ## upstreams of the embedded integrations (--sandbox)
@@ -35,8 +38,8 @@ fuzz:
 
 ## generate: regenerate gen/ from openapi.yaml
 generate:
-	$(GO) tool oapi-codegen -config gen/api/oapi-codegen.yaml openapi.yaml
-	$(GO) tool oapi-codegen -config gen/client/oapi-codegen.yaml openapi.yaml
+	$(TOOL) oapi-codegen -config gen/api/oapi-codegen.yaml openapi.yaml
+	$(TOOL) oapi-codegen -config gen/client/oapi-codegen.yaml openapi.yaml
 
 ## check-generated: fail when gen/ is not what openapi.yaml generates
 check-generated: generate
@@ -46,9 +49,9 @@ check-generated: generate
 vet:
 	$(GO) vet $(PKGS)
 
-## lint: golangci-lint (pinned in go.mod's tool directive) with .golangci.yml; gen/ is excluded
+## lint: golangci-lint (pinned in tools/go.mod) with .golangci.yml on the product module; gen/ is excluded
 lint:
-	$(GO) tool golangci-lint run $(PKGS)
+	$(TOOL) golangci-lint run $(PKGS)
 
 fmt:
 	gofmt -l -w $$(git ls-files '*.go' | grep -v '^gen/')
@@ -71,6 +74,22 @@ lint-spec: $(SPEC_LINT)/node_modules/.installed
 $(SPEC_LINT)/node_modules/.installed: $(SPEC_LINT)/package.json $(SPEC_LINT)/package-lock.json
 	SCARF_ANALYTICS=false npm ci --prefix $(SPEC_LINT) --ignore-scripts --no-audit --no-fund
 	@touch $@
+
+## sdk-check: the generator matrix: oapi-codegen, ogen, openapi-typescript + openapi-fetch and
+## @hey-api/openapi-ts make an SDK from openapi.yaml with default settings, and a flow program per
+## SDK runs against a real `mcpapi serve`; then examples/walkthrough.sh (the README's walk-through)
+## runs too. Needs Go, Node.js >= 20.19 with npm, curl and jq. See tools/sdk-check/README.md.
+SDK_CHECK := tools/sdk-check
+sdk-check: $(SDK_CHECK)/node_modules/.installed
+	bash $(SDK_CHECK)/run
+
+$(SDK_CHECK)/node_modules/.installed: $(SDK_CHECK)/package.json $(SDK_CHECK)/package-lock.json
+	SCARF_ANALYTICS=false npm ci --prefix $(SDK_CHECK) --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+## walkthrough: the README's walk-through against a running server (`make run`); TOKEN=… is needed
+walkthrough:
+	API=http://$(ADDR) TOKEN='$(TOKEN)' bash examples/walkthrough.sh
 
 ## bench: mcpapi serve vs. a bare net/http+pgx floor vs. pgbench on a fresh PostgreSQL database
 ## (~20 min; BENCH_FLAGS="--quick" for a smoke run; see README "Performance")

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -12,6 +13,14 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/labstack/echo/v4"
 )
+
+// The spec describes YAML bodies (`GET /openapi.yaml`) as text, `type: string`, so that every client
+// generator hands them over as a string; kin-openapi's stock decoder for application/yaml would
+// parse them into a document and then hold that against the string schema. Both response
+// checkers, this one and servertest's, import this package, so the rule holds for both.
+func init() {
+	openapi3filter.RegisterBodyDecoder("application/yaml", openapi3filter.PlainBodyDecoder)
+}
 
 // validateResponses holds every response of a spec route to the spec, and logs a violation as an
 // error with the operation and the reason. It is for tests and canaries: it buffers each response
@@ -54,6 +63,9 @@ func checkResponse(router routers.Router, c echo.Context, body []byte) error {
 		}
 		return err
 	}
+	if err := CheckListedStatus(route.Operation, c.Response().Status); err != nil {
+		return err
+	}
 	in := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{
 			Request: req, PathParams: params, Route: route,
@@ -72,6 +84,17 @@ func checkResponse(router routers.Router, c echo.Context, body []byte) error {
 	}
 	in.SetBodyBytes(bytes.Clone(body))
 	return openapi3filter.ValidateResponse(context.WithoutCancel(req.Context()), in)
+}
+
+// CheckListedStatus fails for a status that the operation does not list. Every operation has a
+// `default` problem response, so that generated clients get one error type for all statuses;
+// kin-openapi then accepts any status through it. The statuses an operation returns are listed
+// in the spec all the same, and answering another one breaks the contract.
+func CheckListedStatus(op *openapi3.Operation, status int) error {
+	if op.Responses.Status(status) == nil {
+		return fmt.Errorf("status %d is not listed for operation %s (only the catch-all default would cover it)", status, op.OperationID)
+	}
+	return nil
 }
 
 // shorten keeps a log line readable: kin-openapi's reasons quote whole schemas and values.

@@ -384,16 +384,16 @@ type McpServerConfig struct {
 // McpServerConfigPatch A merge patch of `config`. A list that is present replaces the stored one; `null` removes
 // it (unrestricted); absent leaves it unchanged. `null` for the whole object removes both.
 //
-// Example: {"methods":["GET","POST","READ","DOWNLAOD"],"tags":["api","webhook","custom"]}
+// Example: {"methods":["Read","Create"],"tags":["Contacts","Deals"]}
 type McpServerConfigPatch struct {
 	// Methods The new method list, or `null` to remove the restriction.
 	//
-	// Example: ["GET","POST","READ","DOWNLAOD"]
+	// Example: ["Read","Create"]
 	Methods nullable.Nullable[[]string] `json:"methods,omitempty"`
 
 	// Tags The new tag list, or `null` to remove the restriction.
 	//
-	// Example: ["api","webhook","custom"]
+	// Example: ["Contacts","Deals"]
 	Tags nullable.Nullable[[]string] `json:"tags,omitempty"`
 }
 
@@ -489,13 +489,13 @@ type McpServerList struct {
 
 // McpServerPatch A merge patch (RFC 7396) of an MCP server. Only the members sent change.
 //
-// Example: {"config":{"methods":["GET","POST","READ","DOWNLAOD"],"tags":["api","webhook","custom"]},"name":"Updated MCP server"}
+// Example: {"config":{"methods":["Read","Create"],"tags":["Contacts","Deals"]},"name":"Updated MCP server"}
 type McpServerPatch struct {
 	// Config A merge patch of `config`. A list that is present replaces the stored one; `null` removes
 	// it (unrestricted); absent leaves it unchanged. `null` for the whole object removes both.
 	//
 	//
-	// Example: {"methods":["GET","POST","READ","DOWNLAOD"],"tags":["api","webhook","custom"]}
+	// Example: {"methods":["Read","Create"],"tags":["Contacts","Deals"]}
 	Config nullable.Nullable[McpServerConfigPatch] `json:"config,omitempty"`
 
 	// ExpiresAt A new expiry in the future, or `null` for a server that never expires.
@@ -1509,6 +1509,8 @@ type PreconditionFailedApplicationProblemPlusJSONResponse struct {
 	Headers PreconditionFailedResponseHeaders
 }
 
+type ProblemApplicationProblemPlusJSONResponse Problem
+
 type ServiceUnavailableResponseHeaders struct {
 	RetryAfter *int
 }
@@ -1573,6 +1575,23 @@ func (response GetHealth406ApplicationProblemPlusJSONResponse) VisitGetHealthRes
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetHealthdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetHealthdefaultApplicationProblemPlusJSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1700,6 +1719,23 @@ func (response ListIntegratedAccounts503ApplicationProblemPlusJSONResponse) Visi
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntegratedAccountsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListIntegratedAccountsdefaultApplicationProblemPlusJSONResponse) VisitListIntegratedAccountsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1917,6 +1953,23 @@ func (response CreateIntegratedAccount503ApplicationProblemPlusJSONResponse) Vis
 	return err
 }
 
+type CreateIntegratedAccountdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateIntegratedAccountdefaultApplicationProblemPlusJSONResponse) VisitCreateIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteIntegratedAccountRequestObject struct {
 	Id     openapi_types.UUID `json:"id"`
 	Params DeleteIntegratedAccountParams
@@ -2076,6 +2129,23 @@ func (response DeleteIntegratedAccount503ApplicationProblemPlusJSONResponse) Vis
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteIntegratedAccountdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DeleteIntegratedAccountdefaultApplicationProblemPlusJSONResponse) VisitDeleteIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2240,6 +2310,23 @@ func (response GetIntegratedAccount503ApplicationProblemPlusJSONResponse) VisitG
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIntegratedAccountdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetIntegratedAccountdefaultApplicationProblemPlusJSONResponse) VisitGetIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2467,6 +2554,23 @@ func (response UpdateIntegratedAccount503ApplicationProblemPlusJSONResponse) Vis
 	return err
 }
 
+type UpdateIntegratedAccountdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UpdateIntegratedAccountdefaultApplicationProblemPlusJSONResponse) VisitUpdateIntegratedAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListMcpServersRequestObject struct {
 	IntegratedAccountId IntegratedAccountID `json:"integrated_account_id"`
 	Params              ListMcpServersParams
@@ -2607,6 +2711,23 @@ func (response ListMcpServers503ApplicationProblemPlusJSONResponse) VisitListMcp
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMcpServersdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListMcpServersdefaultApplicationProblemPlusJSONResponse) VisitListMcpServersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2845,6 +2966,23 @@ func (response CreateMcpServer503ApplicationProblemPlusJSONResponse) VisitCreate
 	return err
 }
 
+type CreateMcpServerdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateMcpServerdefaultApplicationProblemPlusJSONResponse) VisitCreateMcpServerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteMcpServerRequestObject struct {
 	IntegratedAccountId IntegratedAccountID `json:"integrated_account_id"`
 	Id                  McpServerID         `json:"id"`
@@ -3005,6 +3143,23 @@ func (response DeleteMcpServer503ApplicationProblemPlusJSONResponse) VisitDelete
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteMcpServerdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DeleteMcpServerdefaultApplicationProblemPlusJSONResponse) VisitDeleteMcpServerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3170,6 +3325,23 @@ func (response GetMcpServer503ApplicationProblemPlusJSONResponse) VisitGetMcpSer
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMcpServerdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetMcpServerdefaultApplicationProblemPlusJSONResponse) VisitGetMcpServerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3398,6 +3570,23 @@ func (response UpdateMcpServer503ApplicationProblemPlusJSONResponse) VisitUpdate
 	return err
 }
 
+type UpdateMcpServerdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UpdateMcpServerdefaultApplicationProblemPlusJSONResponse) VisitUpdateMcpServerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RotateMcpServerTokenRequestObject struct {
 	IntegratedAccountId IntegratedAccountID `json:"integrated_account_id"`
 	Id                  McpServerID         `json:"id"`
@@ -3576,6 +3765,23 @@ func (response RotateMcpServerToken503ApplicationProblemPlusJSONResponse) VisitR
 	return err
 }
 
+type RotateMcpServerTokendefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response RotateMcpServerTokendefaultApplicationProblemPlusJSONResponse) VisitRotateMcpServerTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetMetricsRequestObject struct {
 }
 
@@ -3626,6 +3832,23 @@ func (response GetMetrics406ApplicationProblemPlusJSONResponse) VisitGetMetricsR
 	return err
 }
 
+type GetMetricsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetMetricsdefaultApplicationProblemPlusJSONResponse) VisitGetMetricsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetOpenAPIJSONRequestObject struct {
 }
 
@@ -3659,6 +3882,23 @@ func (response GetOpenAPIJSON406ApplicationProblemPlusJSONResponse) VisitGetOpen
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOpenAPIJSONdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetOpenAPIJSONdefaultApplicationProblemPlusJSONResponse) VisitGetOpenAPIJSONResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3702,6 +3942,23 @@ func (response GetOpenAPIYAML406ApplicationProblemPlusJSONResponse) VisitGetOpen
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOpenAPIYAMLdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetOpenAPIYAMLdefaultApplicationProblemPlusJSONResponse) VisitGetOpenAPIYAMLResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3758,6 +4015,23 @@ func (response GetReadiness503ApplicationProblemPlusJSONResponse) VisitGetReadin
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadinessdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetReadinessdefaultApplicationProblemPlusJSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4380,170 +4654,173 @@ func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rdts4tuarYHh6Vuw0JUvyJbG85ofKSapcFSdu2+l0VSknhElIQpkCWARoWV3jWf0OM89wznv0o/ST",
-	"zMIGQIIXXXxLVdL50asrFkECG3tv7OuH37yQTxPOCJPC6//mkWs8TWIC/z0IQ54xeYJlODlMSUSYpDiG",
-	"n0Q2neJ07vW9MyKRnBCUJUKmBE9RmD+JMItQGBOcwhOSMMwkopHne1c4zoh6UVh+L8NT4vW9v7UGCW39",
-	"QOae78l5ov40ITgiaTHUsx9s4YS2Lsm8tbO75934nv7MRxp5fZbF8c2N7x0xScYpliQySyovYcAQzZ9A",
-	"2DxSnqT66SOWXt/rdXo7rU631e2cd/b7nU6/0/nJ870JFh9LixnhWBDfU/Pwuhe4O9rpdFvPus+3WzvP",
-	"wt3WPtneb5HnpLf7jGyHz/Z3Pd+zs6CceX0vTKdeaTkeDqekFfI08XwvS6IVc1IrPw6TM5JekbS24uPD",
-	"EyT0T+5KORvRsfqvKZETHgmv/7MXU6HIMSbS++B7Eo/hryFnEodSeD6wEGaUCO/Djb+QWt1OQS37zIWa",
-	"TSfs4t7FdtjaiXZJa2/0rNN63t3vtfD2xU64G+2RZ6Pnnu+R64SmRNj3bnda3V5ru3ve2+7v7vd399V7",
-	"gUy91dTec6itpqr3/ONtNsuw6inBUYuzeI6+yy7OEi4X7k33vNvrbxd7A3J1SvR73N3RfwOZ0TsEgpSS",
-	"JMYhQVQKpDcH/izxGKkNEiu38duX557vnbw9U/93+nLwwvO9F2/fv3k9ePvC3VicUM/3ZuRiwvml2qtM",
-	"SD6FrTVrfqfX5/JQvqCzkCe19eiZA5VAE5g5H8C/zGLUH5CQeC4QFohKRBcsqcaAH27yr79jKREypaGs",
-	"TmHKr4j7Ofsc5UzTcUIQcNh8BSFBqZS5UeuZG98oKdBkL88xjIuICFOaGJkeICFTzsZIqQk5B0rwEXw8",
-	"JYJnaUieCBRmaUqYRFckFWp+G6evDtF+t9tB//zv5+3n7e3NNjqSKJxgNiYCzaicDBm5IukcpQTH5gcf",
-	"1mWJztronSBAV4aCo1HrWNErgGfUP99wRszf2kMG4gYngdf3ht720PN8T4QTMsWwBVonKwqyMez9UUSm",
-	"CZeESdjtOYnqiz9JiSBM+mp/A5lmJPDRbEKYXX7CmZqhMP9Wr1HEwQwRnMaUpCglv2ZESFixlg8lKEH+",
-	"8XCuDo2gXZq++lJp9oRlU8VA8MMHv2E1r3lotHB1DecTghIsJ3bXjCLLd6/86a1Cx7SMjtlaR71sTcNk",
-	"a001tmxX3vAzyVPSwIfxTAlawHhLqCcCHwnKQlLeihCnKSUCYSRImBJZXpwd20jb/MdG+r5//36QKaaU",
-	"NMSSNJMZF08oIYBvECQ5ygTRIrH3bLezWZ7UNwSnwCg4nv6voTcNE5zQFdx743sJTvGUSCO7Dj8pG6RB",
-	"ii8JsOacZykKJ5yGBG10//WP/9vb3UVJSpnEFzFBg7PDoyMljSkO1bs3kZxgiab4EoiqeQcJPIJlpUSm",
-	"8/aQHSnVhy54prQS11yG45ikTwQi7IqmnE1BjBxtZjWYYk0t95ckkai3gyY8S0UbDYYM3l8RHbUOOxb+",
-	"cMGjOdqAAz1VxpBACU4FidD3Z2/fbBqp1BI6oqmQQ9a7vs45xtevLwRStqw66CMj8WAUwsoFYlxOKBu3",
-	"0Vulpdw3iSHDKYFV+EhwhEdSnYNo5/q6PPspnqMLongi0h/HKORpSkIllWo1bXTuPq+VJVZfJqleLk+1",
-	"SGMmZiQVaKfXO0AYGXpNaEyK9eYqiAokJI1jlGaMUTYeshlWR/OIp0rJbmSJ2rxuR4kOZ5HYhP1iOQWp",
-	"VN/NP9nZr2rdnVE37OHnpKWJ1ZpkFyLhsqWMQLBeXKPYHMwVRVji+im+fk3YWE68fm931/emlNl/d5UA",
-	"SElS9c7//Hk4vO51WsPh9bOXH/78J69JgI9GcFQ0iEaSmEPeEgoOILrwjAvUQRkocnJGjFa18q2OvCH7",
-	"5393t9vddnfTRzy1HPY08KsvReRa2UFt9FZt7YwKYvnLnpR9tNPtLTrdmglqzslFlOx2ejvN9FHn6SIa",
-	"waaj7c4OLIZnEmHNibclk6JITpAhc+0EoFlvs40OrSzPCL6M5yBNwfstWHaApmqKRKBA//u2xCmshltT",
-	"qOqTHb1oPgaOXtiztu6klXX/2l6W11f8PilW0uwK+J7iYZoqW0YpL3eFI55OwbzPMniywYagUyqblxTj",
-	"dKxEg2XTC5Kq5VFJpsIcAlmq/FHY5wSPyxZFr2Pm/2tGwFI1C4jhY+4EIzLCWSz1kCm+plN1MHc7HZB8",
-	"86983kAAY8bnPuPqHSkcgPJOrO2B1XfivmR/Q67lYZYKnjZPnif414yggJFr+TGEBwO7nCQlV5RnQtMd",
-	"vZ0qa1mCSi8OAP3bAOmxSE6oGDLjp0U0UjoHUSEysGRT8os+iTZ2Op3NqnQd/zKYvznszI7POtfHr/5y",
-	"ffyCz+B/r7jXvM/OrBcr972qcm8wePJzVo3+BkenWlsbn0ed3Oo/cZLExv7aSlJ+EZPpn38R2i52I0WU",
-	"XeGYRg1hFfg7mhLF6K5jFRGJaWz2xDlTzQhgpzTlyh772Xl6mimx4VId+crr8nwv4Yp5U2VtA5FuPvie",
-	"kFhmwuvvKHaXVGrTEEfILjOnCb7gmexfxJhdasIUNP1TSkZe3/uPrSJCtqV/FVsnmhh6SJ3JnAVNcayY",
-	"lkRKVZvVHaBALy5AasoCERwqj2JEWKSOK02utnfje4ecjWLjzt5pY17FdDypeMPnNWvGWIVUgI00wWCa",
-	"oRFlVExI1Lhxg4bBFfujMJIoQ0nKxykRQm1tsT/7xf7kS33EzRms60I2Tv3A2IQxllrjOf7+qfqlNRhJ",
-	"0qB4zrQNqBS8shLRBRnxlOi3KfvX1QrdBlelUM/26EwZjrWWfqk46c7sod9UE9yMketEay7g1GYOqD+H",
-	"eAgWS+Tu8q4rhXbySM8evTSvf7wtb5olc6JrbfSGI0sJpFcnkPI+IirCmAu1Gn0uvmPKKeUp/buObzyU",
-	"qnzDkcjCiXOeIskvCVuoMasPKnZVEpsrz0LCugXtS9N/ZBXYNMOMXTI+Yz5KudRm3AzPfRSRmMAZCTKp",
-	"nCgzEDRm1ebb1P6akCgoYnDBQSHL2qeCU1vp1Yqcvn//vlWNPTQt0wzZqoYqbnRcRQ7CkCTg5t+REVj1",
-	"HY4AojCmyuqHcAGGp4R2pP52/HoBU4C1YTwhKhC+wjSGKASMwwK5E1MTKrPJXsEmb7hEztQemVEC/akA",
-	"aYojch3GWUQERBx0kANWkJJExw91OAhMNmfNIKJvuHzFMxbdfUvy4XXhtF9aRyhn9gRVrysTeqdMaP3B",
-	"R7dHDGNEXEddtK+szrZF4SVLz2Me0RFtCueWXqzPSmU4qBcab3VMrwiz8WYnwHyAGNexGa8xZr5MHuEZ",
-	"E/CfxxxH55y/Vv7UHfdcOsNdCdSRIVBfymMz/tVy+xXG5CYquQ4JidDe7u72HrqYS1I2fbrbBSOYpaBz",
-	"zpGezScyUHXUQWiPVC0VM7S3g36g38D+n6RguFA18hWm8Z1PPSFxVcmV2EcHaCIThKYSBCglOFpH2BTX",
-	"lV+gtswmT3ImtLGc8i70nF1wVovMcj+RYDZGehQTcUbKYlRIkA5tzYrF30ualDlGQ/KO5QfHHbc6K7+h",
-	"vOERlvgC6yyP++CiXRZ6VpAUUgZ6ilMaz92hZUPTkSmzIPSu9JlH3c3y6lJlfegTWNlAHImYz/4gLsQ5",
-	"58eYzY07LO6uO9VbGuQaS6MzFSnI9QRnQi7wI5XOm2I2tzop97J0yL9rAuglqe05bqMar2aB8sU85i5X",
-	"J9vXAdtivSaUNDg5MnbvBk99MEbtECfoC+b6kMGDfp5S1LYfjiLlc26WKNhGpw5tAodjApto0EGm34et",
-	"HsA/yiqvKNlhOpqU03ZBXKLylI7D6YjiH8I1Ks1sSoWgbOwXgSLf+kkImOaKX9ZU+4M4Me9YkvKQCKF0",
-	"1EuoR7jjnilv7KWunagGEnRJhTU01YONm1Z4ctp+uiB2yCiTWUqWxgOrD5eDgk6hRik02Ou5u++QAhla",
-	"fLoY4YzEcctECS8yiULMTIwTdoBEfSiCqJHS1ynEIauHr1LiZEQbkp1KSwAPiCxJeCpJdEwiis/nyd3P",
-	"/fxVjbY0+LLGqlGu3S2saUuIRc5rd9fdynwaCJaEYE2f2J6GJABzcnXGiycRmsKk1GxE2ysmADSsVFni",
-	"SBujOD5JeUJSSUlRWFgNbDp1lzZhUQ+ePBFFoebg5MhHyqHWXKLrhyTnMfiDOislhqwwtEUbvU+pJFDu",
-	"1tclWgiqPCJEWJjOYX0bg5dnrd7uXuvbw2OUsch4UPoVT4QpJRmySzLfhGIAqFwyiS8SHaCgUkoZIEni",
-	"WKDZhAAbK6KqDxNZyafcr3y029tWEpE4lLYvbPJ8TbRCPaCP90B9KUCB/iFAG/bMUctPSaVOxZ2imy3t",
-	"PV+WmR+0fsKtv3da+//jP/70P4dZp9Pbe/L0z+3//Bj87//TaszV2z9UlxBcQKGMshrU8R8MzOkHEtZH",
-	"poxGfWI7BJLBf5LgoFigHikLWgSKGEERWYdxsGxTFKS/mR9l3geXIvmPtRU4aqK6C5qZnC/lr2vc3xKt",
-	"dzr7KzNlbi7yZ/2rnU9R2MQvfiGQtpgp6XjL4rlOXN74rkCf2GKAW0k1IzNXskGJmkpQTXsjf5zpYoCA",
-	"ZXEc6EwylDxS6Uqtj2J6SVDgzKtcLZcbdvl2rKq3Vh/Uzp5O1n4VoC9UgNR+f3IBeqFzA8sKEXCeQGgs",
-	"wvztFkXhNf1Po1UlEEu/vW4hxOqyBpeKNKrT7sb3XlESR3k2sDznt+rMLCXjNeWM3VIhWG6O6QlA1Jg9",
-	"kbpYyFQojbMYp8omVU6q+kjJ6NZ101sSj8VWp05W+4HqNN8bG3EGNdImHVSm6O2mVBOFfI71mk5llCLz",
-	"u6kv3e90N5UVxUsVbcrIA2Wr/gil+rZ+xFaRVqqAy9RYtb12ir4lU9Nmf0dwLCcLZFpimc/JRNAqO2xN",
-	"Z49f1nfH/rioaJhfBogzhFGv03G1E78sKyToHli+VvOpphU2Nu3UuTrkjOnUrjFxTcm400tTWftn2s1T",
-	"3SV3GTUuoFOCsESzCTXSUXcFdORYv6SitJppkispNdWWpFPSJGA1ytVlXJvxximCqUx4HJmKaNeHobJw",
-	"V3QZr/MAlYLEI3C2Sg5EaS3aJLEmDecxweD3Nun1d4z+mhFE4QMjqlXkA9YdrlDyFYZpEmznAZ38tPSj",
-	"wpEDOUl5Np6U52jYr2bbFPxY/eCPPEsRn7EGguiOIJK6Fic0cjDlmym+gpRFeQYuu1dtxtq8XHm4M3PH",
-	"WEhk3vRgHF4/i8sb59K0Lg2l7rjSMtdSgYcw+E5OxAom/u0W6qpJFbnyviyO4kY4Hpzl+6UTGTNEmEzn",
-	"hmttkeYTUXppiCWO+TgjaAOzPPIK74C48aiIo+30er7hOui40281oVpGRK2+UxPRsZj3dlbYy/eVyDKN",
-	"LkjM2VggyReLYtV3WsHuzn6txbGvqVhwcCd4DNtUZ0xR4Uy36BV67aB8FYqbf/5QD9m4TzexlCncNZRT",
-	"j8NcXGVm6sNAgdga7JU6y85pGRs7i0SWo83H40jZllCWqT4HFeGrpKluI90Ugc40xfPaBppJ+iUyrbWT",
-	"d4tfTEk6hrakcKJt6mfb+3ubFRvN0Um6E0h3Nik3RegIpc5w1w05V+3cNnDxqMpNU2u5PGvFnLfFV+I3",
-	"unG+6v4sE90VHHrTsMvfC85Ok/CYCIHHSw4W/cImj6l1enKIeu0Omup36LANEdJHjCslZdr3IJela85h",
-	"+48PTxrc9K7v/SI4S5NQndJt5SzpDjev70nOY7EFzei1TSLW7V1/+kosTTWo8oRHUO+xwCEOeUS8fmu7",
-	"t9fpqhkZannHuvsur/TymmhMF9ZOmQRQhDYwMn4tTxE2fSGbBwhfAPdTVqKlOIDad/VndcbBGnTRo3oD",
-	"zndiNuFC2bNO6aX60oVizc1qZrfMPDfOPixyA3vtTuC6f2q7Sv6f3r+anrQb2kQT087oxiYUSdzVV5p7",
-	"C6Zo8vaVQy5uzxdFO6g9JvTEymzRtNnFIXC7L+pxeuEiC0MixCiLm9mx/t2Kkrdb16TXS4gQtUppp6EH",
-	"HSkLJy8uBh8rwanUiaGagHweuBHaevhsUCJqZ1FO5mXHUL7Fh/rxCm1X+1OVQtZVQQJ3g9YLErjbWJ1O",
-	"EVrNhJrAhOdN9staztZkhpVOuMstDaELVk5mavkQkicCzXh6CZUcxTFOlagY2TEvrlKxEcakkYorDdD1",
-	"gho2OXzP3r21oxkVwVnPOtaWscOHTkf84wRfmhNV32VTzFopwRFUhoBbuIqATbJ+zwBHRSDXCGy4auTu",
-	"gQ0gir+wPdaoo5LQlIT7duGOqt66na9xFvIELChwLdyDbKCxZWwBijGq8lJ4iwRzoGNYF1xOoPtHP+db",
-	"ZBWojFgYEdRVegk0C6HAHIIGXUWdfAEK+fSCMqJDCYM3L2rFC3c/OcuHRP6e5acEAPW8Nta0/sTaA25W",
-	"79793UU+QoHmsKC2h6YVZFEq/MAqYJ0EF0MGkAw5OBCJCuM6JviKAB5DxmwhtR1uRX024TFBeq32ncAo",
-	"yzbxIfCWlubWnY2u61TlWjrISs3FAQZswAIhlXTJ6gXkIYqlEa7G9PuH4j8/tvutD08bM+9TfH2kv7Hb",
-	"WXj+mThHwcPNtLCYU3chxKId+oORYLlU3j10vOCgexirfx1Ut4VG9MMZyPc2+w4WFK6WUARw3hKp9NgD",
-	"2YWf2JRZjiOz3KiAmX1YzaZgJ+I4fjuCct+19tK78ZcUuASwZUEOdhRkaRygi4zGEo1SPoU6qW/s0W+P",
-	"l1l55xEVQ2adEZOf1KxgGlo1ulERtcEOjFmOFgaIbgCDZ5zrIctPLtOpiSZYTDRSUl4KLCZ8xhAeY8pM",
-	"oqHM+roifkGRT6n2Un8YIOSKAs51v11mkGmYfPx1+3U37USHnUnv+2kn6oR/4+e/jrvp9uWvP81/6vwo",
-	"dyf7309f92bPXzZawmncPOt3p6+tJWdaIkzCRxH9QIkUKBXK9OmvF1Wa3UTKpL+11e09a3fanXa3/7zz",
-	"vAPYarefd+FApNRbI7b6oVGXxvPcmXVt+qLvudgf2IJ3p699Q33YIM5qpRwrlfC/YWjFyMId2HNRIYZL",
-	"KeDYB2SuEujO6oSZW5D9R0yUrYtvc6+EmkOEh0ikuafIAyXQ8lc+QuLM9W5vkzD79LCwD2Kg5cm0ZVaa",
-	"tlXLTTLaBnMZ9tGssJXcvLgSWs17kTkGOK/5OawXUZ5kA9Vvb6TVuNf2uzQlCSDjBCiumCGAnNvZfYZM",
-	"bxCKeJhpAIHmmtKmdpnfFfXpVsWpMzALi/JUg0FRz9KsWmc98GwWXv3sK57qjkZtORoyC78ZNKpAE86n",
-	"tJYCdIqHb+quNWVCYhaS1Xi4dsUaTk1zhMUEQtXk3aeAx204VWCGH1eXdtu1bCjTLPhby7BR6+hFsKlb",
-	"FkyrGZhqMR+jmPPLLKkkJrrf7//07C+9v27/8Px4583uyd7ps7Pn5/vv/to0u0W1t2pm352fnyD9AAp5",
-	"VNbuwPQ5zt/u/r6D86cFotKwm4tIA0b1RC3KdPBZalxSBolZs6sV2N0mKVvVQjFA706PUEpGJCUatQHL",
-	"IlMhVn/VFeM1Ww/0mv1lhcdFnLNhxhCF5CMbWtPwbRt5wFezhZkhCtTTgY+CMZEB4BYpWuKxGgFB4T7C",
-	"EFcesgQLQYR2OBW7FcgYBoO5aCWcAvo3mWqMqhAL0qJMECaopFcEauDm8JPx7DR4vC6OHbKYz0jaUqMM",
-	"lGqU6c5KIlCU8iQhBZow2FAtQQhDPI1ICnC8baSOgGki55oYOI75TAyZxfItR0Sr8aBcGRW7aB74NBG0",
-	"mm0nSJilVM7PAF4apqYriAaZbMRuddq3bZGhg8lsvTsNyqrhp83T+qcAbfBUY0STCF3MdRGhRuMT0uTX",
-	"7UA4z4PNNjojLFIeL17RaQRfMp1Geic0bHZDe5DyX3Q7K2Ujbpt+sYYaNBadmcYUU3C0SSpK7o/ob22N",
-	"qZxkF+2QT7f00+b/vFqf7DFmeExEyXRf3Kkq6nX8KImxVMZXe8iGbMDQ06f1cU+fWpDcNToD0IYrrpyR",
-	"IbOVlE+E9Sc3geOfPi3m/fSpU1qp+1HrCSElREKpEmESeXw0ZDpixGMwnQZHCI+VPTHFcw1qbvId7Tx/",
-	"NHjzwiZB2qAxNtvoJS4jxeUo7UPmxg+KuEFIGgJZllNNyAqiLaVwGERY1My0aQw0P+TsSqlnzkR/yFro",
-	"JWTGlPGkyckIWdULl0uP5VI0MPJRJumQIVeyDnR/ssa8oRIJonRimt+BQIUmtoFMx7IslnqNuVJVW4Hy",
-	"vnjnyRyQm1zjUMZz3S6JLUoD7PXGTmdns62Wf1qYd7ABKdFNRBtBtV09OEDByeD88LsA4VhwJPElEWoO",
-	"pSfB52uBzwct9oGPcs+vjd6ZEi7r52HA6dD4sjCdczo1s1Cjtre391HuoSjbE707PzSIABJNuZBoSsOU",
-	"a9wQlKQkpIJy1i52VteWUeDWYBEQQJCb/Aa1e2f32WYb/bWwWbVpC8cFbGuj4UpZjorqWyT3UktW3odl",
-	"cQwq7Vfq1UUHFii/mIaECbc1fJDgcEJaujStrMlms1kbw89tno63zFix9fro8OWbs5cwprCarG781z/+",
-	"nyuMU1ByQIzByZHnewaGyut73XZHv4EnhCkN2fe22532tgfH2wSOnq0J9HX9Xf23OjEXYIcL1Ot0HGh6",
-	"g14BOxXTKwJuY57gljwzdQQ5QJHuu1fCyngROc0F+Sjy+t63RJouswpccK/TWYIR0YQNwS8rkBBqki4A",
-	"RKkfbX1UBjO/BaAMNaoo4u909ha9NV/kVhnf0TUTvP7PytPMV/KaXhFGBIAOmUDJW0tFuJnGb/JyFm7v",
-	"a9tXsOhEXHwbRCnuhU7gqNVWoFrEkGkohpAzCzSmjMZUij5StqdOilRBsS0GuVKqY3PRl3rmwIA/6HjE",
-	"kNXCgCB9ZXZSS6sVlQuvfPfGgmRP8ciWhlW/8Vc+6ACB33y4NwcneNwAZ5Yv2OXlZVHYz7b78MMtpLK5",
-	"CaRBSFe2gYC8dlbLqwNgDkO6q4eUAJ/uqBd8b6e3v3pUFWztxvd211lVE84zjN1ePbYBzg820FFcgP9Z",
-	"I7qjyI4afoU0Am/yjQ/NnS6NfR1LkUa1d6NMjBqMkeRDNsWXGpBM2VgCj0i/uJyl8TIbsA9qN9Xk7QdN",
-	"yklPvt5Oc1vtVLk5SCse2PZveDS/pc4xN75U0ZSMW+J6NSY4oK8jMg6MWHLN4tqtMgYU5xa9gfdQE6ZE",
-	"5aYcujHtCBX93b0lLcOirqBpTvbRpo6quy9okWGyvBlbIwYuvEgp8HXQuXZPmvItbYHB5p2xQN2r3Fru",
-	"XW7Lhjbc/la5RW3Z6Pw5INcfXOF31lD4+U0GakB3DW1dhTKGcbvrrKkBvg2Opd46g+v4f5/1kab1R/MB",
-	"tPJYazbUt36j0Y0+62LSdFGdxqdZdOpJPtZgB9qfzVHV3BgYINdTg5IP5TjJkJmiMuWoQ8kHgu+Y2AfU",
-	"4ThXh+200XutLSw8sG/scwtOo4t75JBBZCS/VpLEgqCdbm+z6UjUK3uAI9FcFfYARnhUgAGV7fA6HM/y",
-	"C33XN6RvcZ5ZqKL1lT6GoG45Ijojab6KT2wA76ylD1/ZRsc7KtDuGqqpAXf8s9ZMmjXuqJn85lDBKaR0",
-	"xKLw85JYgaMuHFB+AGGBiwzBkCihketrGMzFGlQ0XF3XpEG+JfIh1Edxk94DqBAnAPNHtAPvBeG+vaYE",
-	"51c6fIHa5bNVEd8SeWf9UJGo3+kOxfvd3PcBouBN12We4FQ5rvHctLwtMrY2IFtwDHVzUDHmZE/6KMj9",
-	"1QBt4CEz/faCSIGo9G19GKAuqL9obNqghEO7gVnRBFRrPILScPOwX2lAUi9so4EuDHcTOHnP0UHeoq/z",
-	"9aaodcjK6R4NR6NvE0RnRIJN6EzSRPUbEHfRJZkP2UZwfHgyODn6ePby8PTl+ccfXv4YbB7kylwdJmVV",
-	"v9PrNZiX5q7hcGIQqsWQGRsTLTIx0cCMgAds3s5eY3FJSCJQUEQi81L9IdNnUNMJo2vfHtpGvWu8Zg2k",
-	"kPx8cUFVSphIdz9lTJXkje8tyyn+QSe9RsjnCzvqEc57L/RtDtDyDgx9Lyvgq7+Q+wtfQy+fynrRivih",
-	"Qy9N/SE3W9MwWSN/WmoQGC3wklZlTTV+/ZA9RtbU9E4MWZE1Rec6BqQmoMvSYyp0dUdjOjUvk/+M06gD",
-	"TSpT8JE3mRidWL50rZRZXdFd4qZcv4LTPAY4zW1SwuX2phWp4FKD01cf9Q+WM25QrqvUvvN4k7+6yjiv",
-	"2lhHL0AVrUxDO2VZ0PbTDDho0LeABnktZeONJW4PMbQEZGmsL5419dZFn+aEpMRHgmsLD6q2EeOzNtIH",
-	"FGU5tIUaOWRMeccxFSTqo6JCO/IbqrP9BWXZQzZkyxLpqJZH12vPIb4aG4FhEXjIUpPXK1qYS6TC07y0",
-	"9CKT6OlTxkst10Cqp08PTKN00bCrPNKTt2fn6F//+C9o6/hNHfF65KY9QDHKhLnKdkn2vujh+12z9sp1",
-	"11cYlI+53KV3edKeN7rfOj9x3Mz9746xcAct/4ky+S55y0AVzS3VD03XT2EULNqvr43Wd2m0visrR2tc",
-	"c+5C5ZU1q+2+0bqVsvzmapCDgxwmQinDhuqLPlKSE2zCRbeMUMgoW+3KeKq1a+3ex0OodD7kTKY8XhU/",
-	"eMPPlPpXtsLXWpHfzTL8WlzyGRSXlBqtm03c20c0blNoUnzrwIGgKaERrVs4MmTrVY6gWxeO3MMa+10K",
-	"Rkq7Wi4UWe/qqAcrFKkcKV9rQb7UWpA1FMkatR8OuyxG1S+ZI5X7ciC7N2QLykHQA1aD3EcnPGgViMgR",
-	"sJdmhhxUmNsbjqvF+2uxx795scdaCuABgmWro/w519rY2i1KMRwFtKQEw9ycQ64KjBI54/o25CGD65D1",
-	"rb5MbvaHbMhaaGBbQyvIvVSgmIxcvFb1tL48s4/yqxTyEg0qczxYcLt0y6wuovAR1j2kBciOLtkwLzVR",
-	"OriA25R+UKHBmaKiI7VAnm2jWg+3ctDcFm7oU63j12Jp8BQEwgZwdqMIC+pGZG5RBDYP6gUmvnrxFIP5",
-	"57R6u6i32vfEEkV0Shg0+9q59VH5fQbdtoWCIhoB1NWYSkVnsS2hUW5sgoW09zM7dO71ivnqAhs1VWr6",
-	"sp25lrGY1NffNRXF5BU0GwGNAh+qdGzZiI/+9Y//2iw1R5tyGcVU53mOHfhJ8ikN+25TpOVrPkIRHQEy",
-	"iVOwE8fQuY3IaERCmZe0mLrqak3LRvDbTQDgU2BPCkR+zXCMajwjNnObHNp6TVPTkOX96lhos9w3jbsm",
-	"BOBWyzDTEK2PaASbWAluU1F/rZ4F0GZ1kY+JX4wqSAJC0jiuOwnB02DI4H5O0BNz+8vmAYK++xkVJKeV",
-	"pZ1lCKcAqdsr+rzMNuU1QfpSQD5NcEoFZ/lwuEgWmEBxo95nJCRJFlcRPZTDcve4sUUIW2qTgFo91c+C",
-	"UcKTNQcBrg0gbuYaYb2B74rn72AH3a0s6UunxiPUOxltUHd2jaTqjDpGmrQGEqMCE74yQq7cEZN68yHV",
-	"4flexGcsxjxaEy3wS06lN4LxrZFLfxT/4muF2dcKsy+wwuzx4q9bOYb27+N0NRY0fEuvSLWkzSjuGlx0",
-	"auJCyrTObSb1JGSIfBMSVlqCx9GQLQkcH5RLIKxRp3P5jtmp7Ew3guREkXWqXzSGkKGsQLmBM45SHIK7",
-	"ph6nnAmLdE3QjDLRZLCdwptz8p2b3O7vFmY26O8LT15T3DZKiZjcIRP9bw7g/ZPcT973rv9y9ex1erzD",
-	"fnguvtmOXu1Nvu+GP+6OzzvkXQ+fPqNv92eL88q9887z2+WVb/PVR84r21IGuMZkITR8Na3c/tTZ4K+m",
-	"wZeRoDitlGjVMMeXHrtwlsK4m4aDdBmjV+6nAIBpyopKu/vePNHQs2Z18eK2tRKQ9t4qIO0PQAGivEOx",
-	"sEb9WP9uIXFOUq70PskEkuQa7omZYtm36MMCXbgIi4AqCWBpPooxlKwN2YQKyccpngq/GEYZGsV0PJF+",
-	"AfuWcB7DcCokDYWPvuUozRiE8TBgAILN2EZvDDacsRHa6H0dQBLQSnOo01bLrLuFoygNfGT+qSsj1aDI",
-	"HuxgCQyZeo4IG/IB/H51TJay041ZJEPflce2IudWEmNaO7CdLXJryEZkhmLKdPhvmn/GouNoxL+P6tz4",
-	"aMn8kbKPmsyoO2SViEAleF7ZaLguDrSG2XOkjqGdBnDw5iPChizNRNufTC8ugcNz1ljQbyEwngFCbFub",
-	"qlFczm196duEsMHJUYE2iQUK8nfM8VRZuFgAaKTFzzG6KUAC1IqOf+bqJskuYhoiEI13p68LtjeQiM38",
-	"Z+ahPnN/ZES7mAbb0YIBQ5WCfcytTTCwvWVAyvUgJysWyy0u/Wb5PsCbSnD/1VuJG9m2uo2Pgcp4rtTJ",
-	"4OToiahzDeSoNtdhS8VSS9my9m5QY1ZDqj1WfxV+jiaLBSLTCxJFOhWTu2k5nyrmlHmGYCGfqo+OsSRw",
-	"ETeUDusLksaEqbXwVKAQMzUFnkqNGw1XIFJxOx7/cXD8+nY8bmn2RfK4rzZN0eTzYXY126XMnhIczdfF",
-	"mzU2gAMjq39VTEwZ+OwaTdhHUCK229muMRx6zXE0ZBc4xiyE+2omPIsjlPJMWZ0pHo1oqE0FuJ8RR8q3",
-	"0fdPiAXsqlxIamBYHxiqVr16/uhQtUIb5XlrSUFhyGPiaN6+uxdzL7dgAdO5FG/mrfLgMqr+zx/gvhbj",
-	"ONQdgwGKeYhjq0rLlqbuY8kYOARLXHmI7Ji51bqEqtjwDXDzByYBqows0XDxlvEhmnpa61cRuh1TGp4c",
-	"LgtG2MKWK72/qH7riQGNd77qOl7NFx+qJwiLAD3bfLIMHP/E+FUaYFsgLMvvb3ivZmIfOBJ23zHzrRVf",
-	"KMsRT43nog4k9YA9s9rojVEHgFehb7E2X3a46ObDzf8PAAD//w==",
+	"7H3rdts4tuarYHjOrNhpSpZkO4nlNT9UrqTKVXHitp1OV5VyQpiEJJQpQEWAltU1ntXvMPMM57zHeZR+",
+	"klnYGyTBiy52nKQu+dGrKxYJAhv7jr0//OqFcjqTggmtvP6vHruh01nM4L8HYShToU+pDidHCYuY0JzG",
+	"8JNKp1OaLLy+d8400RNG0pnSCaNTEuZPEioiEsaMJvCEZoIKTXjk+d41jVNmBgrL4wo6ZV7f+3trMOOt",
+	"79nC8z29mJk/TRiNWFK86mUfbNEZb12xRWtv/4l363v4mfc88voijePbW987FpqNE6pZZJdUXsJAEJ4/",
+	"Qah9pDxJ89N7qr2+1+v09lqdbqvbuegc9Dudfqfzo+d7E6relxYzorFivmfm4XUvaXe01+m2nnaf7bb2",
+	"nob7rQO2e9Biz1hv/ynbDZ8e7Hu+l82CS+H1vTCZeqXleDScslYok5nne+ksWjMns/KTcHbOkmuW1FZ8",
+	"cnRKFP7krlSKER+b/5oyPZGR8vo/eTFXhhxjpr13vqfpGP4aSqFpqJXnAwtRwZny3t36S6nV7RTUyp65",
+	"NLPphF3au9wNW3vRPms9GT3ttJ51D3otunu5F+5HT9jT0TPP99jNjCdMZePudlrdXmu3e9Hb7e8f9PcP",
+	"zLhApt56aj9xqG2minv+/i6bZVn1jNGoJUW8IN+ml+czqZfuTfei2+vvFnsDcnXGcBx3d/BvIDO4QyBI",
+	"CZvFNGSEa0Vwc+DPmo6J2SBFtpSWCYtILOcsaYVUsWh77d6a6Xu+dwT74W7vUbG9XzPD0GZr7Zrf4Ppc",
+	"HsoXdB7KWW09OHOgEmgCO+dD+JddjPkDUZouFKGKcE24ap59jQHf3eZffyMSpnTCQ12dwlReM/dz2XNc",
+	"CqTjhBHgsMUamoFSKXMj6plb3yop0GTPLyi8FzEVJnxmZXpAlE6kGBOjJvQCKCFH8PGEKZkmIXukSJgm",
+	"CROaXLNEmfltnb04Igfdbof89389az9r7263ybEm4YSKMVNkzvVkKNg1SxYkYTS2P/iwrozook3eKAZ0",
+	"FSQ4HrVODL0CeMb885UUzP6tPRQgbmAJvL439HaHnud7KpywKYUtQJ1sKCjGsPfHEZvOpGZCw24vWFRf",
+	"/GnCFBPaN/sb6CRlgU/mEyay5c+kMDNU9t9mGEMcKgijScxZQhL2S8qUhhWjfBhBCfKPhwtjNIJ2afrm",
+	"S6XZM5FODQPBD+/8htW8lKHVwtU1XEwYmVE9yXbNKrJ898qf3il0TMvqmJ1N1MvONJztbKjGVu3KK3lu",
+	"dEIDH8ZzI2iBkC3QGoFPFBchK29FSJOEM0UoUSxMmC4vLnu3kbb5j430ffv27SA1TKl5aPROI5lp8YQR",
+	"AvgGI1qSVDEUiSdP9zvb5Ul9xWgCjELj6f8aetNwRmd8Dffe+t6MJnTKtJVdh5+MD9IgxVcMWHMh04SE",
+	"E8lDRra6//rn/+3t75NZwoWmlzEjg/Oj42MjjQkNzdjbRE+oJlN6BURF3iGKjmBZCdPJoj0Ux0b1kUuZ",
+	"Gq0kkctoHLPkkSJMXPNEiimIkaPNMg1mWBPl/orNNOntkYlME9Umg6GA8SuiY9aRvQt/uJTRgmyBQTe2",
+	"hCoyo4liEfnu/PWrbSuVKKEjnig9FL2bm5xjfBy+EEjdytRBn1iJB6cQVq6IkHrCxbhNXhst5Y6khoIm",
+	"DFbhEyUJHWljB8nezU159lO6IJfM8ESEH6cklEnCQiOVZjVtcuE+j8qSmi+zBJcrExRpKtScJYrs9XqH",
+	"hBJLrwmPWbHeXAVxRZTmcUySVAguxkMxp8Y0j2RilOxWOjOb1+0Y0ZEiUtuwXyKnINfmu/knOwdVrbs3",
+	"6oY9+oy1kFitSXqpZlK3jBMI3ovrFFvDXFGEJa6f0puXTIz1xOv39vd9b8pF9u+uEQCtWWLG/I+fhsOb",
+	"Xqc1HN48ff7uL//uNQnw8QhMRYNozGbWyGeEAgPEl9q4wBjKwJBTCma1aibfxuQNxX//V3e33W13t30i",
+	"k4zDHgd+dVDCbowf1CavzdbOuWIZf2WWsk/2ur1l1q2ZoNZOLqNkt9Pba6aPsafLaASbTnY7e7AYmWpC",
+	"kRPvSiZDkZwgQ+H6CUCz3nabHGWyPGf0Kl6ANAVvd2DZAZmaKTJFAvz3XYlTeA13plA1Jjv+utkMHH+d",
+	"2dp6kFbW/RtHWV7f8PukWElzKOB7hod5YnwZo7zcFY5kMgX3Pk3hyQYfgk+5bl5STJOxEQ2RTi9ZYpbH",
+	"NZsqawTSxMSjsM8zOi57FL2Onf8vKQNP1S4gho+5E4zYiKaxxlem9IZPjWHudjog+fZf+byBANaNz2PG",
+	"9TtSBADlndg4AqvvxIeS/RW70UdpomTSPHk5o7+kjASC3ej3ITwYZMuZJeyay1Qh3cnrqfGWNaj0wgDg",
+	"bwOC7xI94WoobJwW8cjoHMKVSsGTTdjPaIm29jqd7ap0nfw8WLw66sxPzjs3Jy/+enPytZzD/15Ir3mf",
+	"nVkvV+5Pqsq9weHJ7ax5+ysanaG2tjGPsdzmP+lsFlv/a2eWyMuYTf/ys0K/2M0UcXFNYx41pFXg72TK",
+	"DKO7gVXENOWx3RPHpto3gJ2SRBp/7Cfn6WlqxEZqY/JN1OX53kwa5k2Mtw1Eun3ne0pTnSqvv2fYXXON",
+	"riGNSLbMnCb0Uqa6fxlTcYWEKWj67wkbeX3v33aKDNkO/qp2TpEY+EqdyZwFTWlsmJZFRlXb1R2SABcX",
+	"EDNlRRgNTUQxYiIy5grJ1fZufROGj2Ibzt5rY17EfDypRMMXNW/GeoVcgY80oeCakREXXE1Y1Lhxg4aX",
+	"K/5H4SRxQWaJHCdMKbO1xf4cFPuTL/Ujbs5g0xCyceqH1ieMqUaN58T7Z+aX1mCkWYPiOUcf0Ch44yWS",
+	"SzaSCcPRjP/raoVuQ6hSqOfMdCaCxqilnxtOujd74Eg1wU0Fu5mh5gJObeaA+nNEhuCxRO4u77tSmE2e",
+	"4OzJczv8x9vyplkKJ7vWJq8kyShBcHWKmOgj4iqMpTKrQbv4RpigVCb8H5jfeChV+UoSlYYTx54SLa+Y",
+	"WKoxqw8adjUSmyvPQsK6Be1L0//IKrBphqm4EnIufJJIjW7cnC58ErGYgY0EmTRBlH0RNGbV59vGeE1p",
+	"EhQ5uOCwkGWMqcBqG71akdO3b9+2qrmHpmXaV3aqqYpbzKvoQRiyGYT592QEUR3DEUASxtx4/ZAuoPCU",
+	"wkDq7ycvlzAFeBs2EuKK0GvKY8hCwHtUEXdiZkJlNnlSsMkrqYkztY/MKAF+KiBIccJuwjiNmIKMAyY5",
+	"YAUJm2H+ENNB4LI5awYRfSX1C5mK6P5bkr9eF87sS5sI5TyzoGa4MqH3yoTGD350f8QyRiQx64KxsrFt",
+	"y9JLGT1PZMRHvCmdWxoYbaVxHMyANlod82smsnyzk2A+JEJibsZrzJmvkkd4xib8F7Gk0YWUL008dc89",
+	"187rrgRiZgjUl4nYbHy12n+Fd3IXld2EjEXkyf7+7hNyudCs7Pp0dwtGsEshF1ISnM0nclAx66AwIjVL",
+	"pYI82SPf869g/08TcFy4efMF5fG9rZ7StKrkSuyDCZrIJqG5BgFK8GxqrbAZrisPYLYsOzzJmTDL5ZR3",
+	"oefsgrNaYpf7iQSzMdNjmEgKVhajQoIwtTUvFv9h0mQner/9nRVvu0Jk/0wiGaZGqdxLdVpexcPZTve7",
+	"gx+f/rX3t93vn53svdo/fXL29PzZxcGbv31WJTsQC3Qt+wTP4awTIkcEJ0X2Oh1I+F7Ka7TPNeLYnOfe",
+	"/tNtyFkPBb7KFJyN5vltQeSMYZUAeKloIZk9MyXgYhWppEM0k4aPlKYmCBnJZChsmhGT6+BmoMuhyIRe",
+	"w3jWVTYkQ18K1pV/uj0URkMYL56H7I3I/Y17clBaHqGsJyKq6SXFw0H3wWXspHBWcJZo4rqEJjxeuK+W",
+	"4xNHFdsFkTelz3xUJVBeXWKcVnTcjOssiYrl/DcSeV5IeULFwmZR1P1NrhmlwRxQbU2tIQW7mdDU8H3z",
+	"NktJplQsMlOWB+d4UtS15y4lZd9zsg3mfTMLki/mY+5ydbJ9zPMX67UZyMHpsQ2XtmTig9xlrzhnBRDl",
+	"DQU86Ocn0Rgy0ChKmFLbJQq2yZlDm8DhmCA7n8Lc5OdhqwcIq9PKECX3HZOQOW2XpLMqT2H6FhPRv4mI",
+	"ujSzKVeKi7Ff5Bf9LLwmwDTX8qrmETxI7PtGzBIZMqWMjnoOZSz3dRqo0s+x5Kaaf8JKnCw+MQ82blqR",
+	"AEC3+5Jlr4xSnSZsZRq5+nA5l+zU95Qyyr2eu/sOKYilxadLLc9ZHLdscvky1SSkwqbGYQdY1IfamRop",
+	"fTx5Hop61jNhzkF6wxm5tfpvhEpnM5loFp2wiNOLxez+dj8fqjEEA9/EOsPfnb9+dYcgLCPEspxHd9/d",
+	"ynwaBJZEYE2fOAyDsyPhHPHa5A+LyBQmZWaj2l4xAaBhpTiXRhjD0Pg0Mf6a5qyoR63mw51y3eycq55z",
+	"e6SK+t7B6bFPlDE1wCXoFmopY0gj4GGmGorCo1dt8jbhmkGVZN96qbZWkYkwWcD6tgbPz1u9/Setb45O",
+	"SCoiG3jjEI+UrUAaiiu22IYaEih4s04uiw5JUKnADYhmcazIfMKAjQ1RzYeZrhzDfVjVcbe3ayRi5lA6",
+	"G7ApYWKTXOYBNO+B+VJAAvwhIFuZzTHLT1ilvMmdonvI3nu2qqBj0PqRtv7RaR38j3/79/85TDud3pNH",
+	"j//S/o/3wf/+P63GEo/sD9UlBJdQX2W8BmP+g4G1fiBhfWKrr8wndkMgGfwnCw6LBeKbuqBFYIgRFAcy",
+	"8B4s29aS4TdzU+a9cymS/1hbgaMmqruAzOR8KR+ucX9LtN7rHKw9YHWPsH/CX7P5FPVw8vJnBqddcyMd",
+	"r0W8wPPuW98V6NOshuROUi3Y3JVsUKK2gBhpb+VPCqwhCUQaxwFGjVApy7UrtT6J+RUjgTOvcpFl7tjl",
+	"27GuTN98EIM9POP/IkB/UAEy+/3JBehrPFJaVb9C83OnxtrdX+/QS1DT/zxaVzmz8tub1s+sr4Zxqcij",
+	"Ou1ufe8FZ3GUHyKX5/za2MxSDQdSzvotFYLl7hhOAA4bxCONNWa2sG2cxjQxPqkJUs1HSk43ltvvaDpW",
+	"O506WbMPVKf51vqIcyitt6eIZYrebUo1UcjnWC8FNk4psb/bsuSDTnfbeFGyVAhpnDxQtuaP0OGRlR1l",
+	"xceV4vEyNdZtbzZFPyNT02Z/y2isJ0tkWlOdz8lm0Co7nLnOnryq707247Jac3kVECkIJb1Ox9VO8qqs",
+	"kOTV2rXaTzWtsLHXq87VoRQCKwKsi2s7DZwWrMraf6dNYNVdcpdR4wI+ZYRqMp9wKx31UAAPHHCQitJq",
+	"pkmupMxUW5pPWZOA1ShXl3F0421QBFOZyDiyhfRuDMN1Ea5g9bfzANeKxSMItkoBRGkt6JJkLo2UMaMQ",
+	"9zbp9TeC/5IywuEDI44q8gHLVdco+QrDNAm28wAeBmT048qRAz1JZDqelOdo2a/m2xT8WP3gDzJNiJyL",
+	"BoKEqdJyyhLX44T+H2FiM8NXcNJVnoHL7lWfsTYvVx7uzdwxVZrYkR6Mw+u2uLxxLk3r0lBqqiwtcyMV",
+	"aLv77hNErGHiX++grppUkSvvq/IobobjwVm+X7LIVBAmdLKwXJvV9j5SpUFDqmksxykjW1TkmVcYA/LG",
+	"oyKPttfr+ZbrsFETRrWpWsFUrSwYieh4zE/21vjLHyqRZRpdsliKsSJaLhfFauy0ht2d/dqIY19ytcRw",
+	"z+gYtqnOmKrCmW6tNLRoQtUz1MT/9K6esnGfbmIpW+9tKWceh7m4ysyWFYICyUr31+qsbE6r2NhZJMk4",
+	"2n48joxvCdW85nPQSLBOmuo+0m2R6EwSuqhtoJ2kXyLTRjt5v/zFlCVj6GYLJ+hTP909eLJd8dEcnYQN",
+	"ZNgQZ8IUhRlKLIyoO3Ku2rlr4uKjKjek1mp5RsWcoylU8jeIt1ANf1aJ7hoOvW3Y5e+UFGez8IQpRccr",
+	"DAsO2BQxtc5Oj0iv3SFTHAPTNlCQIKRRUrbrE86ysFUBtv/k6LQhTO/63s9KimQWGivdNsESNkZ6fU9L",
+	"GasdwDCobRLLwt7Np2/E0hYRm0h4BGVCSwLiUEbM67d2e086XTMjSy3vBJs28yoXr4nGfGnJnT0AisgW",
+	"JTaulQmhtp1o+5DQS+B+Lkq0VIfQMmH+bGwcrAHLVMwINN+J+UQq4886FbvmS5eGNberJ7tl5rl19mFZ",
+	"GNhrdwI3/DPbVYr/cP9qejLb0Caa2C5YNzdhSOKuvtITXjBFU7RvAnJ1d74ouogzM4ETK7NF02YXRuBu",
+	"X8T3cOEqDUOm1CiNm9mx/t2Kks+2rkmvl4BEagX2Th8YOTYeTl6TDjHWjCYaD4ZqAvL7gBtB7+F3Ay5S",
+	"s0U5mVeZoXyLj/DxCm3Xx1OVIr51SQJ3gzZLErjbWJ1OkVpNlZnARObYDKs6FTdkhrVBuMstDakLUT7M",
+	"RPlQWs4UmcvkCio5CjPOjahY2bEDV6nYiH7TSMW1DuhmSY3scPgDWz43zmZUBGcz7xg9Y4cPHSCFj5N8",
+	"aT6o+jadUtFKGI2gMgTCwnUEbJL1D0xwVARyg8SGq0bun9gAovhLu6qtOioJTUm475buqOqtu8Ua56Gc",
+	"gQcFoYVryAYISZQVoFinKu+gyACEDjGHdSn1BMpx8Tk/A+SByoilGUGs0ptBjxkJrBG0oDzG8gUklNNL",
+	"LhimEgavvq4VL9zfcpaNRD7OaisB+E4vrTeNn9j4hdv1u/fh4aIckQA5LKjtoe0gWnYUfpgpYDwEV0MB",
+	"SB45phSLCuc6ZvQaa65TkdXfZ69noj6fyJgRXGs2JjDKqk28IyLXymN0Z0/r6tNEkQ72VnMdQFYnbqGy",
+	"SmqjYa55+mFl9qrxaP1d8Z/v2/3Wu8eNp+pTenOM39jvLLVtNodR8Gfz4jMYsvusvL4Zv7HFr5a1+yeE",
+	"l5ivh/HlN4H4W+oaP5zb+8HO3OGSctQSpATN+2ONdnogb+8TOyirQYVWuwows3fr2RS8PxrHr0dQxLvR",
+	"Xnq3/oqylQC2LMiRr4I0iQNymfJYk1Eip1D99FVm0DOjMS/vPOFqKLIQw546IivY7maEuipyMdTBtMuh",
+	"4wDeDzARbcg8FLk9sm27ZELVBGGz8gJfNZFzQeiYcmGPD8qsj3XuS0p3ShWV+GHAEyzKMjf9dplBpuHs",
+	"/S+7L7tJJzrqTHrfTTtRJ/y7vPhl3E12r375cfFj5we9Pzn4bvqyN3/2vNG/TeLmWb85e5n5Z7bRwR7j",
+	"GKIfGpECpcIF2nRcVGl2E61n/Z2dbu9pu9PutLv9Z51nHQDau/u8i7Ag4d4GGdN3jbo0XuQhquupF03w",
+	"xf7AFrw5e+lb6sMGSVEr0FirhP+ECRMrC/dgz2XlFS6lgGMfkLlKCEzrj8HcMuvf4vHXpmBHH3RM5hDh",
+	"IY7HXCvyQMdi+ZAf4TjMjVnvcgz2UeGAH8QXy0/DVjlk6JaWu1zQ3XJ586M5XGsZd3kps5n3Ms8L8H1z",
+	"k4uLKE+ygep398dqjOq0gdey/HBkBOi9VJCsV7nWxrysKLSp3+Wzon3dqbp0Dh5gUV9qsUfqxyzr1lnP",
+	"HNuFVz/7QibYkohOoiWz8pvBwgoU6XxKG+k6p/r3th4/c6E0FSFbj4OcrRhh9JAjMiwoUj19+xSwyA0G",
+	"pIARWF2bna1ly3hhwd9blo1ax18H29hzYHvFwCuL5ZjEUl6ls8rJwiqkgtrslhXPmpl9e3FxmsEIhDIq",
+	"K3Jg+hzfcf/gwMF3RIGodNzmItKATT4xi7IteBk1rriAk1W7qxW45SYpW9cDMSBvzo5JwkYsYYjWQXVx",
+	"1KDWf9UV4w17B3DN/qrK4SJR2TBjSCPKUZYwQ9i+rTxji2xhZ0gC83Tgk2DMdAB4VYaWdGzegKxun1BI",
+	"DA/FjCrFFMaWht0KRBSLvV30Ak4B9Z1NEZsspIq1uFBMKK75NYMitgX8ZIM4vDQAq1uHorgVwELoRim2",
+	"RjJFokTOZqxAkQZ3qaUYE0QmEUsAhrlNjAmYzvQCiUHjWM7VUGQYzuWUZjX1kyujYhftA58mWVZz4xQL",
+	"04TrxTnAisPUsARokOpGzF6n/zqrEnSwuLNADsF4EXbcPo0/BWRLJogNziJyucAqQERhVNoekGcvgj0P",
+	"ttvknInIBLd0TasQfMm2CuFOIFx6Q3+PCVWwH5WLkcy6dilCTFqPzk5jSjnE1CxRpUhH9Xd2xlxP0st2",
+	"KKc7+LT9P6/W6HpCBR0zVfLSl7eaqnohPpnFVBvnqz0UQzEQ5PHj+nuPH2fgyBuU9pMtV1ylYEORlUI+",
+	"UlnouA0c//hxMe/Hj53aSGworZ/oGCFSRpUoexInR0OBySEZg+s0OCZ0bPyJKV0gmL09sGjnB0CDV19n",
+	"pxht0BjbbfKclhECc3T+oXBTBUWKIGQNOauMU212ChIrpcwXJFPMzNA1BpofSXFt1LMUqj8ULfK8jAVD",
+	"BGPrmtly6cm4lAysfJRJOhTElaxDbDBGrCOuiWJGJyb53RdcIbEtVD7VZbHENeZK1WwFyRvbnSdzIHZ2",
+	"Q0MdL7DfkWYwC7DXW3udve22Wf5Z4d7BBiQMu4C2gmq/eXBIgtPBxdG3AaGxkkTTK6bMHEpPQnjXgvAO",
+	"euQDn+RBXpu8sTVYWUhHAWgDcYVhOhd8amdh3trd3T0geYRifE/y5uLItvRrMpVKkykPE4nAH2SWsJAr",
+	"RPTJdhaLwzhwa7Cskz9oRi76W+GzomsL5gK2tdFx5SJHw/UzBP9ST1XeSJUBEVT6p8zQRQsVKL+Yh0wo",
+	"t7d7MKPhhLWwtqysyebzeZvCz22ZjHfsu2rn5fHR81fnz+GdwmvKdOO//vn/XGGcgpIDYgxOjz3fs/Bj",
+	"Xt/rtjs4gpwxYTRk39ttd9q7Hpi3CZienQk0Zv3D/LexmEsw4xXpdTrOlQQWfgJ2KubXDMLG/IRay9QW",
+	"AuQIQ9g4b4RVyCJJmgvyceT1vW+Ytm1iFZjoXqezAuShCdxBXlUwHcwkXQSHUkPZ5rAKdn5LUBVqVDHE",
+	"3+s8WTZqvsidMq4nDG5R1Ne9WQA9FK6F1//JRKf56l/yayaYAqQhm1Z5nVEebjHymyKjpSzxMmsmWGZF",
+	"l98cUkqLkVMwz+g5moUPBeIvhFJkoHTG0Uy06hPjr+KZSRVAPcOrN4p4bC+FM88cWsQHzGEMRS1LCBJb",
+	"ZkGztFolufLK97QsOQsqHtlBCP5bf+2DDmj87bsP5voZHTdgmOULdvl/VZL2d9ty+O4Oktzc+dEg2Gt7",
+	"P0DGO+sl1QG7h1e6618poTzdW5fs9Q7Wv1VFWLv1vf1NVtWECQ7v7q5/twHD796qz1F2gC9b2yhH+R03",
+	"/AonE7IpBj+ydwY1NoCsRLLFKMq4MjW8Iy2HYkqvELnM+HKKjli/uPyn8bIk8ENqNyHlfQpNCg0nX++7",
+	"uatGq9xMhcoKWOUrGS3uqKfsjUJV2CUb/rjRk01C4HVXNlBSK67x3LinxqLn3KGJ8ANUiz3VuC2niGzf",
+	"QkXnd+9Iy7AoVWiaU/ZoU+vV/Re0zAFa3bWN0IJLL+oKfExu1+7hMzFsVrOwfW+sWfeqwJZ7V+CqVxtu",
+	"F6zc0rfq7fw5INdv3Eh0NjAS+U0Z5oXuBhq+CpUN7+1vsqYGnDcwZb1NXq4DBf7pzCDqnGajtdYUNgcE",
+	"O7/y6BbtY8yaLk9E8JtlllLLMSIpYKydQ7a5+Tm4TYHbmxugKmg2FLa2jVCNlScEvmPzMlAO5Fxnt9cm",
+	"b1HDZJDVvo0DMuQbrDHSQwFZm/yqUxYrRva6ve0mM4orewAzaq+vewBnPyqQhsr+fh3rZ/Ul05s77Hew",
+	"gRkO0uaGgkLCuZytnbMkX8UndrT3NtKhL7Iuynsq3W5vE/muYeH/6bQZstM9tZnfnMY4gyMqtSydviKP",
+	"4agY53IJQIWBCznBYSmh6uN1IhabnauGKxibtM43TD+EyiluhHwAteMkh36L/uYHXUWwu6HU51eT/AE1",
+	"0p9KrXzD9L11SkUKP9P9oR92a+U7OAlouir2lCYmqI4Xtm9vmVO3BScmJ1AmCFVzzglSnwR5LB2QLToU",
+	"FjRAMa0I135WIwfQEeYvCLAblMB0t6goOplq3VNQCW8f9itdVGbANhlgHbx7iJU3Th3mOANYs2BreIei",
+	"fOSFmDp4kyY5Zxp8T2eS9mSjATaYXLHFUGwFJ0eng9Pj9+fPj86eX7z//vkPwfZhbgCMASqbh71er8GN",
+	"tfdshxMLs62GwvqyZJkrSwb2Dbxpw55dZle4XDE2UyQoMqt5Z8JQoN1qskpY//fQvvB9c0kbwJ3kNslF",
+	"hikBO93fMtlK0VvfW3Wu+hud9AbpqD+Ye0Bo3mqCV1JA3z4w9Ad5Dl/ikjwu+ZIW+i17PKi8Hzot1NRC",
+	"c7szDWcbnCGXeihGS6KxdSfHCNw/FB/j5Ni2lwxFcXJMLjA/ZSaA5fx4UdayI+W8veB3fJQ8QFLZQpm8",
+	"D8fq0fIlhaXT5TUNOO6x8xdUno+BynOXY/FyB9ia4/BSD9iXWPgPcG7eoJDXmQrn8aa4eF0QUPXljr8G",
+	"9bX2KN4pgYMWq2Z0RgtVBgvP61Ybr3dxW7Oh/SJNYrzc2da2F+2vE5YwuL4QPEmokCdCztsEjRoXOQ6I",
+	"eXMohInCY65Y1CdFNXzkN1TC+0tK4IdiKFYVE5BaLQGuPcdDa+yvhkXQoUjs2WbRGV4iFZ3mZbyXqSaP",
+	"HwtZ6mQHUj1+fGj7z4s+aBP5nr4+vyD/+ud/QgvNr8YtwDe3M6NLSarsddErKhiK1sjPWrmQMBrhfQ9l",
+	"05inDlyezGwUtrHnVsqtXvjs0BX3sAyfqJrBJW8Z/6O5U/2h6fopHIll+/Wlf/0+/ev3ZeWlp5RLcAXL",
+	"mjXrdELdykV+OzzIwWGOvmGUYUMFSp8YyQm24TJpwTickGfaVcgEtWvtkswjqCo/kkInMl6Xp3glz436",
+	"N07Cl3qZz+ZNfimw+YMW2JQa4Zvd4rtnTu5SbFN869BBAyoBQ21aPDMUm1XPkDsXz3yAB/dZimZKu1ou",
+	"ltnsbq4HK5apmKEv9TBf6mGKepgNlM8G9S8Oiy2/6qDk9lQuMYLTyqFYUhJDHrAi5kP0yINWwqgclnzl",
+	"SZcD6nN3B3W9SvhS8PIlyXfngpeNlMYDJPLWn1rknJ7l/e5QjuIorRVlKPYKJHZdYNXoucRrrYcC7rXG",
+	"65mF3u4PxVC0yCBrEa5AMHNFYjZygXfN03gLap/kd2LkZSpc58C+EBJi6zQWkviEYi9xAbaEZSt2UJtB",
+	"hJvUbfkLV4jHFRWdyQWEcJvUevlN8Oi28kO/ch2ImGqLq6EItcjBW0XKEhvSZYYmsX1YL7LxzcBTCm6m",
+	"0/LvwhdjXEw1ifiUCWj6zubWJ+XxLExxiwRFpgSoi9haRYd5VkZkQuwZVTq7aNuhc69XzBeLjMxUue3P",
+	"d+ZaxuQyX3/TVBiUVxFtBTwKfKhUykpnfPKvf/7ndqlJ3pYMGaa6yOsMgJ+0nPKw7za6ZnwtRyTiI0Co",
+	"cYqW4hg6+AkbjVio87IeW8NerevZCn69DQCEDPxWRdgvKY1JjWfUdu77Q3u3bTobihy3gCp0/33bwG3T",
+	"E27FkLCN8WjWCWxiJfHOVX1YnAXQZn2hk82tjCqIEkrzOK4HI8HjYCjgolXQE4vsl+1DAvgLc65YTquM",
+	"dhlDOEVY3V7Rh2e3Ka+Lwtsd5XRGE66kyF+HG4GBCQw34j4TpdlseSXVQwVG989pZ0hxK/0YUKtn+Cw4",
+	"MnK24UuAbwQgq7lG2OzFN8Xz9/Cd7lea9Uenxkeo+bLaoB5UW0nFCgFKkLQWGqUCAr82e58gQGRYA4h0",
+	"EvhRDhD5R64CaMRf3KAM4KOEH18K6r4U1H0pqPvIaeCdHFX988RkjbUY3/BrVq3gs3q9BiCe2FST8bxz",
+	"l8o8CYdbvs1MG80i42goVuSvD8vVG5nPh2UIjldq3FA3KeUks7FKQTVmsqEiwkSJc0kSGkI0Zx7nUqgM",
+	"+5yROReqyZ87g5Fz8l3YY+nPlu229wEsNcy2lm+UMDW5xyH6nxzS/Ud9MHvbu/nr9dOXycme+P6Z+mo3",
+	"evFk8l03/GF/fNFhb3r07Cl/fTBffiTeu+g8u9uR+F2++pGPxLMqDLjSZullAdUT8fanPsj+4k78ec9J",
+	"zioVaTXk+pWmGuwvvHfbYHxXCUfllhPALueiKCz80PtLGloBM/29vBuwhNH+ZB1G+zugADMBp1paxn+C",
+	"v2coSKeJNLaCpYpodgO3DU2p7mfA1opcuuCdAFgKOHw+iSlU6A3FhCstxwmdKr94jQsyivl4ov0CUXAm",
+	"ZQyvc6V5qHzyjSRJKiAzSAFeEnzTNnllYQetX9Emb+vYpACEm6Potlp23S0aRUngE/tPLAQ1L0WZMwDe",
+	"w1CY55jKskhwC4QxraWD9cbDLEvftabekHNnFlNeM/LOFrklcyM2JzEXmFGc5p/JAJEQTPK9sTXvMzK/",
+	"5+I9kpl0h6KSZKjk4ysbDVcJgqaxe06M6dprwJ1vNitZFtROtP0JdemDIi06dClovhRz0eJytjPfrVHE",
+	"LrIS3NczJganxwX4KVUkyMdY0KnxpKkCDNMMZsnqs4AoUEWYhs1V1Cy9jHlIQJzenL0sRMUidDbzrJ2H",
+	"+cyHA3Vmi2nwUTNsaijKyB5zSzEsinQZH3UzBNSKZ3SHS+RFvg8wUun2ieot142sXt3G3wpI6IVRW4PT",
+	"40eqzmlwvLa9CSsbNlzJyrWxQV1mmtjwhfmr8nNAZKoIm16yKMJTpDyEzHnbMLTODzeW8rb56JhqBpfB",
+	"Q0U2Xuc1ZsKsRSaKhFSYKchEI/Q5XMPJ1d3k4ofBycu7yUVGsweRi4zV+8ifQ2HEpD8UhICc9MkmMMLm",
+	"cStFfQJCtMYeLBUL0EiGJGAnNrYHv0shMctcKSQJo9FiU6hl66M4CMr4q2F+LiAPgUDaPoHqu/3Obo1R",
+	"yUtJo6G4pDEVIdzKNJFpHJFEpsYrTuhoxEN0ZeD+URqZeA2vXlFL2NyExdyiCT8wSrMZevHRUZoVBhp5",
+	"p09BYTi6pdHiA7jtk4c6SxjV3aVmfiy/XL6E4qd3cL2RDYbqwc6AxDKkcaY8yt4ztiKlAoKcFSkNyHDZ",
+	"udUavapXKTTcznBoz4mN46garqSzcVFTK3P9kk636Q3R/OFybEIzlH9jY5aVxj2ydyw4X3WDyeYrQc0T",
+	"TEQANm8/Wb5n4ZGNFRGPXhGqy+M3jIuM7wMXw+47oUsWmRSaeSQTG40Z42ceyOxjm7yyKgSgTfDWdvtl",
+	"h4tu393+/wAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -381,16 +381,16 @@ type McpServerConfig struct {
 // McpServerConfigPatch A merge patch of `config`. A list that is present replaces the stored one; `null` removes
 // it (unrestricted); absent leaves it unchanged. `null` for the whole object removes both.
 //
-// Example: {"methods":["GET","POST","READ","DOWNLAOD"],"tags":["api","webhook","custom"]}
+// Example: {"methods":["Read","Create"],"tags":["Contacts","Deals"]}
 type McpServerConfigPatch struct {
 	// Methods The new method list, or `null` to remove the restriction.
 	//
-	// Example: ["GET","POST","READ","DOWNLAOD"]
+	// Example: ["Read","Create"]
 	Methods nullable.Nullable[[]string] `json:"methods,omitempty"`
 
 	// Tags The new tag list, or `null` to remove the restriction.
 	//
-	// Example: ["api","webhook","custom"]
+	// Example: ["Contacts","Deals"]
 	Tags nullable.Nullable[[]string] `json:"tags,omitempty"`
 }
 
@@ -486,13 +486,13 @@ type McpServerList struct {
 
 // McpServerPatch A merge patch (RFC 7396) of an MCP server. Only the members sent change.
 //
-// Example: {"config":{"methods":["GET","POST","READ","DOWNLAOD"],"tags":["api","webhook","custom"]},"name":"Updated MCP server"}
+// Example: {"config":{"methods":["Read","Create"],"tags":["Contacts","Deals"]},"name":"Updated MCP server"}
 type McpServerPatch struct {
 	// Config A merge patch of `config`. A list that is present replaces the stored one; `null` removes
 	// it (unrestricted); absent leaves it unchanged. `null` for the whole object removes both.
 	//
 	//
-	// Example: {"methods":["GET","POST","READ","DOWNLAOD"],"tags":["api","webhook","custom"]}
+	// Example: {"methods":["Read","Create"],"tags":["Contacts","Deals"]}
 	Config nullable.Nullable[McpServerConfigPatch] `json:"config,omitempty"`
 
 	// ExpiresAt A new expiry in the future, or `null` for a server that never expires.
@@ -748,6 +748,9 @@ type UpdateMcpServerJSONRequestBody = McpServerPatch
 
 // UpdateMcpServerApplicationMergePatchPlusJSONRequestBody defines body for UpdateMcpServer for application/merge-patch+json ContentType.
 type UpdateMcpServerApplicationMergePatchPlusJSONRequestBody = McpServerPatch
+
+// CallMcpJSONRequestBody defines body for CallMcp for application/json ContentType.
+type CallMcpJSONRequestBody = JsonRpcMessage
 
 // Getter for additional properties for JsonRpcMessage. Returns the specified
 // element and whether it was found
@@ -1208,6 +1211,50 @@ type ClientInterface interface {
 	// Corresponds with POST /integrated-account/{integrated_account_id}/mcp/{id}/token (the `RotateMcpServerToken` operationId).
 	RotateMcpServerToken(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *RotateMcpServerTokenParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// CallMcpWithBody Speak MCP with an MCP server
+	//
+	// The MCP endpoint of one MCP server, at its `url`: the Model Context Protocol over
+	// Streamable HTTP, stateless, carrying JSON-RPC 2.0 messages (`initialize`, `ping`,
+	// `tools/list`, `tools/call`, notifications). Any MCP client can connect.
+	//
+	// The tools are generated from the OpenAPI document of the integrated account's
+	// integration, one per operation; `tools/list` shows exactly those the server's
+	// `config` allows (`methods`, with the groups `read`, `write` and `custom`, AND `tags`), and
+	// `tools/call` of any other tool is refused like an unknown tool. A call validates its
+	// arguments, calls the integration's upstream API with the account's credential, and
+	// returns the upstream JSON.
+	//
+	// The token is the credential: an unknown, rotated, deleted or expired token answers 401
+	// before any MCP processing. This endpoint is outside the REST conventions of the rest of
+	// this API: MCP's own answers (JSON-RPC errors, the transport's status codes) stand.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /mcp/{token} (the `CallMcp` operationId).
+	CallMcpWithBody(ctx context.Context, token string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CallMcp Speak MCP with an MCP server
+	//
+	// The MCP endpoint of one MCP server, at its `url`: the Model Context Protocol over
+	// Streamable HTTP, stateless, carrying JSON-RPC 2.0 messages (`initialize`, `ping`,
+	// `tools/list`, `tools/call`, notifications). Any MCP client can connect.
+	//
+	// The tools are generated from the OpenAPI document of the integrated account's
+	// integration, one per operation; `tools/list` shows exactly those the server's
+	// `config` allows (`methods`, with the groups `read`, `write` and `custom`, AND `tags`), and
+	// `tools/call` of any other tool is refused like an unknown tool. A call validates its
+	// arguments, calls the integration's upstream API with the account's credential, and
+	// returns the upstream JSON.
+	//
+	// The token is the credential: an unknown, rotated, deleted or expired token answers 401
+	// before any MCP processing. This endpoint is outside the REST conventions of the rest of
+	// this API: MCP's own answers (JSON-RPC errors, the transport's status codes) stand.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /mcp/{token} (the `CallMcp` operationId).
+	CallMcp(ctx context.Context, token string, body CallMcpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetMetrics Prometheus metrics
 	//
 	// Metrics in the Prometheus text format: requests by operation and status, latency
@@ -1660,6 +1707,70 @@ func (c *Client) UpdateMcpServerWithApplicationMergePatchPlusJSONBody(ctx contex
 // Corresponds with POST /integrated-account/{integrated_account_id}/mcp/{id}/token (the `RotateMcpServerToken` operationId).
 func (c *Client) RotateMcpServerToken(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *RotateMcpServerTokenParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRotateMcpServerTokenRequest(c.Server, integratedAccountId, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CallMcpWithBody Speak MCP with an MCP server
+//
+// The MCP endpoint of one MCP server, at its `url`: the Model Context Protocol over
+// Streamable HTTP, stateless, carrying JSON-RPC 2.0 messages (`initialize`, `ping`,
+// `tools/list`, `tools/call`, notifications). Any MCP client can connect.
+//
+// The tools are generated from the OpenAPI document of the integrated account's
+// integration, one per operation; `tools/list` shows exactly those the server's
+// `config` allows (`methods`, with the groups `read`, `write` and `custom`, AND `tags`), and
+// `tools/call` of any other tool is refused like an unknown tool. A call validates its
+// arguments, calls the integration's upstream API with the account's credential, and
+// returns the upstream JSON.
+//
+// The token is the credential: an unknown, rotated, deleted or expired token answers 401
+// before any MCP processing. This endpoint is outside the REST conventions of the rest of
+// this API: MCP's own answers (JSON-RPC errors, the transport's status codes) stand.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /mcp/{token} (the `CallMcp` operationId).
+func (c *Client) CallMcpWithBody(ctx context.Context, token string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCallMcpRequestWithBody(c.Server, token, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CallMcp Speak MCP with an MCP server
+//
+// The MCP endpoint of one MCP server, at its `url`: the Model Context Protocol over
+// Streamable HTTP, stateless, carrying JSON-RPC 2.0 messages (`initialize`, `ping`,
+// `tools/list`, `tools/call`, notifications). Any MCP client can connect.
+//
+// The tools are generated from the OpenAPI document of the integrated account's
+// integration, one per operation; `tools/list` shows exactly those the server's
+// `config` allows (`methods`, with the groups `read`, `write` and `custom`, AND `tags`), and
+// `tools/call` of any other tool is refused like an unknown tool. A call validates its
+// arguments, calls the integration's upstream API with the account's credential, and
+// returns the upstream JSON.
+//
+// The token is the credential: an unknown, rotated, deleted or expired token answers 401
+// before any MCP processing. This endpoint is outside the REST conventions of the rest of
+// this API: MCP's own answers (JSON-RPC errors, the transport's status codes) stand.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /mcp/{token} (the `CallMcp` operationId).
+func (c *Client) CallMcp(ctx context.Context, token string, body CallMcpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCallMcpRequest(c.Server, token, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2447,6 +2558,53 @@ func NewRotateMcpServerTokenRequest(server string, integratedAccountId Integrate
 	return req, nil
 }
 
+// NewCallMcpRequest calls the generic CallMcp builder with application/json body
+func NewCallMcpRequest(server string, token string, body CallMcpJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCallMcpRequestWithBody(server, token, "application/json", bodyReader)
+}
+
+// NewCallMcpRequestWithBody constructs an http.Request for the CallMcp method, with any body, and a specified content type
+func NewCallMcpRequestWithBody(server string, token string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "token", token, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/mcp/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetMetricsRequest constructs an http.Request for the GetMetrics method
 func NewGetMetricsRequest(server string) (*http.Request, error) {
 	var err error
@@ -2861,6 +3019,50 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /integrated-account/{integrated_account_id}/mcp/{id}/token (the `RotateMcpServerToken` operationId).
 	RotateMcpServerTokenWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *RotateMcpServerTokenParams, reqEditors ...RequestEditorFn) (*RotateMcpServerTokenResponse, error)
 
+	// CallMcpWithBodyWithResponse Speak MCP with an MCP server
+	//
+	// The MCP endpoint of one MCP server, at its `url`: the Model Context Protocol over
+	// Streamable HTTP, stateless, carrying JSON-RPC 2.0 messages (`initialize`, `ping`,
+	// `tools/list`, `tools/call`, notifications). Any MCP client can connect.
+	//
+	// The tools are generated from the OpenAPI document of the integrated account's
+	// integration, one per operation; `tools/list` shows exactly those the server's
+	// `config` allows (`methods`, with the groups `read`, `write` and `custom`, AND `tags`), and
+	// `tools/call` of any other tool is refused like an unknown tool. A call validates its
+	// arguments, calls the integration's upstream API with the account's credential, and
+	// returns the upstream JSON.
+	//
+	// The token is the credential: an unknown, rotated, deleted or expired token answers 401
+	// before any MCP processing. This endpoint is outside the REST conventions of the rest of
+	// this API: MCP's own answers (JSON-RPC errors, the transport's status codes) stand.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /mcp/{token} (the `CallMcp` operationId).
+	CallMcpWithBodyWithResponse(ctx context.Context, token string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CallMcpResponse, error)
+
+	// CallMcpWithResponse Speak MCP with an MCP server
+	//
+	// The MCP endpoint of one MCP server, at its `url`: the Model Context Protocol over
+	// Streamable HTTP, stateless, carrying JSON-RPC 2.0 messages (`initialize`, `ping`,
+	// `tools/list`, `tools/call`, notifications). Any MCP client can connect.
+	//
+	// The tools are generated from the OpenAPI document of the integrated account's
+	// integration, one per operation; `tools/list` shows exactly those the server's
+	// `config` allows (`methods`, with the groups `read`, `write` and `custom`, AND `tags`), and
+	// `tools/call` of any other tool is refused like an unknown tool. A call validates its
+	// arguments, calls the integration's upstream API with the account's credential, and
+	// returns the upstream JSON.
+	//
+	// The token is the credential: an unknown, rotated, deleted or expired token answers 401
+	// before any MCP processing. This endpoint is outside the REST conventions of the rest of
+	// this API: MCP's own answers (JSON-RPC errors, the transport's status codes) stand.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /mcp/{token} (the `CallMcp` operationId).
+	CallMcpWithResponse(ctx context.Context, token string, body CallMcpJSONRequestBody, reqEditors ...RequestEditorFn) (*CallMcpResponse, error)
+
 	// GetMetricsWithResponse Prometheus metrics
 	//
 	// Metrics in the Prometheus text format: requests by operation and status, latency
@@ -2912,6 +3114,8 @@ type GetHealthResponse struct {
 	JSON200 *Health
 	// ApplicationproblemJSON406 the response for an HTTP 406 `application/problem+json` response
 	ApplicationproblemJSON406 *NotAcceptable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2922,6 +3126,11 @@ func (r GetHealthResponse) GetJSON200() *Health {
 // GetApplicationproblemJSON406 returns the response for an HTTP 406 `application/problem+json` response
 func (r GetHealthResponse) GetApplicationproblemJSON406() *NotAcceptable {
 	return r.ApplicationproblemJSON406
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r GetHealthResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -2985,6 +3194,8 @@ type ListIntegratedAccountsResponse struct {
 	ApplicationproblemJSON500 *InternalServerError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListIntegratedAccountsResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -3026,6 +3237,11 @@ func (r ListIntegratedAccountsResponse) GetApplicationproblemJSON500() *Internal
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
 func (r ListIntegratedAccountsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
 	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r ListIntegratedAccountsResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -3109,6 +3325,8 @@ type CreateIntegratedAccountResponse struct {
 	ApplicationproblemJSON500 *InternalServerError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateIntegratedAccountResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -3174,6 +3392,11 @@ func (r CreateIntegratedAccountResponse) GetApplicationproblemJSON500() *Interna
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
 func (r CreateIntegratedAccountResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
 	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r CreateIntegratedAccountResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -3246,6 +3469,8 @@ type DeleteIntegratedAccountResponse struct {
 	ApplicationproblemJSON500 *InternalServerError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteIntegratedAccountResponse401Headers
 	// Headers412 the parsed response headers for an HTTP 412 response
@@ -3299,6 +3524,11 @@ func (r DeleteIntegratedAccountResponse) GetApplicationproblemJSON500() *Interna
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
 func (r DeleteIntegratedAccountResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
 	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r DeleteIntegratedAccountResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -3374,6 +3604,8 @@ type GetIntegratedAccountResponse struct {
 	ApplicationproblemJSON500 *InternalServerError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetIntegratedAccountResponse200Headers
 	// Headers304 the parsed response headers for an HTTP 304 response
@@ -3424,6 +3656,11 @@ func (r GetIntegratedAccountResponse) GetApplicationproblemJSON500() *InternalSe
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
 func (r GetIntegratedAccountResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
 	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r GetIntegratedAccountResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -3507,6 +3744,8 @@ type UpdateIntegratedAccountResponse struct {
 	ApplicationproblemJSON500 *InternalServerError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *UpdateIntegratedAccountResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -3579,6 +3818,11 @@ func (r UpdateIntegratedAccountResponse) GetApplicationproblemJSON503() *Service
 	return r.ApplicationproblemJSON503
 }
 
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r UpdateIntegratedAccountResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdateIntegratedAccountResponse) GetBody() []byte {
 	return r.Body
@@ -3642,6 +3886,8 @@ type ListMcpServersResponse struct {
 	ApplicationproblemJSON500 *InternalServerError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListMcpServersResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -3688,6 +3934,11 @@ func (r ListMcpServersResponse) GetApplicationproblemJSON500() *InternalServerEr
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
 func (r ListMcpServersResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
 	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r ListMcpServersResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -3774,6 +4025,8 @@ type CreateMcpServerResponse struct {
 	ApplicationproblemJSON500 *InternalServerError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateMcpServerResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -3846,6 +4099,11 @@ func (r CreateMcpServerResponse) GetApplicationproblemJSON503() *ServiceUnavaila
 	return r.ApplicationproblemJSON503
 }
 
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r CreateMcpServerResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateMcpServerResponse) GetBody() []byte {
 	return r.Body
@@ -3916,6 +4174,8 @@ type DeleteMcpServerResponse struct {
 	ApplicationproblemJSON500 *InternalServerError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteMcpServerResponse401Headers
 	// Headers412 the parsed response headers for an HTTP 412 response
@@ -3969,6 +4229,11 @@ func (r DeleteMcpServerResponse) GetApplicationproblemJSON500() *InternalServerE
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
 func (r DeleteMcpServerResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
 	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r DeleteMcpServerResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -4044,6 +4309,8 @@ type GetMcpServerResponse struct {
 	ApplicationproblemJSON500 *InternalServerError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetMcpServerResponse200Headers
 	// Headers304 the parsed response headers for an HTTP 304 response
@@ -4094,6 +4361,11 @@ func (r GetMcpServerResponse) GetApplicationproblemJSON500() *InternalServerErro
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
 func (r GetMcpServerResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
 	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r GetMcpServerResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -4177,6 +4449,8 @@ type UpdateMcpServerResponse struct {
 	ApplicationproblemJSON500 *InternalServerError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *UpdateMcpServerResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -4247,6 +4521,11 @@ func (r UpdateMcpServerResponse) GetApplicationproblemJSON500() *InternalServerE
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
 func (r UpdateMcpServerResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
 	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r UpdateMcpServerResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -4325,6 +4604,8 @@ type RotateMcpServerTokenResponse struct {
 	ApplicationproblemJSON500 *InternalServerError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *RotateMcpServerTokenResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -4382,6 +4663,11 @@ func (r RotateMcpServerTokenResponse) GetApplicationproblemJSON503() *ServiceUna
 	return r.ApplicationproblemJSON503
 }
 
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r RotateMcpServerTokenResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
 // GetBody returns the raw response body bytes
 func (r RotateMcpServerTokenResponse) GetBody() []byte {
 	return r.Body
@@ -4411,6 +4697,117 @@ func (r RotateMcpServerTokenResponse) ContentType() string {
 	return ""
 }
 
+// CallMcpResponse401Headers the declared response headers of an HTTP 401 response for CallMcp
+type CallMcpResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// CallMcpResponse429Headers the declared response headers of an HTTP 429 response for CallMcp
+type CallMcpResponse429Headers struct {
+	RetryAfter *int
+}
+
+type CallMcpResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *JsonRpcMessage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *JsonRpcMessage
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *McpUnauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalServerError
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CallMcpResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CallMcpResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CallMcpResponse) GetJSON200() *JsonRpcMessage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CallMcpResponse) GetJSON400() *JsonRpcMessage {
+	return r.JSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CallMcpResponse) GetApplicationproblemJSON401() *McpUnauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CallMcpResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CallMcpResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r CallMcpResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CallMcpResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CallMcpResponse) GetApplicationproblemJSON500() *InternalServerError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r CallMcpResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CallMcpResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CallMcpResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CallMcpResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CallMcpResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetMetricsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4418,6 +4815,8 @@ type GetMetricsResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON406 the response for an HTTP 406 `application/problem+json` response
 	ApplicationproblemJSON406 *NotAcceptable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -4428,6 +4827,11 @@ func (r GetMetricsResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON406 returns the response for an HTTP 406 `application/problem+json` response
 func (r GetMetricsResponse) GetApplicationproblemJSON406() *NotAcceptable {
 	return r.ApplicationproblemJSON406
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r GetMetricsResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -4466,6 +4870,8 @@ type GetOpenAPIJSONResponse struct {
 	JSON200 *map[string]interface{}
 	// ApplicationproblemJSON406 the response for an HTTP 406 `application/problem+json` response
 	ApplicationproblemJSON406 *NotAcceptable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4476,6 +4882,11 @@ func (r GetOpenAPIJSONResponse) GetJSON200() *map[string]interface{} {
 // GetApplicationproblemJSON406 returns the response for an HTTP 406 `application/problem+json` response
 func (r GetOpenAPIJSONResponse) GetApplicationproblemJSON406() *NotAcceptable {
 	return r.ApplicationproblemJSON406
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r GetOpenAPIJSONResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -4511,19 +4922,26 @@ type GetOpenAPIYAMLResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// YAML200 the response for an HTTP 200 `application/yaml` response
-	YAML200 *map[string]interface{}
+	YAML200 *string
 	// ApplicationproblemJSON406 the response for an HTTP 406 `application/problem+json` response
 	ApplicationproblemJSON406 *NotAcceptable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
 }
 
 // GetYAML200 returns the response for an HTTP 200 `application/yaml` response
-func (r GetOpenAPIYAMLResponse) GetYAML200() *map[string]interface{} {
+func (r GetOpenAPIYAMLResponse) GetYAML200() *string {
 	return r.YAML200
 }
 
 // GetApplicationproblemJSON406 returns the response for an HTTP 406 `application/problem+json` response
 func (r GetOpenAPIYAMLResponse) GetApplicationproblemJSON406() *NotAcceptable {
 	return r.ApplicationproblemJSON406
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r GetOpenAPIYAMLResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -4569,6 +4987,8 @@ type GetReadinessResponse struct {
 	ApplicationproblemJSON406 *NotAcceptable
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetReadinessResponse503Headers
 }
@@ -4586,6 +5006,11 @@ func (r GetReadinessResponse) GetApplicationproblemJSON406() *NotAcceptable {
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
 func (r GetReadinessResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
 	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r GetReadinessResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -4987,6 +5412,62 @@ func (c *ClientWithResponses) RotateMcpServerTokenWithResponse(ctx context.Conte
 	return ParseRotateMcpServerTokenResponse(rsp)
 }
 
+// CallMcpWithBodyWithResponse Speak MCP with an MCP server
+//
+// The MCP endpoint of one MCP server, at its `url`: the Model Context Protocol over
+// Streamable HTTP, stateless, carrying JSON-RPC 2.0 messages (`initialize`, `ping`,
+// `tools/list`, `tools/call`, notifications). Any MCP client can connect.
+//
+// The tools are generated from the OpenAPI document of the integrated account's
+// integration, one per operation; `tools/list` shows exactly those the server's
+// `config` allows (`methods`, with the groups `read`, `write` and `custom`, AND `tags`), and
+// `tools/call` of any other tool is refused like an unknown tool. A call validates its
+// arguments, calls the integration's upstream API with the account's credential, and
+// returns the upstream JSON.
+//
+// The token is the credential: an unknown, rotated, deleted or expired token answers 401
+// before any MCP processing. This endpoint is outside the REST conventions of the rest of
+// this API: MCP's own answers (JSON-RPC errors, the transport's status codes) stand.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /mcp/{token} (the `CallMcp` operationId).
+func (c *ClientWithResponses) CallMcpWithBodyWithResponse(ctx context.Context, token string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CallMcpResponse, error) {
+	rsp, err := c.CallMcpWithBody(ctx, token, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCallMcpResponse(rsp)
+}
+
+// CallMcpWithResponse Speak MCP with an MCP server
+//
+// The MCP endpoint of one MCP server, at its `url`: the Model Context Protocol over
+// Streamable HTTP, stateless, carrying JSON-RPC 2.0 messages (`initialize`, `ping`,
+// `tools/list`, `tools/call`, notifications). Any MCP client can connect.
+//
+// The tools are generated from the OpenAPI document of the integrated account's
+// integration, one per operation; `tools/list` shows exactly those the server's
+// `config` allows (`methods`, with the groups `read`, `write` and `custom`, AND `tags`), and
+// `tools/call` of any other tool is refused like an unknown tool. A call validates its
+// arguments, calls the integration's upstream API with the account's credential, and
+// returns the upstream JSON.
+//
+// The token is the credential: an unknown, rotated, deleted or expired token answers 401
+// before any MCP processing. This endpoint is outside the REST conventions of the rest of
+// this API: MCP's own answers (JSON-RPC errors, the transport's status codes) stand.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /mcp/{token} (the `CallMcp` operationId).
+func (c *ClientWithResponses) CallMcpWithResponse(ctx context.Context, token string, body CallMcpJSONRequestBody, reqEditors ...RequestEditorFn) (*CallMcpResponse, error) {
+	rsp, err := c.CallMcp(ctx, token, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCallMcpResponse(rsp)
+}
+
 // GetMetricsWithResponse Prometheus metrics
 //
 // Metrics in the Prometheus text format: requests by operation and status, latency
@@ -5082,6 +5563,13 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 		}
 		response.ApplicationproblemJSON406 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
 	}
 
 	return response, nil
@@ -5149,6 +5637,13 @@ func ParseListIntegratedAccountsResponse(rsp *http.Response) (*ListIntegratedAcc
 			return nil, err
 		}
 		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
 
 	}
 
@@ -5278,6 +5773,13 @@ func ParseCreateIntegratedAccountResponse(rsp *http.Response) (*CreateIntegrated
 			return nil, err
 		}
 		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
 
 	}
 
@@ -5428,6 +5930,13 @@ func ParseDeleteIntegratedAccountResponse(rsp *http.Response) (*DeleteIntegrated
 		}
 		response.ApplicationproblemJSON503 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
 	}
 
 	switch {
@@ -5548,6 +6057,13 @@ func ParseGetIntegratedAccountResponse(rsp *http.Response) (*GetIntegratedAccoun
 			return nil, err
 		}
 		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
 
 	}
 
@@ -5705,6 +6221,13 @@ func ParseUpdateIntegratedAccountResponse(rsp *http.Response) (*UpdateIntegrated
 		}
 		response.ApplicationproblemJSON503 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
 	}
 
 	switch {
@@ -5832,6 +6355,13 @@ func ParseListMcpServersResponse(rsp *http.Response) (*ListMcpServersResponse, e
 			return nil, err
 		}
 		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
 
 	}
 
@@ -5968,6 +6498,13 @@ func ParseCreateMcpServerResponse(rsp *http.Response) (*CreateMcpServerResponse,
 			return nil, err
 		}
 		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
 
 	}
 
@@ -6125,6 +6662,13 @@ func ParseDeleteMcpServerResponse(rsp *http.Response) (*DeleteMcpServerResponse,
 		}
 		response.ApplicationproblemJSON503 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
 	}
 
 	switch {
@@ -6245,6 +6789,13 @@ func ParseGetMcpServerResponse(rsp *http.Response) (*GetMcpServerResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
 
 	}
 
@@ -6402,6 +6953,13 @@ func ParseUpdateMcpServerResponse(rsp *http.Response) (*UpdateMcpServerResponse,
 		}
 		response.ApplicationproblemJSON503 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
 	}
 
 	switch {
@@ -6537,6 +7095,13 @@ func ParseRotateMcpServerTokenResponse(rsp *http.Response) (*RotateMcpServerToke
 		}
 		response.ApplicationproblemJSON503 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
 	}
 
 	switch {
@@ -6602,6 +7167,120 @@ func ParseRotateMcpServerTokenResponse(rsp *http.Response) (*RotateMcpServerToke
 	return response, nil
 }
 
+// ParseCallMcpResponse parses an HTTP response from a CallMcpWithResponse call
+func ParseCallMcpResponse(rsp *http.Response) (*CallMcpResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CallMcpResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest JsonRpcMessage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.StatusCode == 202:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest JsonRpcMessage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest McpUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	case rsp.StatusCode == 200:
+	// Content-type (text/event-stream) unsupported
+
+	case rsp.StatusCode == 400:
+		// Content-type (text/plain) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CallMcpResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers CallMcpResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetMetricsResponse parses an HTTP response from a GetMetricsWithResponse call
 func ParseGetMetricsResponse(rsp *http.Response) (*GetMetricsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -6629,6 +7308,13 @@ func ParseGetMetricsResponse(rsp *http.Response) (*GetMetricsResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
 
 	}
 
@@ -6663,6 +7349,13 @@ func ParseGetOpenAPIJSONResponse(rsp *http.Response) (*GetOpenAPIJSONResponse, e
 		}
 		response.ApplicationproblemJSON406 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
 	}
 
 	return response, nil
@@ -6683,7 +7376,7 @@ func ParseGetOpenAPIYAMLResponse(rsp *http.Response) (*GetOpenAPIYAMLResponse, e
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "yaml") && rsp.StatusCode == 200:
-		var dest map[string]interface{}
+		var dest string
 		if err := yaml.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -6695,6 +7388,13 @@ func ParseGetOpenAPIYAMLResponse(rsp *http.Response) (*GetOpenAPIYAMLResponse, e
 			return nil, err
 		}
 		response.ApplicationproblemJSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
 
 	}
 
@@ -6735,6 +7435,13 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
 
 	}
 

@@ -100,6 +100,9 @@ func (v *ValidatingTransport) Check(req *http.Request, reqBody []byte, resp *htt
 		}
 		return nil
 	}
+	if err := server.CheckListedStatus(route.Operation, resp.StatusCode); err != nil {
+		return err
+	}
 	in := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{
 			Request: r2, PathParams: params, Route: route,
