@@ -48,9 +48,10 @@ expect() {
 header() { tr -d '\r' <"$headers" | awk -v h="$(echo "$1" | tr '[:upper:]' '[:lower:]')" -F': ' 'tolower($1) == h { print $2 }'; }
 ok() { echo "ok    $*"; }
 
-# 1. an integrated account
+# 1. an integrated account of the embedded "crm" example, with the credential its upstream gets
+#    (sealed with the server's secret key; under `make run`'s --sandbox any value works)
 api 'create an integrated account' 201 -X POST "$API/integrated-account" \
-  -d '{"integration":"crm","tenant_id":"acme-corp"}'
+  -d '{"integration":"crm","tenant_id":"acme-corp","credentials":{"type":"bearer","value":"upstream-api-key"}}'
 ACCOUNT=$(jq -r .id "$body")
 ok "1. integrated account $ACCOUNT"
 
@@ -94,3 +95,9 @@ request 'MCP tools/list' 200 "${mcp[@]}" -H 'Mcp-Protocol-Version: 2025-06-18' \
   -d '{"jsonrpc":"2.0","id":2,"method":"tools/list"}'
 expect 'MCP tools/list' '(.result.tools | length) > 0'
 ok "8. MCP tools/list: $(jq -r '[.result.tools[].name] | join(", ")' "$body")"
+
+# 9. MCP tools/call: the upstream's answer (under --sandbox, mcpapi's own demo data)
+request 'MCP tools/call' 200 "${mcp[@]}" -H 'Mcp-Protocol-Version: 2025-06-18' \
+  -d '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"list_crm_contacts","arguments":{"limit":3}}}'
+expect 'MCP tools/call' '(.result.isError | not) and (.result.structuredContent.data | length) > 0'
+ok "9. MCP tools/call list_crm_contacts: $(jq -r '[.result.structuredContent.data[].email] | join(", ")' "$body")"
