@@ -3,6 +3,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/mcpapi/mcpapi/gen/api"
 	"github.com/mcpapi/mcpapi/integrations"
+	"github.com/mcpapi/mcpapi/server/calllog"
 	"github.com/mcpapi/mcpapi/store"
 )
 
@@ -45,6 +47,12 @@ type Config struct {
 	Logger    *slog.Logger
 	// Now is the clock (tests may replace it); nil means time.Now.
 	Now func() time.Time
+
+	// DisableAIReadyCheck stores MCP server configs as given, even when they allow no tool of
+	// the account's integration (--ai-ready-check=false).
+	DisableAIReadyCheck bool
+	// MaxMcpServersPerAccount bounds the MCP servers of one integrated account; 0: no bound.
+	MaxMcpServersPerAccount int
 }
 
 // Handler implements the generated strict server interface on top of the store.
@@ -57,6 +65,9 @@ type Handler struct {
 	specJSON  map[string]any
 	catalogue *integrations.Catalogue
 	sealer    *Sealer
+	// checkConfig is the "a config must allow something" rule; nil when it is off.
+	checkConfig   store.ConfigCheck
+	maxPerAccount int
 }
 
 var _ api.StrictServerInterface = (*Handler)(nil)
@@ -67,7 +78,16 @@ type Server struct {
 	metrics *metrics
 	// mcp serves /mcp/{token}: MCP, outside the REST chain (no API token, no spec validation).
 	mcp http.Handler
+	// callLog records MCP calls in batches, off the request path.
+	callLog *calllog.Writer
 }
+
+// CallLog is the writer the MCP path records each call with.
+func (s *Server) CallLog() *calllog.Writer { return s.callLog }
+
+// Close writes the call log entries still buffered (within ctx); call it after the HTTP
+// server has shut down.
+func (s *Server) Close(ctx context.Context) error { return s.callLog.Close(ctx) }
 
 // ServeHTTP sends /mcp/… to the MCP endpoint and everything else through the REST chain.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -117,7 +137,10 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	h := &Handler{store: st, publicURL: publicURL, now: cfg.Now, metrics: m, specYAML: specYAML, specJSON: specJSON,
-		catalogue: cfg.Catalogue, sealer: sealer}
+		catalogue: cfg.Catalogue, sealer: sealer, maxPerAccount: cfg.MaxMcpServersPerAccount}
+	if !cfg.DisableAIReadyCheck {
+		h.checkConfig = allowsSomething(cfg.Catalogue)
+	}
 
 	e := echo.New()
 	e.HideBanner = true
@@ -153,7 +176,8 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 	)
 	e.Use(chain...)
 	api.RegisterHandlers(e, api.NewStrictHandler(h, nil)) // 8.–10. strict handler → Handler → store
-	return &Server{Echo: e, metrics: m, mcp: newMCPHandler(st, cfg, sealer, limits)}, nil
+	callLog := calllog.New(st, calllog.Options{Logger: cfg.Logger, Registerer: m.registry})
+	return &Server{Echo: e, metrics: m, mcp: newMCPHandler(st, cfg, sealer, limits), callLog: callLog}, nil
 }
 
 func recoverPanics() echo.MiddlewareFunc {

@@ -90,6 +90,99 @@ func (e JsonRpcMessageJsonrpc) Valid() bool {
 	}
 }
 
+// Defines values for McpCallLogLogType.
+const (
+	McpCallLogLogTypeMcp McpCallLogLogType = "mcp"
+)
+
+// Valid indicates whether the value is a known member of the McpCallLogLogType enum.
+func (e McpCallLogLogType) Valid() bool {
+	switch e {
+	case McpCallLogLogTypeMcp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for McpCallOutcome.
+const (
+	OutcomeOk            McpCallOutcome = "ok"
+	OutcomeRefused       McpCallOutcome = "refused"
+	OutcomeTimeout       McpCallOutcome = "timeout"
+	OutcomeToolError     McpCallOutcome = "tool_error"
+	OutcomeUpstreamError McpCallOutcome = "upstream_error"
+)
+
+// Valid indicates whether the value is a known member of the McpCallOutcome enum.
+func (e McpCallOutcome) Valid() bool {
+	switch e {
+	case OutcomeOk:
+		return true
+	case OutcomeRefused:
+		return true
+	case OutcomeTimeout:
+		return true
+	case OutcomeToolError:
+		return true
+	case OutcomeUpstreamError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for McpServerConfigPatchToolExposure.
+const (
+	McpServerConfigPatchToolExposureAll       McpServerConfigPatchToolExposure = "all"
+	McpServerConfigPatchToolExposureDiscovery McpServerConfigPatchToolExposure = "discovery"
+)
+
+// Valid indicates whether the value is a known member of the McpServerConfigPatchToolExposure enum.
+func (e McpServerConfigPatchToolExposure) Valid() bool {
+	switch e {
+	case McpServerConfigPatchToolExposureAll:
+		return true
+	case McpServerConfigPatchToolExposureDiscovery:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ToolExposure.
+const (
+	ToolExposureAll       ToolExposure = "all"
+	ToolExposureDiscovery ToolExposure = "discovery"
+)
+
+// Valid indicates whether the value is a known member of the ToolExposure enum.
+func (e ToolExposure) Valid() bool {
+	switch e {
+	case ToolExposureAll:
+		return true
+	case ToolExposureDiscovery:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListLogsParamsLogType.
+const (
+	ListLogsParamsLogTypeMcp ListLogsParamsLogType = "mcp"
+)
+
+// Valid indicates whether the value is a known member of the ListLogsParamsLogType enum.
+func (e ListLogsParamsLogType) Valid() bool {
+	switch e {
+	case ListLogsParamsLogTypeMcp:
+		return true
+	default:
+		return false
+	}
+}
+
 // Credentials A credential for the integrated account's upstream API, sent with every tool call of its
 // MCP servers. Write-only: it is stored encrypted (AES-256-GCM under the server's secret
 // key) and never returned; `has_credentials` tells whether one is set.
@@ -310,15 +403,132 @@ type JsonRpcMessage struct {
 // Example: 2.0
 type JsonRpcMessageJsonrpc string
 
+// LogList One page of log records.
+//
+// Example: {"next_cursor":null,"result":[]}
+type LogList struct {
+	// NextCursor The cursor of the next page, or `null` on the last page.
+	NextCursor nullable.Nullable[string] `json:"next_cursor"`
+
+	// Result The records on this page, newest first.
+	Result []McpCallLog `json:"result"`
+}
+
+// McpCallLog The record of one MCP request that reached an MCP server. It holds identities,
+// outcome, status codes and durations only: never arguments, results or credentials.
+//
+// Example: {"client_name":null,"client_version":null,"created_at":"2024-01-10T10:00:00.123456Z","duration_ms":3,"http_status":200,"id":"0190f7a2-7b1c-7cc3-9a51-3f2d8e6b1a40","integrated_account_id":"1ba1f401-7183-47c5-9e39-e8e257e3c795","integration":"crm","log_type":"mcp","mcp_method":"tools/list","mcp_server_id":"2ba1f401-7183-47c5-9e39-e8e257e3c796","outcome":"ok","request_id":"01J9Z7Q2V3K8M4N5P6R7S8T9UV","tool_name":null,"upstream_duration_ms":null,"upstream_status":null}
+type McpCallLog struct {
+	// ClientName The MCP client's name, when it stated one (`clientInfo.name` of `initialize`).
+	//
+	// Example: claude-ai
+	ClientName nullable.Nullable[string] `json:"client_name"`
+
+	// ClientVersion The MCP client's version, when it stated one.
+	//
+	// Example: 0.1.0
+	ClientVersion nullable.Nullable[string] `json:"client_version"`
+
+	// CreatedAt When the request arrived.
+	//
+	// Example: 2024-01-10T10:00:00.123456Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// DurationMs Time the MCP endpoint took for the request, in milliseconds.
+	//
+	// Example: 42
+	DurationMs int64 `json:"duration_ms"`
+
+	// HttpStatus The HTTP status of the MCP endpoint's answer.
+	//
+	// Example: 200
+	HttpStatus int `json:"http_status"`
+
+	// Id Unique identifier of the record.
+	//
+	// Example: 0190f7a2-7b1c-7cc3-9a51-3f2d8e6b1a40
+	Id openapi_types.UUID `json:"id"`
+
+	// IntegratedAccountId The integrated account of the MCP server.
+	//
+	// Example: 1ba1f401-7183-47c5-9e39-e8e257e3c795
+	IntegratedAccountId openapi_types.UUID `json:"integrated_account_id"`
+
+	// Integration The integration of the integrated account.
+	//
+	// Example: crm
+	Integration string `json:"integration"`
+
+	// LogType The kind of log, always `mcp` here.
+	//
+	// Example: mcp
+	LogType McpCallLogLogType `json:"log_type"`
+
+	// McpMethod The JSON-RPC method of the request (`initialize`, `tools/list`, `tools/call`, …).
+	//
+	// Example: tools/call
+	McpMethod string `json:"mcp_method"`
+
+	// McpServerId The MCP server that was called (it may have been deleted since).
+	//
+	// Example: 2ba1f401-7183-47c5-9e39-e8e257e3c796
+	McpServerId openapi_types.UUID `json:"mcp_server_id"`
+
+	// Outcome How an MCP request ended: `ok`; `tool_error` (the call was answered with an MCP tool
+	// error, such as invalid arguments); `upstream_error` (the integration's API failed or
+	// answered an error); `timeout` (the upstream call or the request ran out of time);
+	// `refused` (the request was refused before it ran: not allowed, rate-limited, malformed).
+	//
+	//
+	// Example: ok
+	Outcome McpCallOutcome `json:"outcome"`
+
+	// RequestId The request's `X-Request-ID`.
+	//
+	// Example: 01J9Z7Q2V3K8M4N5P6R7S8T9UV
+	RequestId string `json:"request_id"`
+
+	// ToolName The tool called, for `tools/call`; else `null`.
+	//
+	// Example: list_crm_contacts
+	ToolName nullable.Nullable[string] `json:"tool_name"`
+
+	// UpstreamDurationMs Time the integration's API took, in milliseconds, or `null` when it was not called.
+	//
+	// Example: 35
+	UpstreamDurationMs nullable.Nullable[int64] `json:"upstream_duration_ms"`
+
+	// UpstreamStatus The HTTP status the integration's API answered, or `null` when it was not called or did not answer.
+	//
+	// Example: 200
+	UpstreamStatus nullable.Nullable[int] `json:"upstream_status"`
+}
+
+// McpCallLogLogType The kind of log, always `mcp` here.
+//
+// Example: mcp
+type McpCallLogLogType string
+
+// McpCallOutcome How an MCP request ended: `ok`; `tool_error` (the call was answered with an MCP tool
+// error, such as invalid arguments); `upstream_error` (the integration's API failed or
+// answered an error); `timeout` (the upstream call or the request ran out of time);
+// `refused` (the request was refused before it ran: not allowed, rate-limited, malformed).
+//
+// Example: ok
+type McpCallOutcome string
+
 // McpServer An MCP server. Its token is never part of it.
 //
 // Example: {"config":{"methods":["list","get"],"tags":["contacts","companies"]},"created_at":"2024-01-10T10:00:00Z","created_by":"0c1a2b3c-4d5e-6f70-8192-a3b4c5d6e7f8","expires_at":null,"id":"2ba1f401-7183-47c5-9e39-e8e257e3c796","integrated_account_id":"1ba1f401-7183-47c5-9e39-e8e257e3c795","name":"Read-only HubSpot","updated_at":"2024-01-11T12:30:00Z"}
 type McpServer struct {
 	// Config Scoping of an MCP server. A list that is absent does not restrict; when both are absent,
-	// every tool of the integrated account is exposed. `methods` and `tags` combine with AND.
+	// every tool of the integrated account is exposed. `methods` and `tags` combine with AND,
+	// and together must allow at least one tool of the account's integration (unless the
+	// server runs with `--ai-ready-check=false`). Responses always carry `tool_exposure` and
+	// `require_api_token_auth`.
 	//
 	//
-	// Example: {"methods":["list","get"],"tags":["contacts","companies"]}
+	// Example: {"methods":["list","get"],"require_api_token_auth":false,"tags":["contacts","companies"],"tool_exposure":"all"}
 	Config McpServerConfig `json:"config"`
 
 	// CreatedAt Time at which the MCP server was created.
@@ -358,9 +568,12 @@ type McpServer struct {
 }
 
 // McpServerConfig Scoping of an MCP server. A list that is absent does not restrict; when both are absent,
-// every tool of the integrated account is exposed. `methods` and `tags` combine with AND.
+// every tool of the integrated account is exposed. `methods` and `tags` combine with AND,
+// and together must allow at least one tool of the account's integration (unless the
+// server runs with `--ai-ready-check=false`). Responses always carry `tool_exposure` and
+// `require_api_token_auth`.
 //
-// Example: {"methods":["list","get"],"tags":["contacts","companies"]}
+// Example: {"methods":["list","get"],"require_api_token_auth":false,"tags":["contacts","companies"],"tool_exposure":"all"}
 type McpServerConfig struct {
 	// Methods A list of method names (`methods`, for example `list`, `get`) or of tags (`tags`: a tool
 	// passes when its resource carries one of them). Items are case-insensitive: they are stored and returned
@@ -371,6 +584,13 @@ type McpServerConfig struct {
 	// Example: ["list","get"]
 	Methods *ScopeList `json:"methods,omitempty"`
 
+	// RequireApiTokenAuth When `true`, an MCP client must also send `Authorization: Bearer <API token>` with a
+	// valid API token of this server's environment; otherwise the MCP endpoint answers 401.
+	//
+	//
+	// Example: false
+	RequireApiTokenAuth *bool `json:"require_api_token_auth,omitempty"`
+
 	// Tags A list of method names (`methods`, for example `list`, `get`) or of tags (`tags`: a tool
 	// passes when its resource carries one of them). Items are case-insensitive: they are stored and returned
 	// lower-case, with duplicates dropped and the first-seen order kept. An empty list allows
@@ -379,10 +599,20 @@ type McpServerConfig struct {
 	//
 	// Example: ["list","get"]
 	Tags *ScopeList `json:"tags,omitempty"`
+
+	// ToolExposure How `tools/list` shows the allowed tools: `all` lists each of them; `discovery` lists
+	// three meta-tools instead (`search_tools`, `get_tool_schema`, `call_tool`), for agents
+	// that cannot hold hundreds of schemas.
+	//
+	//
+	// Example: all
+	ToolExposure *ToolExposure `json:"tool_exposure,omitempty"`
 }
 
 // McpServerConfigPatch A merge patch of `config`. A list that is present replaces the stored one; `null` removes
-// it (unrestricted); absent leaves it unchanged. `null` for the whole object removes both.
+// it (unrestricted); absent leaves it unchanged. `tool_exposure` and
+// `require_api_token_auth` present replace the stored value; `null` resets it to its
+// default. `null` for the whole object resets all of them.
 //
 // Example: {"methods":["GET","POST","READ","DOWNLAOD"],"tags":["api","webhook","custom"]}
 type McpServerConfigPatch struct {
@@ -391,24 +621,44 @@ type McpServerConfigPatch struct {
 	// Example: ["GET","POST","READ","DOWNLAOD"]
 	Methods nullable.Nullable[[]string] `json:"methods,omitempty"`
 
+	// RequireApiTokenAuth Whether MCP clients must also send an API token, or `null` for the default (`false`).
+	//
+	// Example: true
+	RequireApiTokenAuth nullable.Nullable[bool] `json:"require_api_token_auth,omitempty"`
+
 	// Tags The new tag list, or `null` to remove the restriction.
 	//
 	// Example: ["api","webhook","custom"]
 	Tags nullable.Nullable[[]string] `json:"tags,omitempty"`
+
+	// ToolExposure The new tool exposure, or `null` for the default (`all`).
+	//
+	// Example: discovery
+	ToolExposure nullable.Nullable[McpServerConfigPatchToolExposure] `json:"tool_exposure,omitempty"`
 }
+
+// McpServerConfigPatchToolExposure The new tool exposure, or `null` for the default (`all`).
+//
+// Example: discovery
+type McpServerConfigPatchToolExposure string
 
 // McpServerCreate A new MCP server.
 //
 // Example: {"config":{"methods":["list","get"],"tags":["contacts","companies"]},"expires_at":"2030-12-31T23:59:59Z","name":"Read-only HubSpot"}
 type McpServerCreate struct {
 	// Config Scoping of an MCP server. A list that is absent does not restrict; when both are absent,
-	// every tool of the integrated account is exposed. `methods` and `tags` combine with AND.
+	// every tool of the integrated account is exposed. `methods` and `tags` combine with AND,
+	// and together must allow at least one tool of the account's integration (unless the
+	// server runs with `--ai-ready-check=false`). Responses always carry `tool_exposure` and
+	// `require_api_token_auth`.
 	//
 	//
-	// Example: {"methods":["list","get"],"tags":["contacts","companies"]}
+	// Example: {"methods":["list","get"],"require_api_token_auth":false,"tags":["contacts","companies"],"tool_exposure":"all"}
 	Config *McpServerConfig `json:"config,omitempty"`
 
-	// ExpiresAt When the server's token stops working; must be in the future. Omit it for a server that never expires.
+	// ExpiresAt When the server expires: at that instant it is deleted (its token stops working, and
+	// it answers 404). At least 60 seconds ahead. Omit it for a server that never expires.
+	//
 	//
 	// Example: 2030-12-31T23:59:59Z
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
@@ -422,10 +672,13 @@ type McpServerCreate struct {
 // McpServerCreated A newly created MCP server with its secret token and URL, shown only once.
 type McpServerCreated struct {
 	// Config Scoping of an MCP server. A list that is absent does not restrict; when both are absent,
-	// every tool of the integrated account is exposed. `methods` and `tags` combine with AND.
+	// every tool of the integrated account is exposed. `methods` and `tags` combine with AND,
+	// and together must allow at least one tool of the account's integration (unless the
+	// server runs with `--ai-ready-check=false`). Responses always carry `tool_exposure` and
+	// `require_api_token_auth`.
 	//
 	//
-	// Example: {"methods":["list","get"],"tags":["contacts","companies"]}
+	// Example: {"methods":["list","get"],"require_api_token_auth":false,"tags":["contacts","companies"],"tool_exposure":"all"}
 	Config McpServerConfig `json:"config"`
 
 	// CreatedAt Time at which the MCP server was created.
@@ -492,13 +745,15 @@ type McpServerList struct {
 // Example: {"config":{"methods":["GET","POST","READ","DOWNLAOD"],"tags":["api","webhook","custom"]},"name":"Updated MCP server"}
 type McpServerPatch struct {
 	// Config A merge patch of `config`. A list that is present replaces the stored one; `null` removes
-	// it (unrestricted); absent leaves it unchanged. `null` for the whole object removes both.
+	// it (unrestricted); absent leaves it unchanged. `tool_exposure` and
+	// `require_api_token_auth` present replace the stored value; `null` resets it to its
+	// default. `null` for the whole object resets all of them.
 	//
 	//
 	// Example: {"methods":["GET","POST","READ","DOWNLAOD"],"tags":["api","webhook","custom"]}
 	Config nullable.Nullable[McpServerConfigPatch] `json:"config,omitempty"`
 
-	// ExpiresAt A new expiry in the future, or `null` for a server that never expires.
+	// ExpiresAt A new expiry at least 60 seconds ahead, or `null` for a server that never expires.
 	//
 	// Example: 2030-12-31T23:59:59Z
 	ExpiresAt nullable.Nullable[time.Time] `json:"expires_at,omitempty"`
@@ -555,6 +810,28 @@ type Problem struct {
 // Example: ["list","get"]
 type ScopeList = []string
 
+// TimeWindow A time window; each bound is exclusive.
+//
+// Example: {"gt":"2024-01-10T00:00:00Z","lt":"2024-01-11T00:00:00Z"}
+type TimeWindow struct {
+	// Gt Only records created after this instant.
+	//
+	// Example: 2024-01-10T00:00:00Z
+	Gt *time.Time `json:"gt,omitempty"`
+
+	// Lt Only records created before this instant.
+	//
+	// Example: 2024-01-11T00:00:00Z
+	Lt *time.Time `json:"lt,omitempty"`
+}
+
+// ToolExposure How `tools/list` shows the allowed tools: `all` lists each of them; `discovery` lists
+// three meta-tools instead (`search_tools`, `get_tool_schema`, `call_tool`), for agents
+// that cannot hold hundreds of schemas.
+//
+// Example: all
+type ToolExposure string
+
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
 
@@ -590,6 +867,16 @@ type Conflict = Problem
 //
 // Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
 type InternalServerError = Problem
+
+// McpServerBadRequest An error, as an RFC 9457 problem document.
+//
+// Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
+type McpServerBadRequest = Problem
+
+// McpServerConflict An error, as an RFC 9457 problem document.
+//
+// Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
+type McpServerConflict = Problem
 
 // McpUnauthorized An error, as an RFC 9457 problem document.
 //
@@ -646,8 +933,8 @@ type ListIntegratedAccountsParams struct {
 	// Limit The largest number of items to return in one page.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// NextCursor The opaque `next_cursor` of the previous page. Omit it for the first page. A cursor this
-	// server did not issue is rejected (400).
+	// NextCursor The opaque `next_cursor` of the previous page. Omit it, or send it empty
+	// (`next_cursor=`), for the first page. A cursor this server did not issue is rejected (400).
 	NextCursor *NextCursor `form:"next_cursor,omitempty" json:"next_cursor,omitempty"`
 }
 
@@ -689,8 +976,8 @@ type ListMcpServersParams struct {
 	// Limit The largest number of items to return in one page.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// NextCursor The opaque `next_cursor` of the previous page. Omit it for the first page. A cursor this
-	// server did not issue is rejected (400).
+	// NextCursor The opaque `next_cursor` of the previous page. Omit it, or send it empty
+	// (`next_cursor=`), for the first page. A cursor this server did not issue is rejected (400).
 	NextCursor *NextCursor `form:"next_cursor,omitempty" json:"next_cursor,omitempty"`
 }
 
@@ -733,6 +1020,41 @@ type RotateMcpServerTokenParams struct {
 	// §13.1.1), or, with `*`, if the resource exists. Otherwise nothing changes: 412.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
+
+// ListLogsParams defines parameters for ListLogs.
+type ListLogsParams struct {
+	// LogType The kind of log to list.
+	LogType ListLogsParamsLogType `form:"log_type" json:"log_type"`
+
+	// McpServerId Only records of this MCP server.
+	McpServerId *openapi_types.UUID `form:"mcp_server_id,omitempty" json:"mcp_server_id,omitempty"`
+
+	// IntegratedAccountId Only records of the MCP servers of this integrated account.
+	IntegratedAccountId *openapi_types.UUID `form:"integrated_account_id,omitempty" json:"integrated_account_id,omitempty"`
+
+	// ToolName Only records of calls of this tool.
+	ToolName *string `form:"tool_name,omitempty" json:"tool_name,omitempty"`
+
+	// McpMethod Only records of this MCP method.
+	McpMethod *string `form:"mcp_method,omitempty" json:"mcp_method,omitempty"`
+
+	// Outcome Only records with this outcome.
+	Outcome *McpCallOutcome `form:"outcome,omitempty" json:"outcome,omitempty"`
+
+	// CreatedAt The time window, written `created_at[gt]=<date-time>` and `created_at[lt]=<date-time>`
+	// (both exclusive, at most 31 days apart).
+	CreatedAt *TimeWindow `json:"created_at,omitempty"`
+
+	// Limit The largest number of items to return in one page.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// NextCursor The opaque `next_cursor` of the previous page. Omit it, or send it empty
+	// (`next_cursor=`), for the first page. A cursor this server did not issue is rejected (400).
+	NextCursor *NextCursor `form:"next_cursor,omitempty" json:"next_cursor,omitempty"`
+}
+
+// ListLogsParamsLogType defines parameters for ListLogs.
+type ListLogsParamsLogType string
 
 // CreateIntegratedAccountJSONRequestBody defines body for CreateIntegratedAccount for application/json ContentType.
 type CreateIntegratedAccountJSONRequestBody = IntegratedAccountCreate
@@ -929,6 +1251,9 @@ type ServerInterface interface {
 	// RotateMcpServerToken Rotate the token of an MCP server
 	// (POST /integrated-account/{integrated_account_id}/mcp/{id}/token)
 	RotateMcpServerToken(ctx echo.Context, integratedAccountId IntegratedAccountID, id McpServerID, params RotateMcpServerTokenParams) error
+	// ListLogs List logs
+	// (GET /log)
+	ListLogs(ctx echo.Context, params ListLogsParams) error
 	// GetMetrics Prometheus metrics
 	// (GET /metrics)
 	GetMetrics(ctx echo.Context) error
@@ -1363,6 +1688,80 @@ func (w *ServerInterfaceWrapper) RotateMcpServerToken(ctx echo.Context) error {
 	return err
 }
 
+// ListLogs converts echo context to params.
+func (w *ServerInterfaceWrapper) ListLogs(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListLogsParams
+	// ------------- Required query parameter "log_type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "log_type", ctx.QueryParams(), &params.LogType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter log_type: %s", err))
+	}
+
+	// ------------- Optional query parameter "mcp_server_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "mcp_server_id", ctx.QueryParams(), &params.McpServerId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter mcp_server_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "integrated_account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "integrated_account_id", ctx.QueryParams(), &params.IntegratedAccountId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter integrated_account_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "tool_name" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tool_name", ctx.QueryParams(), &params.ToolName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tool_name: %s", err))
+	}
+
+	// ------------- Optional query parameter "mcp_method" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "mcp_method", ctx.QueryParams(), &params.McpMethod, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter mcp_method: %s", err))
+	}
+
+	// ------------- Optional query parameter "outcome" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", ctx.QueryParams(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter outcome: %s", err))
+	}
+
+	// ------------- Optional query parameter "created_at" -------------
+
+	err = runtime.BindQueryParameterWithOptions("deepObject", true, false, "created_at", ctx.QueryParams(), &params.CreatedAt, runtime.BindQueryParameterOptions{Type: "object", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter created_at: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "next_cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "next_cursor", ctx.QueryParams(), &params.NextCursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter next_cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListLogs(ctx, params)
+	return err
+}
+
 // GetMetrics converts echo context to params.
 func (w *ServerInterfaceWrapper) GetMetrics(ctx echo.Context) error {
 	var err error
@@ -1457,6 +1856,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/integrated-account/:integrated_account_id/mcp/:id", wrapper.GetMcpServer, options.OperationMiddlewares["getMcpServer"]...)
 	router.PATCH(options.BaseURL+"/integrated-account/:integrated_account_id/mcp/:id", wrapper.UpdateMcpServer, options.OperationMiddlewares["updateMcpServer"]...)
 	router.POST(options.BaseURL+"/integrated-account/:integrated_account_id/mcp/:id/token", wrapper.RotateMcpServerToken, options.OperationMiddlewares["rotateMcpServerToken"]...)
+	router.GET(options.BaseURL+"/log", wrapper.ListLogs, options.OperationMiddlewares["listLogs"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.GetReadiness, options.OperationMiddlewares["getReadiness"]...)
 	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenAPIYAML, options.OperationMiddlewares["getOpenAPIYAML"]...)
@@ -1477,6 +1877,17 @@ type ConflictApplicationProblemPlusJSONResponse struct {
 }
 
 type InternalServerErrorApplicationProblemPlusJSONResponse Problem
+
+type McpServerBadRequestApplicationProblemPlusJSONResponse Problem
+
+type McpServerConflictResponseHeaders struct {
+	RetryAfter *int
+}
+type McpServerConflictApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers McpServerConflictResponseHeaders
+}
 
 type McpUnauthorizedResponseHeaders struct {
 	WWWAuthenticate *string
@@ -2658,7 +3069,7 @@ func (response CreateMcpServer201JSONResponse) VisitCreateMcpServerResponse(w ht
 }
 
 type CreateMcpServer400ApplicationProblemPlusJSONResponse struct {
-	BadRequestApplicationProblemPlusJSONResponse
+	McpServerBadRequestApplicationProblemPlusJSONResponse
 }
 
 func (response CreateMcpServer400ApplicationProblemPlusJSONResponse) VisitCreateMcpServerResponse(w http.ResponseWriter) error {
@@ -2725,7 +3136,7 @@ func (response CreateMcpServer406ApplicationProblemPlusJSONResponse) VisitCreate
 }
 
 type CreateMcpServer409ApplicationProblemPlusJSONResponse struct {
-	ConflictApplicationProblemPlusJSONResponse
+	McpServerConflictApplicationProblemPlusJSONResponse
 }
 
 func (response CreateMcpServer409ApplicationProblemPlusJSONResponse) VisitCreateMcpServerResponse(w http.ResponseWriter) error {
@@ -3211,7 +3622,7 @@ func (response UpdateMcpServer200JSONResponse) VisitUpdateMcpServerResponse(w ht
 }
 
 type UpdateMcpServer400ApplicationProblemPlusJSONResponse struct {
-	BadRequestApplicationProblemPlusJSONResponse
+	McpServerBadRequestApplicationProblemPlusJSONResponse
 }
 
 func (response UpdateMcpServer400ApplicationProblemPlusJSONResponse) VisitUpdateMcpServerResponse(w http.ResponseWriter) error {
@@ -3576,6 +3987,131 @@ func (response RotateMcpServerToken503ApplicationProblemPlusJSONResponse) VisitR
 	return err
 }
 
+type ListLogsRequestObject struct {
+	Params ListLogsParams
+}
+
+type ListLogsResponseObject interface {
+	VisitListLogsResponse(w http.ResponseWriter) error
+}
+
+type ListLogs200JSONResponse LogList
+
+func (response ListLogs200JSONResponse) VisitListLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListLogs400ApplicationProblemPlusJSONResponse Problem
+
+func (response ListLogs400ApplicationProblemPlusJSONResponse) VisitListLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListLogs401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListLogs401ApplicationProblemPlusJSONResponse) VisitListLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListLogs406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response ListLogs406ApplicationProblemPlusJSONResponse) VisitListLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListLogs429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListLogs429ApplicationProblemPlusJSONResponse) VisitListLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListLogs500ApplicationProblemPlusJSONResponse struct {
+	InternalServerErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListLogs500ApplicationProblemPlusJSONResponse) VisitListLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListLogs503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListLogs503ApplicationProblemPlusJSONResponse) VisitListLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetMetricsRequestObject struct {
 }
 
@@ -3800,6 +4336,9 @@ type StrictServerInterface interface {
 	// RotateMcpServerToken Rotate the token of an MCP server
 	// (POST /integrated-account/{integrated_account_id}/mcp/{id}/token)
 	RotateMcpServerToken(ctx context.Context, request RotateMcpServerTokenRequestObject) (RotateMcpServerTokenResponseObject, error)
+	// ListLogs List logs
+	// (GET /log)
+	ListLogs(ctx context.Context, request ListLogsRequestObject) (ListLogsResponseObject, error)
 	// GetMetrics Prometheus metrics
 	// (GET /metrics)
 	GetMetrics(ctx context.Context, request GetMetricsRequestObject) (GetMetricsResponseObject, error)
@@ -4283,6 +4822,31 @@ func (sh *strictHandler) RotateMcpServerToken(ctx echo.Context, integratedAccoun
 	return nil
 }
 
+// ListLogs operation middleware
+func (sh *strictHandler) ListLogs(ctx echo.Context, params ListLogsParams) error {
+	var request ListLogsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListLogs(ctx.Request().Context(), request.(ListLogsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListLogs")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListLogsResponseObject); ok {
+		return validResponse.VisitListLogsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetMetrics operation middleware
 func (sh *strictHandler) GetMetrics(ctx echo.Context) error {
 	var request GetMetricsRequestObject
@@ -4380,169 +4944,220 @@ func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rdts4tuarYHh6Vuw0JUvyJbG85ofKSapcFSdu2+l0VSknhElIQpkCWARoWV3jWf0OM89wznv0o/ST",
-	"zMIGQIIXXXxLVdL50asrFkECG3tv7OuH37yQTxPOCJPC6//mkWs8TWIC/z0IQ54xeYJlODlMSUSYpDiG",
-	"n0Q2neJ07vW9MyKRnBCUJUKmBE9RmD+JMItQGBOcwhOSMMwkopHne1c4zoh6UVh+L8NT4vW9v7UGCW39",
-	"QOae78l5ov40ITgiaTHUsx9s4YS2Lsm8tbO75934nv7MRxp5fZbF8c2N7x0xScYpliQySyovYcAQzZ9A",
-	"2DxSnqT66SOWXt/rdXo7rU631e2cd/b7nU6/0/nJ870JFh9LixnhWBDfU/Pwuhe4O9rpdFvPus+3WzvP",
-	"wt3WPtneb5HnpLf7jGyHz/Z3Pd+zs6CceX0vTKdeaTkeDqekFfI08XwvS6IVc1IrPw6TM5JekbS24uPD",
-	"EyT0T+5KORvRsfqvKZETHgmv/7MXU6HIMSbS++B7Eo/hryFnEodSeD6wEGaUCO/Djb+QWt1OQS37zIWa",
-	"TSfs4t7FdtjaiXZJa2/0rNN63t3vtfD2xU64G+2RZ6Pnnu+R64SmRNj3bnda3V5ru3ve2+7v7vd399V7",
-	"gUy91dTec6itpqr3/ONtNsuw6inBUYuzeI6+yy7OEi4X7k33vNvrbxd7A3J1SvR73N3RfwOZ0TsEgpSS",
-	"JMYhQVQKpDcH/izxGKkNEiu38duX557vnbw9U/93+nLwwvO9F2/fv3k9ePvC3VicUM/3ZuRiwvml2qtM",
-	"SD6FrTVrfqfX5/JQvqCzkCe19eiZA5VAE5g5H8C/zGLUH5CQeC4QFohKRBcsqcaAH27yr79jKREypaGs",
-	"TmHKr4j7Ofsc5UzTcUIQcNh8BSFBqZS5UeuZG98oKdBkL88xjIuICFOaGJkeICFTzsZIqQk5B0rwEXw8",
-	"JYJnaUieCBRmaUqYRFckFWp+G6evDtF+t9tB//zv5+3n7e3NNjqSKJxgNiYCzaicDBm5IukcpQTH5gcf",
-	"1mWJztronSBAV4aCo1HrWNErgGfUP99wRszf2kMG4gYngdf3ht720PN8T4QTMsWwBVonKwqyMez9UUSm",
-	"CZeESdjtOYnqiz9JiSBM+mp/A5lmJPDRbEKYXX7CmZqhMP9Wr1HEwQwRnMaUpCglv2ZESFixlg8lKEH+",
-	"8XCuDo2gXZq++lJp9oRlU8VA8MMHv2E1r3lotHB1DecTghIsJ3bXjCLLd6/86a1Cx7SMjtlaR71sTcNk",
-	"a001tmxX3vAzyVPSwIfxTAlawHhLqCcCHwnKQlLeihCnKSUCYSRImBJZXpwd20jb/MdG+r5//36QKaaU",
-	"NMSSNJMZF08oIYBvECQ5ygTRIrH3bLezWZ7UNwSnwCg4nv6voTcNE5zQFdx743sJTvGUSCO7Dj8pG6RB",
-	"ii8JsOacZykKJ5yGBG10//WP/9vb3UVJSpnEFzFBg7PDoyMljSkO1bs3kZxgiab4EoiqeQcJPIJlpUSm",
-	"8/aQHSnVhy54prQS11yG45ikTwQi7IqmnE1BjBxtZjWYYk0t95ckkai3gyY8S0UbDYYM3l8RHbUOOxb+",
-	"cMGjOdqAAz1VxpBACU4FidD3Z2/fbBqp1BI6oqmQQ9a7vs45xtevLwRStqw66CMj8WAUwsoFYlxOKBu3",
-	"0Vulpdw3iSHDKYFV+EhwhEdSnYNo5/q6PPspnqMLongi0h/HKORpSkIllWo1bXTuPq+VJVZfJqleLk+1",
-	"SGMmZiQVaKfXO0AYGXpNaEyK9eYqiAokJI1jlGaMUTYeshlWR/OIp0rJbmSJ2rxuR4kOZ5HYhP1iOQWp",
-	"VN/NP9nZr2rdnVE37OHnpKWJ1ZpkFyLhsqWMQLBeXKPYHMwVRVji+im+fk3YWE68fm931/emlNl/d5UA",
-	"SElS9c7//Hk4vO51WsPh9bOXH/78J69JgI9GcFQ0iEaSmEPeEgoOILrwjAvUQRkocnJGjFa18q2OvCH7",
-	"5393t9vddnfTRzy1HPY08KsvReRa2UFt9FZt7YwKYvnLnpR9tNPtLTrdmglqzslFlOx2ejvN9FHn6SIa",
-	"waaj7c4OLIZnEmHNibclk6JITpAhc+0EoFlvs40OrSzPCL6M5yBNwfstWHaApmqKRKBA//u2xCmshltT",
-	"qOqTHb1oPgaOXtiztu6klXX/2l6W11f8PilW0uwK+J7iYZoqW0YpL3eFI55OwbzPMniywYagUyqblxTj",
-	"dKxEg2XTC5Kq5VFJpsIcAlmq/FHY5wSPyxZFr2Pm/2tGwFI1C4jhY+4EIzLCWSz1kCm+plN1MHc7HZB8",
-	"86983kAAY8bnPuPqHSkcgPJOrO2B1XfivmR/Q67lYZYKnjZPnif414yggJFr+TGEBwO7nCQlV5RnQtMd",
-	"vZ0qa1mCSi8OAP3bAOmxSE6oGDLjp0U0UjoHUSEysGRT8os+iTZ2Op3NqnQd/zKYvznszI7POtfHr/5y",
-	"ffyCz+B/r7jXvM/OrBcr972qcm8wePJzVo3+BkenWlsbn0ed3Oo/cZLExv7aSlJ+EZPpn38R2i52I0WU",
-	"XeGYRg1hFfg7mhLF6K5jFRGJaWz2xDlTzQhgpzTlyh772Xl6mimx4VId+crr8nwv4Yp5U2VtA5FuPvie",
-	"kFhmwuvvKHaXVGrTEEfILjOnCb7gmexfxJhdasIUNP1TSkZe3/uPrSJCtqV/FVsnmhh6SJ3JnAVNcayY",
-	"lkRKVZvVHaBALy5AasoCERwqj2JEWKSOK02utnfje4ecjWLjzt5pY17FdDypeMPnNWvGWIVUgI00wWCa",
-	"oRFlVExI1Lhxg4bBFfujMJIoQ0nKxykRQm1tsT/7xf7kS33EzRms60I2Tv3A2IQxllrjOf7+qfqlNRhJ",
-	"0qB4zrQNqBS8shLRBRnxlOi3KfvX1QrdBlelUM/26EwZjrWWfqk46c7sod9UE9yMketEay7g1GYOqD+H",
-	"eAgWS+Tu8q4rhXbySM8evTSvf7wtb5olc6JrbfSGI0sJpFcnkPI+IirCmAu1Gn0uvmPKKeUp/buObzyU",
-	"qnzDkcjCiXOeIskvCVuoMasPKnZVEpsrz0LCugXtS9N/ZBXYNMOMXTI+Yz5KudRm3AzPfRSRmMAZCTKp",
-	"nCgzEDRm1ebb1P6akCgoYnDBQSHL2qeCU1vp1Yqcvn//vlWNPTQt0wzZqoYqbnRcRQ7CkCTg5t+REVj1",
-	"HY4AojCmyuqHcAGGp4R2pP52/HoBU4C1YTwhKhC+wjSGKASMwwK5E1MTKrPJXsEmb7hEztQemVEC/akA",
-	"aYojch3GWUQERBx0kANWkJJExw91OAhMNmfNIKJvuHzFMxbdfUvy4XXhtF9aRyhn9gRVrysTeqdMaP3B",
-	"R7dHDGNEXEddtK+szrZF4SVLz2Me0RFtCueWXqzPSmU4qBcab3VMrwiz8WYnwHyAGNexGa8xZr5MHuEZ",
-	"E/CfxxxH55y/Vv7UHfdcOsNdCdSRIVBfymMz/tVy+xXG5CYquQ4JidDe7u72HrqYS1I2fbrbBSOYpaBz",
-	"zpGezScyUHXUQWiPVC0VM7S3g36g38D+n6RguFA18hWm8Z1PPSFxVcmV2EcHaCIThKYSBCglOFpH2BTX",
-	"lV+gtswmT3ImtLGc8i70nF1wVovMcj+RYDZGehQTcUbKYlRIkA5tzYrF30ualDlGQ/KO5QfHHbc6K7+h",
-	"vOERlvgC6yyP++CiXRZ6VpAUUgZ6ilMaz92hZUPTkSmzIPSu9JlH3c3y6lJlfegTWNlAHImYz/4gLsQ5",
-	"58eYzY07LO6uO9VbGuQaS6MzFSnI9QRnQi7wI5XOm2I2tzop97J0yL9rAuglqe05bqMar2aB8sU85i5X",
-	"J9vXAdtivSaUNDg5MnbvBk99MEbtECfoC+b6kMGDfp5S1LYfjiLlc26WKNhGpw5tAodjApto0EGm34et",
-	"HsA/yiqvKNlhOpqU03ZBXKLylI7D6YjiH8I1Ks1sSoWgbOwXgSLf+kkImOaKX9ZU+4M4Me9YkvKQCKF0",
-	"1EuoR7jjnilv7KWunagGEnRJhTU01YONm1Z4ctp+uiB2yCiTWUqWxgOrD5eDgk6hRik02Ou5u++QAhla",
-	"fLoY4YzEcctECS8yiULMTIwTdoBEfSiCqJHS1ynEIauHr1LiZEQbkp1KSwAPiCxJeCpJdEwiis/nyd3P",
-	"/fxVjbY0+LLGqlGu3S2saUuIRc5rd9fdynwaCJaEYE2f2J6GJABzcnXGiycRmsKk1GxE2ysmADSsVFni",
-	"SBujOD5JeUJSSUlRWFgNbDp1lzZhUQ+ePBFFoebg5MhHyqHWXKLrhyTnMfiDOislhqwwtEUbvU+pJFDu",
-	"1tclWgiqPCJEWJjOYX0bg5dnrd7uXuvbw2OUsch4UPoVT4QpJRmySzLfhGIAqFwyiS8SHaCgUkoZIEni",
-	"WKDZhAAbK6KqDxNZyafcr3y029tWEpE4lLYvbPJ8TbRCPaCP90B9KUCB/iFAG/bMUctPSaVOxZ2imy3t",
-	"PV+WmR+0fsKtv3da+//jP/70P4dZp9Pbe/L0z+3//Bj87//TaszV2z9UlxBcQKGMshrU8R8MzOkHEtZH",
-	"poxGfWI7BJLBf5LgoFigHikLWgSKGEERWYdxsGxTFKS/mR9l3geXIvmPtRU4aqK6C5qZnC/lr2vc3xKt",
-	"dzr7KzNlbi7yZ/2rnU9R2MQvfiGQtpgp6XjL4rlOXN74rkCf2GKAW0k1IzNXskGJmkpQTXsjf5zpYoCA",
-	"ZXEc6EwylDxS6Uqtj2J6SVDgzKtcLZcbdvl2rKq3Vh/Uzp5O1n4VoC9UgNR+f3IBeqFzA8sKEXCeQGgs",
-	"wvztFkXhNf1Po1UlEEu/vW4hxOqyBpeKNKrT7sb3XlESR3k2sDznt+rMLCXjNeWM3VIhWG6O6QlA1Jg9",
-	"kbpYyFQojbMYp8omVU6q+kjJ6NZ101sSj8VWp05W+4HqNN8bG3EGNdImHVSm6O2mVBOFfI71mk5llCLz",
-	"u6kv3e90N5UVxUsVbcrIA2Wr/gil+rZ+xFaRVqqAy9RYtb12ir4lU9Nmf0dwLCcLZFpimc/JRNAqO2xN",
-	"Z49f1nfH/rioaJhfBogzhFGv03G1E78sKyToHli+VvOpphU2Nu3UuTrkjOnUrjFxTcm400tTWftn2s1T",
-	"3SV3GTUuoFOCsESzCTXSUXcFdORYv6SitJppkispNdWWpFPSJGA1ytVlXJvxximCqUx4HJmKaNeHobJw",
-	"V3QZr/MAlYLEI3C2Sg5EaS3aJLEmDecxweD3Nun1d4z+mhFE4QMjqlXkA9YdrlDyFYZpEmznAZ38tPSj",
-	"wpEDOUl5Np6U52jYr2bbFPxY/eCPPEsRn7EGguiOIJK6Fic0cjDlmym+gpRFeQYuu1dtxtq8XHm4M3PH",
-	"WEhk3vRgHF4/i8sb59K0Lg2l7rjSMtdSgYcw+E5OxAom/u0W6qpJFbnyviyO4kY4Hpzl+6UTGTNEmEzn",
-	"hmttkeYTUXppiCWO+TgjaAOzPPIK74C48aiIo+30er7hOui40281oVpGRK2+UxPRsZj3dlbYy/eVyDKN",
-	"LkjM2VggyReLYtV3WsHuzn6txbGvqVhwcCd4DNtUZ0xR4Uy36BV67aB8FYqbf/5QD9m4TzexlCncNZRT",
-	"j8NcXGVm6sNAgdga7JU6y85pGRs7i0SWo83H40jZllCWqT4HFeGrpKluI90Ugc40xfPaBppJ+iUyrbWT",
-	"d4tfTEk6hrakcKJt6mfb+3ubFRvN0Um6E0h3Nik3RegIpc5w1w05V+3cNnDxqMpNU2u5PGvFnLfFV+I3",
-	"unG+6v4sE90VHHrTsMvfC85Ok/CYCIHHSw4W/cImj6l1enKIeu0Omup36LANEdJHjCslZdr3IJela85h",
-	"+48PTxrc9K7v/SI4S5NQndJt5SzpDjev70nOY7EFzei1TSLW7V1/+kosTTWo8oRHUO+xwCEOeUS8fmu7",
-	"t9fpqhkZannHuvsur/TymmhMF9ZOmQRQhDYwMn4tTxE2fSGbBwhfAPdTVqJlWT92bxyaLXLZeu1O4Lpq",
-	"irQlX03TuqbTLPGb5m9aD904gpq+O9NKI26xgU2euXKexe33sGjdtCpdT6y8hU0bUyjs231Rj9MLF1kY",
-	"EiFGWdzMOvXvVhSy3bomHVxCb6hVNTvNN+hIWSN5ITD4QwlOpU7i1Jj588B40Cf9Z4PoUDs3cjIvOzLy",
-	"LT7Uj1dou9r3qRSdrnLo3Q1az6F3t7E6nSIMmgk1gQnPG+KXtYetyQwrHWaXWxrCDKyceNTyISRPBJrx",
-	"9BKqLoojlypRMbJjXlylYiPkSCMVVxqL6wUgbCL3nn12a0ceKoKzniWrrViHD53u9ccJlDQnlb7Lppi1",
-	"UoIjqOIAF24VAZtk/Z7BiIpArhGEcNXI3YMQQBR/YSurUUcloSkJ9+1CE1W9dTu/4CzkCVg74Aa4B9lA",
-	"48DYYhFjAOVl6xa15UDHmy64nECnjn7OtygoUMWwMHqnK+oSaOxBgTkEDRKKOvkCFPLpBWVEu/2DNy9q",
-	"hQZ3PznLh0T+nuWnBIDqvDaWr/7E2gNuVu/e/V07PkKB5rCgtoembWNR2vrAKmCdsBZDBvAJOZAPiQpD",
-	"OCb4igB2QsZs0bMdbkV9NuExQXqt9p3AKMs28SGwkZbmwZ2NrutU5QY6KEjNiXwDDGBBi0q6ZPUC8nDC",
-	"0mhUY6r8Q/GfH9v91oenjVnyKb4+0t/Y7Sw8/0xMouDhZlpYfKi7EGLRDv3BSLBcKu8e5l1w0D2M1b8O",
-	"AttCI/rhDOR7m30HC4pMSx3/OG9fVHrsgezCT2zKLMd8WW5UwMw+rGZTsBNxHL8dQWnuWnvp3fhLilEC",
-	"2LIgByYKsjQO0EVGY4lGKZ9CTdM39ui3x8usvPOIiiGzzojJJWpWMM2nGomoiLBgB3IsR/YC9DWArDPO",
-	"9ZDlJ5fpqkQTLCYa1Sgv2xUTPmMIjzFlJilQZn1dvb6gIKdUJ6k/DHBvRbHlut8uM8g0TD7+uv26m3ai",
-	"w86k9/20E3XCv/HzX8fddPvy15/mP3V+lLuT/e+nr3uz5y8bLeE0bp71u9PX1pIz7QsmOaOIfqBECpQK",
-	"Zfr014sqzW4iZdLf2ur2nrU77U6723/eed4BHLTbz7twIFLqrREH/dCoS+N57sy6Nn3Ro1zsD2zBu9PX",
-	"vqE+bBBntbKLlUr43zC0YmThDuy5qGjCpRRw7AMyVwkgZ3Vyyy2e/iMmtdbForlX8sshwkMkvdxT5IGS",
-	"XfkrHyHJ5Xq3t0lufXoI1wcx0PLE1zIrTduq5YYWbYO5DPtoVthKbl5ctazmvcgcA0zW/BzWiyhPsoHq",
-	"tzfSatxre1OakgSQ4QLEVcwQwMPt7D5Dpo8HRTzMdLN/c/1nU2vL74rQdKtC0hmYhUUpqcGLqGdpVq2z",
-	"Hng2C69+9hVPdfehthwNmYXfDPBUIP/mU1pLATqFvjd115oyITELyWrsWrtiDX2mOcLi96Bq8u5TQNk2",
-	"nCoww4+ry7DtWjaUaRb8rWXYqHX0ItjU7QWmLQxMtZiPUcz5ZZZUEhPd7/d/evaX3l+3f3h+vPNm92Tv",
-	"9NnZ8/P9d39tmt2iOlk1s+/Oz0+QfgCFPCprd2D6HJNvd3/fweTTAlFprs1FpAFPeqIWZbrtLDUuKYPE",
-	"rNnVCkRuk5StancYoHenRyglI5ISjbCAZZGpEKu/6orxmm0Ces3+siLhIs7ZMGOIQvKRDa1pqLWNPOCr",
-	"2cLMEAXq6cBHwZjIADCGFC3xWI2AoHAfYYgrD1mChSBCO5yK3QoUC4OXXLT9TQGpm0w1nlSIBWlRJggT",
-	"VNIrAvVqc/jJeHYa6F0Xsg5ZzGckbalRBvY0ynQXJBEoSnmSkAL5F2yoliCEIZ5GJAXo3DZSR8A0kXNN",
-	"DBzHfCaGzOLuliOi1XhQroyKXTQPfJoIWs22EyTMUirnZwAFDVPT1T6DTDbirDqt1rYg0MFPtt6dBlDV",
-	"UNHmaf1TgDZ4qvGcSYQu5rrgTyPnCWny63YgnOfBZhudERYpjxev6AqCL5muIL0TGuK6oZVH+S+69ZSy",
-	"EbcNuljDAhqLzkxjiik42iQVJfdH9Le2xlROsot2yKdb+mnzf16tp/UYMzwmomS6L+4qFfWae5TEWCrj",
-	"qz1kQzZg6OnT+rinTy2g7RpV/GjDFVfOyJDZqscnwvqTm8DxT58W83761CmD1L2j9YSQEiKhVIkwiTw+",
-	"GjIdMeIxmE6DI4THyp6Y4rkGIDf5jnaePxq8eWGTIG3QGJtt9BKXUd1yRPUhc+MHRdwgJA2BLMupJmQF",
-	"0ZZSOAwiLGpm2jQGmh9ydqXUM2eiP2Qt9BIyY8p40uRkhKzqW8ulx3IpGhj5KJN0yJArWQe6l1jj01CJ",
-	"BFE6Mc3vK6BCE9vAm2NZFku9xlypqq1AeQ+782QOnk2ucSjjuW5txBZRAfZ6Y6ezs9lWyz8tzDvYgJTo",
-	"hp+NoNpaHhyg4GRwfvhdgHAsOJL4kgg1h9KT4PO1wOeDdvjAR7nn10bvTFmw9fMwYGpoLFiYzjmdmlmo",
-	"Udvb2/so91CU7YnenR+a7n2JplxINKVhyjXGB0pSElJBOWsXO6tr2Shwa7CoaT/ITX6DsL2z+2yzjf5a",
-	"2KzatIXjAra10XClLEcw9S3qeql9Ku+ZspgDlVYp9eqiWwqUX0xDwoTbxj1IcDghLV2aVtZks9msjeHn",
-	"Nk/HW2as2Hp9dPjyzdlLGFNYTVY3/usf/88VxikoOSDG4OTI8z0DGeX1vW67o9/AE8KUhux72+1Oe9uD",
-	"420CR8/WBHqw/q7+W52YC3C+Bep1Og6MvEGagJ2K6RUBtzFPcEuemTqCHExI98grYWW8iJzmgnwUeX3v",
-	"WyJNR1gF2rfX6SzBc2jCceCXFfgGNUkXrKHUO7Y+goKZ3wIAhRpVFPF3OnuL3povcquMxeiaCV7/Z+Vp",
-	"5it5Ta8IIwIAgkyg5K2lItwi4zd5OQu397XtAVh0Ii6+uaEU90IncNRqK1AtYsg0bELImQUFU0ZjKkUf",
-	"KdtTJ0WqANYWL1wp1bG5lEs9c2CAGnQ8YshqYUCQvjI7qaXVCsCFV74nY0Gyp3hkS0Og3/grH3RAu28+",
-	"3JuDEzxugB7LF+zy8rIo7GfbKfjhFlLZ3LDRIKQrWzZAXjur5dUBG4ch3dVDSuBMd9QLvrfT2189qgqM",
-	"duN7u+usqgmTGcZurx7bAL0HG+goLsDqrBHdUWRHDb9CGoE3+caH5v6Vxh6Mpaig2rtRJkYNckjyIZvi",
-	"Sw0epmwsgUekX1yk0njxDNgHtVtl8laBJuWkJ19vfbmtdqrc8qMVD2z7Nzya31LnmNtZqshHxi1xvRoT",
-	"HNBXBxkHRiy5EnHtthYDYHOLPr57qAlTonJTDt0Y0IaK/u7ekpZhUVfQNCf7aFP3090XtMgwWd44rdH9",
-	"Fl56FPg66Fy700z5lrbAYPPOuJ3utWst9961ZUMbbmqr3Hi2bHT+HJDrD67wO2so/PzWATWgu4a2rsIO",
-	"w7jdddbUALUGx1JvncF1rL7P+kjT+qP5AFp5rDUb6lu/0ehGn3UxabpUTmPJLDr1JB9rYALtz+YIaG4M",
-	"DFDmqUG0h3KcZMhMUZly1KHkA8F3TOwD6nCca7522ui91hYWytc39rkFktHFPXLIIDKSXwFJYkHQTre3",
-	"2XQk6pU9wJForvV6ACM8KoB7ynZ4HTpn+eW76xvStzjPLKzQ+kofQ1C3HBGdkTRfxSc2gHfW0oevbFPi",
-	"HRVodw3V1IAR/llrJs0ad9RMfnOo4BRSOmJR+HlJrMBRFw6APgCmwKWDYEiUkMP1lQnmEgwqGq6Za9Ig",
-	"3xL5EOqjuPXuAVSIE4D5I9qB94Jb315TgvPrF75A7fLZqohvibyzfqhI1O903+H9btn7AFHwpqstT3Cq",
-	"HNd4blreFhlbG5AtOIa6OagYc7InfRTk/mqANvCQmd54QaRAVPq2PgwQEtRfNI5sUMKM3cCsaAKqNR5B",
-	"abh52K80IKkXttFAF4a7CZy85+ggx4nR+XpT1Dpk5XSPho7RN/+hMyLBJnQmaaL6Dei46JLMh2wjOD48",
-	"GZwcfTx7eXj68vzjDy9/DDYPcmWuDpOyqt/p9RrMS3MvcDgxaNJiyIyNiRaZmGhgRsADNm9nr5y4JCQR",
-	"KCgikXmp/pDpM6jphNG1bw9to941XrMGqkd+vrgAKCX8orufMqZK8sb3luUU/6CTXiPk84Ud9QjnvRf6",
-	"5gVoeQeGvpcV8NVfyP2Fr6GXT2W9aEX80KGXpv6Qm61pmKyRPy01CIwWeEmrsqYaa37IHiNranonhqzI",
-	"mqJzHQNSE9Bl6TEVurqjMZ2al8l/xmnUgSaVKfjIm0yMTixfkFbKrK7oLnFTrl/BaR4DnOY2KeFye9OK",
-	"VHCpwemrj/oHyxk3KNdVat95vMlfXWWcN9zqD+7iqjS0U5YFbT/N4IAGfQtokNdSNt4u4vYQQ0tAlsb6",
-	"klhTb130aU5ISnwkuLbwoGobMT5rI31AUZZDW6iRQ8aUdxxTQaI+Kiq0I7+hOttfUJY9ZEO2LJGOanl0",
-	"vfYc4quxERgWgYcsNXm9ooW5RCo8zUtLLzKJnj5lvNRyDaR6+vTANEoXDbvKIz15e3aO/vWP/4K2jt/U",
-	"Ea9HbtoDFKNMmGtnl2Tvix6+3zVrr1x3fd1A+ZjLXXqXJ+15o/ut8xPHzdz/7hgLd9DynyiT75K3DFTR",
-	"3FL90HT9FEbBov362mh9l0bru7JytMaV5C5UXlmz2u4brVspy2+ZBjk4yGEilDJsqL7oIyU5wSZcSssI",
-	"hYyy1a6Mp1q71u5oPIRK50POZMrjVfGDN/xMqX9lK3ytFfndLMOvxSWfQXFJqdG62cS9fUTjNoUmxbcO",
-	"HAiaEhrRuoUjQ7Ze5Qi6deHIPayx36VgpLSr5UKR9a55erBCkcqR8rUW5EutBVlDkaxR++Gwy2IE/JI5",
-	"UrnbBrJ7Q7agHAQ9YDXIfXTCg1aBiBwBe2lmyEGFub3huFq8vxZ7/JsXe6ylAB4gWLY6yp9zrY2t3aIU",
-	"w1FAS0owzC035KrAKJEzrm8uHjK4uljfwMvkZn/IhqyFBrY1tILcSwWKycjFa1VP64su+yi/9iAv0aAy",
-	"x4MFt0u3zOoiCh9h3UNagOzokg3zUhOlg8uyTekHFRqcKSo6Ugvk2Taq9XArB81t4YY+1Tp+LZYGT0Eg",
-	"bABnN4qwoG5E5hZFYPOgXmDiqxdPMZh/Tqu3i3qrfU8sUUSnhEGzr51bH5XfZ9BtWygoohFAXY2pVHQW",
-	"2xIa5cYmWEh7l7JD516vmK8usFFTpaYv25lrGYtJff1dU1FMXkGzEdAo8KFKx5aN+Ohf//ivzVJztCmX",
-	"UUx1nufYgZ8kn9Kw7zZFWr7mIxTRESCTOAU7cQyd24iMRiSUeUmLqauu1rRsBL/dBAA+BfakQOTXDMeo",
-	"xjNiM7fJoa3XNDUNWd6vjoU2y33TuGtCAG61DDMN0fqIRrCJleA2FfXX6lkAbVYX+Zj4xaiCJCAkjeO6",
-	"kxA8DYYM7tIEPTG3v2weIOi7n1FBclpZ2lmGcAqQur2iz8tsU14TpC/w49MEp1Rwlg+HS1+BCRQ36n1G",
-	"QpJkcRXRQzksd48bW4SwpTYJqNVT/SwYJTxZcxDg2gDiZq4R1hv4rnj+DnbQ3cqSvnRqPEK9k9EGdWfX",
-	"SKrOqGOkSWsgMSow4Ssj5ModMak3H1Idnu9FfMZizKM10QK/5FR6IxjfGrn0R/EvvlaYfa0w+wIrzB4v",
-	"/rqVY2j/Pk5XY0HDt/SKVEvajOKuwUWnJi6kTOvcZlJPQobINyFhpSV4HA3ZksDxQbkEwhp1OpfvmJ3K",
-	"znQjSE4UWaf6RWMIGcoKlBs44yjFIbhr6nHKmbBI1wTNKBNNBtspvDkn37nJ7f5uYWaD/r7w5DXFbaOU",
-	"iMkdMtH/5gDeP8n95H3v+i9Xz16nxzvsh+fim+3o1d7k+2744+74vEPe9fDpM/p2f7Y4r9w77zy/XV75",
-	"Nl995LyyLWWAa0wWQsNX08rtT50N/moafBkJitNKiVYNc3zpsQtnKYy7aThIlzF65X4KAJimrKi0u+/N",
-	"Ew09a1YXL25bKwFp760C0v4AFCDKOxQLa9SP9e8WEuck5Urvk0wgSa7hnpgpln2LPizQhYuwCKiSAJbm",
-	"oxhDydqQTaiQfJziqfCLYZShUUzHE+kXsG8J5zEMp0LSUPjoW47SjEEYDwMGINiMbfTGYMMZG6GN3tcB",
-	"JAGtNIc6bbXMuls4itLAR+afujJSDYrswQ6WwJCp54iwIR/A71fHZCk73ZhFMvRdeWwrcm4lMaa1A9vZ",
-	"IreGbERmKKZMh/+m+WcsOo5G/Puozo2PlswfKfuoyYy6Q1aJCFSC55WNhuviQGuYPUfqGNppAAdvPiJs",
-	"yNJMtP3J9OISODxnjQX9FgLjGSDEtrWpGsXl3NaXvk0IG5wcFWiTWKAgf8ccT5WFiwWARlr8HKObAiRA",
-	"rVTu7E+yi5iGCETj3enrgu0NJGIz/5l5qM/cHxnRLqbBdrRgwFClYB9zaxMMbG8ZkHI9yMmKxXKLC7pZ",
-	"vg/wphLcf/VW4ka2rW7jY6Aynit1Mjg5eiLqXAM5qs112FKx1FK2rL0b1JjVkGqP1V+Fn6PJYoHI9IJE",
-	"kU7F5G5azqeKOWWeIVjIp+qjYywJXMQNpcP6gqQxYWotPBUoxExNgadS40bDFYhU3I7Hfxwcv74dj1ua",
-	"fZE87qtNUzT5fJhdzXYps6cER/N18WaNDeDAyOpfFRNTBj67RhP2EZSI7Xa2awyHXnMcDdkFjjEL4b6a",
-	"Cc/iCKU8U1ZnikcjGmpTAe5nxJHybfT9E2IBuyoXkhoY1geGqlWvnj86VK3QRnneWlJQGPKYOJq37+7F",
-	"3MstWMB0LsWbeas8uIyq//MHuK/FOA51x2CAYh7i2KrSsqWp+1gyBg7BElceIjtmbrUuoSo2fAPc/IFJ",
-	"gCojSzRcvGV8iKae1vpVhG7HlIYnh8uCEbaw5UrvL6rfemJA452vuo5X88WH6gnCIkDPNp8sA8c/MX6V",
-	"BtgWCMvy+xveq5nYB46E3XfMfGvFF8pyxFPjuagDST1gz6w2emPUAeBV6FuszZcdLrr5cPP/AwAA//8=",
+	"7L3rdts4lij8Kvg4863YGUqW5EtiefUPtytV7eo48TjOpLtLGRMmIYltCmABoGV1HZ/V73DOM8y8xzxK",
+	"P8lZ2ABI8KaL7SSV6vyoVbF4A/be2PfLL17IZimjhErhDX/xyB2epQmBfx+HIcuoPMcynJ5wEhEqY5zA",
+	"JZHNZpgvvKH3jkgkpwRlqZCc4BkK8zsRphEKE4I53CEJxVSiOPJ87xYnGVEvCsvvpXhGvKH3p85xGnf+",
+	"SBae78lFqn6aEhwRXjzq2Q92cBp3bsiis7d/4N37nv7MVRx5Q5olyf29751SSSYcSxKZLZW3cExRnN+B",
+	"sLmlvEh16QpLb+gNeoO9Tq/f6fcue4fDXm/Y6/3F870pFlelzYxxIojvqXV4/WvcH+/1+p0X/Ze7nb0X",
+	"4X7nkOwedshLMth/QXbDF4f7nu/ZVcSMekMv5DOvtB0PhzPSCRlPPd/L0mjFmtTOz8L0HeG3hNd2fHZy",
+	"joS+5O6U0XE8Uf+aETllkfCGP3lJLBQ4JkR6H31P4gn8GjIqcSiF5wMJYRoT4X2891uh1e8V0LL3XKvV",
+	"9MI+Hlzvhp29aJ90DsYvep2X/cNBB+9e74X70QF5MX7p+R65S2NOhH3vbq/TH3R2+5eD3eH+4XD/UL0X",
+	"wDRYDe0DB9pqqRrnV5sgy5DqBcFRh9Fkgf6QXb9LmWzFTf+yPxjuFriBc3VB9Htc7Ojf4MxoDMFB4iRN",
+	"cEhQLAXSyIGfJZ4ghSCxEo0/vLr0fO/87Tv1v4tXx995vvfd2w9vXh+//c5FLE5jz/fm5HrK2I3CVSYk",
+	"mwFqzZ7f6/25NJRv6F3I0tp+9MoBSsAJzJqP4C+zGfUDEhIvBMICxRLFLVuqEeDH+/zr7yknQvI4lNUl",
+	"zNgtcT9n74sZ1XCcEgQUtlgBSGAqZWrUfObeN0wKONmrSwzPRUSEPE7NmT5GQnJGJ0ixCbkASLAxfJwT",
+	"wTIekmcChRnnhEp0S7hQ69u6+P4EHfb7PfQ///2y+7K7u91FpxKFU0wnRKB5LKcjSm4JXyBOcGIu+LAv",
+	"C3TaRe8FAbhSFJyOO2cKXgHco/58wygxv3VHFI4bSAJv6I283ZHn+Z4Ip2SGAQWaJysI0gng/jQis5RJ",
+	"QiVge0Gi+ubPORGESl/hN5A8I4GP5lNC7fZTRtUKhflbvUYBB1NEME9iwhEnP2dESNixPh/qoAT5x8OF",
+	"EhpBt7R89aXS6gnNZoqA4MJHv2E3r1louHB1D5dTglIspxZrhpHl2Ct/eqfgMR3DY3bWYS87szDdWZON",
+	"LcPKG/ZOMk4a6DCZq4MWUNYR6o7ARyKmISmjIsScx0QgjAQJOZHlzdlnG2GbX2yE74cPH44zRZQyDrEk",
+	"zWDGxR3qEMA3CJIMZYLoI3HwYr+3XV7U7wnmQCg4mf1u5M3CFKfxCuq9970Uczwj0pxdh56UDtJwim8I",
+	"kOaCZRyFUxaHBG31//H3/zPY30cpj6nE1wlBx+9OTk/VaeQ4VO/eRnKKJZrhGwCqph0k8Bi2xYnki+6I",
+	"nirWh65ZprgS01SGk4TwZwIRehtzRmdwjBxuZjmYIk197m9IKtFgD01ZxkUXHY8ovL9ydNQ+7LPwwzWL",
+	"FmgLBDpXypBAKeaCROjHd2/fbJtTqU/oOOZCjujg7i6nGF+/vjiQsmPZwRCZEw9KIexcIMrkNKaTLnqr",
+	"uJT7JjGimBPYhY8EQ3gslRxEe3d35dXP8AJdE0UTkf44RiHjnITqVKrddNGle79mllh9mXC9Xcb1kcZU",
+	"zAkXaG8wOEIYGXhN44QU+81ZUCyQkHGSIJ5RGtPJiM6xEs1jxhWT3cpShbx+Tx0dRiOxDfiiOQRjqb6b",
+	"f7J3WOW6e+N+OMAvSUcDqzPNrkXKZEcpgaC9uEqxEcwVRlii+hm+e03oRE694WB/3/dmMbV/99UBkJJw",
+	"9c7//Gk0uhv0OqPR3YtXH//tX72mA3w6BlHRcDTS1Ah5CygQQHGrjAuUoAwUOBklhqva861E3oj+z3/3",
+	"d7v9bn/bR4xbCnse+NWXInKn9KAueqtQO48FsfRlJeUQ7fUHbdKtGaBGTrZBst8b7DXDR8nTNhgB0tFu",
+	"bw82wzKJsKbETcGkIJIDZERdPQFgNtjuohN7lucE3yQLOE3Bhx3YdoBmaolEoED/vSlwCq1hYwhVbbLT",
+	"75rFwOl3VtbWjbQy71/byvKGit6nxU6aTQHfUzQcc6XLKObl7nDM+AzU+yyDOxt0iHgWy+YtJZhP1NGg",
+	"2eyacLW9WJKZMEIg48oeBTyneFLWKAY9s/6fMwKaqtlAAh9zFxiRMc4SqR+Z4bt4pgRzv9eDk2/+ytcN",
+	"ADBqfG4zrsZIYQCUMbG2BVbHxGPB/obcyZOMC8abF89S/HNGUEDJnbwK4cbAbifl5DZmmdBwR29nSluW",
+	"cMgEoZHi2WSWysWIbrnP/y7Y9oHvF1JCv+AY6RuQnCpxoW25KI4UX0KxEBlou5z8VUurrb1eb7t6As/+",
+	"erx4c9Kbn73r3Z19/+93Z9+xOfz3PfOaacFZWbsAOPCb1KBc+qr7f4+jC83DjSWk5Ln6J07TxGhlOyln",
+	"1wmZ/dtfhdaWXf9RTG9xEkcNzhb4Hc2IIn/X3IqIxHFiMOVIWvMEEBnnTGlpPzl3zzJ1mJhUioCyxTzf",
+	"S5kiaa50cADL/UffExLLTHjDPXUIZCy1wogjZLeZwwRfs0wOrxNMbzRgCij+Kydjb+j9y07hN9vRV8XO",
+	"uQaGfqROes6GZjhRpEwiRVtmd0co0JsLkFqyQASHys4YExopIabB1fXufe+E0XFijNwHIeb7JJ5MKzby",
+	"ZU3HMbpiLEBzmmJQ2NA4prGYkqgRcccND1e0kkJ1iilKOZtwIoRCbYGfwwI/+VY/IXKO1zUsG5d+ZDTF",
+	"BEvNBx0vwIW60jkeS9LAjt5pzVCxfaU7omsyZpzotymt2OUD/QYDpmDaVqByihPNu18pSnoweeg31Q5u",
+	"RsldqnkVUGozBdTvQywEPSZysbzvnkK7eKRXj16Z1386lDetkjo+ty56w5CFBNK7E0jZJFEswoQJtRtX",
+	"Wj6aXeIkYXPxRqusFdgj7YjS9qO+EVGGJGNJK/80j5TvBmWjcDOjkM+66DR3KYqhsc18FJGEqP9PiPTB",
+	"Oecj7dc8AhekxBN1s/X8+si649STOBFtvHrlcsrM2zjgHsO+/W+C6JMIInQ5BYiESRaBvY4Cja2giUzb",
+	"lfhnwiUBpf+4x+qbqHMIObE2RXkrBpCwbKxwSheOag6/ATJaNnLZiBaEE05wpIHR7/XcNxrfExPSvhht",
+	"dTozfNeZhWnH3NRJCbdez+0jw0/ArAHQf1GJf1kyXlCIqTm11p9L2XzYQq8FYFgSiQISZyfnI2pB7mr8",
+	"5iBsBUtBFNRBBB4PhEf0MeoJ2nLUE2NefBkN5SxM31OcySnj8d90gOCprIo3DIksnLo4leyG0FZ6r96o",
+	"QKdIIGfvBWn2C9IsLf/zkWe+wozeUDanPuJMapKc44UV1RHaAvpQ0tk8CDy9Sr/b2uEpJAqKIFZwVNCV",
+	"dkqCRas4f0Wl/fDhQ6fqvG/apnlkp+rrv9eBCXkchiQFP/kDCYFW31HSl5KYUGkEEdwltCfyT2evW4gC",
+	"THHjSowFwrc4TsCND88pHuosTC2oTCYHBZm8YRI5S/vEhBLoTwVIQxyROy2RwWWvOTXsgJNUB+C0qgXy",
+	"2NkzaLNvmPyeZTR6OEryx+uH035pnUM5txJYva4M6L0yoPUHP7nGZAgjYjpsoZ3Nis+2xWcsPM9YFI/j",
+	"pnho6cWabytZq15o3L2T+JZQG7B1IrRHSquC4IbXGHRedh7hHhMxXyQMR5eMvcZ88tBjKJ3H3ROoQyvA",
+	"vqYEWQflcg0bnsmVaHIXEhKhg/393QN0vZCkrDr1dwtCMFtBl4whvZrPpEJrt73QLl21VUzRwR76Y/x7",
+	"wP85Bwkaqye/x3HyYKknJK4yuRL56AhHZKK4sYQDpNSUdQ6borryCxTKbPZBToQ2GFLGwsDBgrNbZLb7",
+	"mQ5mY6hEEZFSpkrHqDhBOjY0Lzb/qNOkzJU4JO9pLjgeiOqs/IYywiMs8TXWaRLujW1YFnpVkFWhlEWO",
+	"eZws3EfLPhnnTJkNofelz3xSbJZ3x5X2oSWw0oEYEgmb/0q8bZeMnWG6MAa7eDjvVG9pONdYGp6pQEHu",
+	"pjgTss18Y0ybfIYn5Q5JHTPvmwh06dQOHHtLPa9WgfLNfEosVxerrSxnv8ZPcHx+avTeLcZ1eMU+4kRN",
+	"QV0fUbjRz3NytO6Ho0jZP9slCHbRhQObwKGYwEbqv6SJ9AT2UVZ5RUkP0/6uHLYtfo3KXTpIpUNyvwrT",
+	"qLSyWSxETCd+4cryrZ2EgGhu2U2NtT+JEfOeppyFRAjFo15BQt8DcaassVc6+bDqo9Q5iVbRVDc2Iq2w",
+	"5LT+dE3sI+NMZpws9VhWby67LZ1Mx5LzcjBwse+AAhlYfD4v5pwkScf4Ma8z6fhzAAMkGkIWYQ2U2r9C",
+	"R7TuSuHESSlqyBYyfsr3VGRpyrgk0RmJYny5SB8u9/NXNerSYMsarUaZdhto0xYQbcZrf99FZb4MBFtC",
+	"sKfPrE9DhJw6yS7GiicRmsGi1GpE1ysWADCslCngSCujODnnLCVcxqTIzK/GAJ3CBRvMb3RW55UOx+en",
+	"PlIGtaYSnYALvm5lD+q0DjGijt+0iz7wWBLIFx/qHGcEaZIRIjTkC9jf1vGrd53B/kHnh5MzlNHIWFD6",
+	"Fc+EycUc0Ruy2IZsOkj9NZkjJDpCQaUWIUCSJIlA8ykBMlZABe+krCQbPK7+oj/YVScidSBtX9hk+Rpv",
+	"hbpBi/dAfSlAgb4QoC0rc9T2OakkerpLdNONBi+XpbYdd/6CO3/rdQ7/v3/51/9/lPV6g4Nnz/+t+59X",
+	"wf/6353GZDf7Q3ULwTVkmgaQGSJQcGykH5ywITJ5qOoTuyGADP5JgqNig/pJWcAiUMAICi8vPAfbNlm1",
+	"+pu5KPM+uhDJL9Z24LCJKhY0MTlfyl/XiN8SrPd6hwdVYNcTcopknp/0VbueIjOYXf+VgL9/rk7HW5os",
+	"dObPve8e6HObTbfRqaZk7p5sYKKmlELD3pw/RnU2XUCzJAl0KhbUDMTSPbU+SuIbggJnXeV081yxy9Gx",
+	"qmBJfVAbezrb6dsB+o0eIIXvz36AvtOxgWWZfDgPIDRWMfyyQVVVjf/H0aocwqXfXjeTcHVeoAvFOKrD",
+	"7t73vo9JEuWJM+U1v1Uys5QuoCFn9JYKwHJ1TC8AvMb0mdTZtibFd5IlmCudVBmp6iMNeQ87Ek/ETq8O",
+	"VvuB6jI/GB1xDkVGJhxUhuhmS6odhXyN9aIIpZQic90UaBz2+ttKi2KllHCl5AGzVT9CrZtNwLRlGJUy",
+	"mjI0VqHXLtG3YGpC9h8ITuS05UxLLPM1GQ9aBcNWdfbYTR079mJb1Q27CRCjCKNBr+dyJ3ZTZkhQfrd8",
+	"r+ZTTTtsrHqtU3XIKNVZUDa+rWuu3JyM8t6/0nLYKpbcbdSoIJ4RhCWaT2NzOhryAMBzrF9SYVrNMMmZ",
+	"lFpqR8Yz0nTAapCrn3Gtxks38wNSEXDVhollYa7oOhjnhlgKkozB2CoZEKW9aJXEqjSMJQSD3dvE19/T",
+	"+OeMoBg+MI41i3zCxP0VTL5CME0H2001g+CnhV8snHMgp5xlk2l5jYb8arpNQY/VD/6ZZRyxOW0AiC6p",
+	"JdzVOKESkirbTNEVhCzKK3DJvaoz1tblnocHE3eChTRJf09H4XVZXEacC9P6aSiVl5e2uRYLPIGHH2RE",
+	"rCDiXzZgV02syD3vy/worofjyUl+WJLImCJCJV8YqrXJTeV8PRRiiRM2yQjawjT3vMI7wG88Lvxoe4OB",
+	"b6gOStb1W42rlhJRK37QQHQ05oO9FfryY09kGUbXJGF0IpBk7UexajutIHcHX2tR7OtYtAjuFE+Imz9b",
+	"EKaoUKZbEQLF6lDpAdVBP32su2zcu5tIyhS1GMip22EtLjMzqdTAQGwR00qeZde0jIydTSJL0ebjSaR0",
+	"yzy3EEqqVp2muo50Xzg6OceLGgLNIv0SmNbC5MP8FzPCJ1DXG061Tv1i9/Bgu6KjOTxJl9Lq0mBlpgjt",
+	"odQR7roi57KdTR0Xn5S5aWgtP8+aMed9ZSr+G915pmr+LDu6Kyj0vgHLPwpGL9LwjAiBJ0sEi35hk8XU",
+	"uTg/QYNuD830O7TbhgjpI8oUkzL17xDL0uVZgP6zk/MGM73ve38VjPI0VFK6q4wlndnvDT3JWCJ2oJtL",
+	"DUnEmr3rL18dS1M4oSzhMeR7tBjEIYuIN+zsDg56fbUiAy3vTJev55leXhOM49bcKRMAitAWRsauZRxh",
+	"U1i5fYTwNVB/TEuwLPPH/r0DszaTbdDtBa6ppkBbstU0rGs8zQK/af2mdt/1I6jluyutdLIoENhkmSvj",
+	"WWyOw6L3gWXpemFlFDYhpmDYm31RP6c3LrIwJEKMs6SZdOrfrTBki7omHvyaTVbLz4RNECch49FvUG6a",
+	"jVVkJSXzzWXlWZie4CR5zSZPJySddy5ZvgKZMozOTs7zg2Ic+TicKuHn9rOC3jjaINZ6nkKQP6IskyGb",
+	"ER9pnwlSPElAAC3KtEamU4SHxh7GfJLNFAR8Q7BCIcqRZrXomU48udIue00v5ieTS5f/uqJFVrc/2N3b",
+	"P1AmlV3blULQru9NpUyvrINp0OsZl0qvf9gbv8CDzovrfth5EYa7nUO83+/sjgfRS3Jw3cd7vcf3vGoy",
+	"cRI2uTJ4nYUgVcP0qknm6CsaR1ebNOoyiLMOMUMBV2bfPx7+5cW/D/5j948vz/be7J8fXLx49/Ly8P1/",
+	"KBbJWFLChtVkrkpQrVyzwDWNnirKjIviX1rS9vVNz4SJzYBlH0vtVoRIE9oK9D2ndMy6OmjBxiiIaawo",
+	"K/4bCSrRmjDBWUQ6OF6HIVSJbuU6zZ1NSy0vo9ftg5xbvYQlzrUPRc8nfZYx5/HtEhdDw7FYz5dWQnOj",
+	"G8R2MSA0Arcxkozd5PH/XBOLKZrFSRLbFDF3pXsDZzkxlQd7ntNjoVfvsVA5xE3Y+cPl5bnlU06vBbvK",
+	"Z8IUaVSaQzR+bCNXnWa4FaSvx1vWds9VmM965t6qlhNfxIe4pn+zxXdYcM6m79zENDLqiY+wUUNnYRqg",
+	"KeGloKZiuyVdVPPhui7qMOamL+bWSKGYuqd0y2VPPgoK1l78FeIkCXz0j7//13aT6qout63MEQy/rCiH",
+	"UqIfnO84USbHViyhDdQU3xJ0TQjNY4qQzL79KSKKjlRaS2t6a+6+L8uvJWbNM4GCP3VMTm7n9LugeiiX",
+	"Cb6aU6yQhE2fzJOWSGRTCQp0HiGSCGI01PIiFPKvQj67cpqBruGabhLCrdzZOW/PhEn9ZDc1llxzpZsa",
+	"CGVa6p2Vlr67v4Jpt2zD4as1hWEVI2/ejWbkJFq9AXWD7R7Txv5XLbvJ+57zIb+1EVL5gFYd9g5jcUmt",
+	"OCNliVcHXVlSt5CIX1K+alpO6WCVFJAlhsfb4hCXcfcHNrdWheV/hEYkGkL09kgfkCtwfwRoy9aAAcIs",
+	"Qm3uKLxE3T6icL+vq+Fw3k2gsDS2j1CQ7919eZ1sjLuF8RHNP4ipdsio1yiViGXSPF90Z4bMxJJ2gzim",
+	"iGVawsYzsn00ooHx25vH8/pjXHj0TaJ7DM8PNVHqWnAf0vk7kM6v/soTs61/vwh3G3Kx3UTKe1dX9S4A",
+	"ufDZlQFy37vrqA90bjGH7gXqSwbNb9Xt5t+XjCW2y4j56b35euXny3wN5ocLu5Rqg+Vai5GyUSqcUmOw",
+	"MFPMpU4TrbnLvo42zNpy+mqaLteMuRzMKyR40YoiXmnd1KOrlbLWVSkDLoLWM3NcNFaXUyRaZUItYMry",
+	"HgfL1Ok1iWGlluRSS6sdmMcV9fkQkqUCzRm/gbqOQizG6qiYs2NeXIViY1fwRiiu1FPWs5usqfjIVnif",
+	"2HgC359Dh06D2U9jRjXrmn/IZph2OMER1IlAkHgVAJvO+iPTHSoHco00B5eNPDzNwSgubUqWYUelQ1M6",
+	"3JslP1T51maRx3chSyGeMq56V491q3ZbjmJCLHlhvG2sfqS12GumlCBOzH2+bVS+vCeQrtlLocsWCowQ",
+	"NM3KleQLUMhm1zElWsk6fvOdr/QgRc8TnR0FdS+gkCjcJwQLXQvsfrexARHaymhChHBTHhDPqDCNVjsd",
+	"HAMJLzrhlIQ3vwPwBdtddGG7J1pzPcScL6yqqHaTcQKbAAULiOMKp/EVsL0rnMla7/UlCkDzC3JsLtcP",
+	"rN5lFqX7ctUFZP7x5RISev6/NnHFtnU5LUkbCQ6kQZA3iXYclBaXguk2nEtTxfPaQJMubrTwEa0WNdr+",
+	"F7nwcXo3HCGW9xCueQiLns39CrYs6GvZchoZGwCxgp3lT4Iqa+9tjFJXWMHjMxHYOG/2VWMIpstIW5XF",
+	"kZXmur5CjCi0y84HN5CoiNsmBN8S6JWdUVujv9l5qq7GXQzkNzjLEUTCtyTThVuGXrv2Diup5lOWEKSh",
+	"ax8zBV9ySmbLjvBTzOBYWi7inNi6YkDJ3J220VzvYhpQ2+EYJYG4egN5JHFp0lZjRcnH4p9X3WHn4/PG",
+	"YpIZvjvV39hvd3eYqORyZtSUU1swHVHlOpgWzMOFnKUKQy1oK7ACoZ5H27LcBk7RjDw7OOUhmGsjqV8d",
+	"zmq8rwUWSpDb25YjBCeJQYfxPGg3dBSLkCllpOxUKH5+UEZQwWsfnmvaogs/jWNgnTlKrXb209nQG1iG",
+	"1tgbKlVOixkqJCR9gcTJ+5/FssWGBBkRu7J7b7uLjq1ieJCPaUB4SnCU9/4GYsKlwEPZ/KwkrG5igH5m",
+	"m2n5/Ifl1gus7ONqYo9MH9u3Y+gysBZFePf+krq6ANAZ5ENKgownAbrO4kSiMWczKM/8vbUxrLCfV+gn",
+	"FiNqvR6mLEKTiemjp6eSFMli2Bk/lE/5AdsAxlcZL96I5lqNaRCHplhM9YSTvAOBmLI5RXiCY2r8n+UD",
+	"pBtxtNQWlkq+9YchvaWoG1/322UCmYXp1c+7r/u8F530poMfZ72oF/6JXf486fPdm5//svhL789yf3r4",
+	"4+z1YP7yVaPJzZPmVb+/eF3R302euQL6kTpUwJpiqjVDvanS6qZSpsOdnf7gRbfX7XX7w5e9lz2YibT5",
+	"ugtPBY+9NRj4x0aOnCxyr5nrPCjaLRb4ARS8v3jtG+gDghitVZCtZOX/hD5ccxYeQJ5t9V8upIBin5C4",
+	"SsMyVucZun0gfo15huvOnHhUPqLblvgJ8vddKfJ0KYn6lZ8gX991o22Sp//5xzk+iZqX5/Av0/W0xmt6",
+	"8+A2jayq4C/TyT5dSKA9g0LtoU01g1mNuUxuyqNowMDmCluNkm3LnabIpIlEQ7gawdiovf0XyLQnQhEL",
+	"M93DtLmsvaljzxdtjb9RffwcVMSiQt60wa0nn6/aZz3aZTZe/ez3jOumalqLNGAWfnNn/Uri1drM0Olf",
+	"cF83q7XJFJLVMy2LFGuSU4Sd4IGqNQmfY8Rlg4RZnkJVBD3z5DWlppXzqczQJtPtCtS2hE1QwthNlj4m",
+	"2WrdfKCQRWVOD0Sfz+raPzx0UpL2mpM7zRFpmDM7VZsyTcQsNGxOocFqZXRm0ylb1cXlGL2/OEWcjAkn",
+	"unGsss5teFSs/qp7jNfsfqL37C/rfVA40xtWDN5qNrauUD3jYiuPMmmyMCtEgU1wnBAZQOt0BUs8UU9A",
+	"JGqIsMnuSbEQRNjkLaebuJ2jWnQzm8EEXzLTE2VCLEgnpoJQEcv4lkAZ7gIuGStPD4DW9fkjmrA54R31",
+	"lBmHGGW6uRsRKOIsTUkxERT0qY4ghCLGI8JhpGYXKREwS+VCA0NPKBhRO4+z7NWoephyZlROBFxVqftk",
+	"DsQqZ7uMZ+RDTCM231hbU4IfzeHZI82MdVgcwo9hkon4tqqMTaodJhwLI6nknhTXahJq0mgtQJt2XbFj",
+	"7U3dqVTqWSvg9Wovxd84cyRZdxUm22uNZfQ3XkaT7lKKabmxQ+u7rWXrufnIYHpr5mPnk8DVIQJfsKk+",
+	"N8IXzuMRCnK/r7k+onLKCVTD4Q48DjsnOEJbgSCYh9Mr+NlwB/jjSgtj9VOIkwR+s5IGT5S4Vq/FuUI4",
+	"ZUmEphmNOIkg1d8I83Km3FJ/dWNOtRJDJMx4LBfvYHAyEJ0u7T1uDIEc03JwFKr/nWnDlhJ0FFwPVjZ3",
+	"60sB2mJcTz9WBLPQAXQ9ZkdIk+pmHwQtN9juondmsCJe0QLMjelq4OiB0A19u5SFr/tMxnTMbDdOrGcI",
+	"GZvHLGOGY3BFES5KDgIx3NmZxHKaXXdDNtvRd5v/ebUGlmeY4gkRJeO2vYWkqDfYQWmCpToq3REd0WOK",
+	"nj+vP/f8uR3/ukbLHrTlCjFGyYjaFgfPhPW4bIMceP68WPfz507PA90osmH+DY2QUAJWmJwaNh5R7VNV",
+	"hwRTdHyqiR3S8mFct4kWd/NUjuM339kQchfk6HYXvcLlES75/PERdT1shWctJA2uXkupxqkL/siSwxh8",
+	"kGpl2mAEmJ8wequUFkbFcEQ76BUkqSiGrcFJCVnVpK6aedBFx+Z8lEE6oqicawAJMboZfSyRIEQXGprp",
+	"/rHQwDbDwLEsH0u9x1zVUKhAecNa58489EHucCiThe5jiG37ZF2VBmERtf2LwugBBHBdHYK2gmof2eAI",
+	"BefHlyd/CHSsVOIbItQaSneCV6QDXhHofRv4KPeNdNF70wPEekIwNNDWU1FhOUrC65/VU7u7u4colyeK",
+	"K6P3lycm0UPqYUyzOORMexBQykkYCz1bzGJWF67HQK1BW4feIDeEzTzqvf0X2130H4Ulpw0+kBeA1kZz",
+	"Lqb5QDXfzigv9UrLG6TZBsOVvmjq1UVrNGB+SRwSKtyerccpDqeko+vQy5xsPp93MVzuMj7ZMc+Knden",
+	"J6/evHsFzxS2hOWN//j7/3UP4wyYHADj+PzU8728vNDrd3v6DSwlVHHIobfb7XV3PVD6piB6dqbQcO1v",
+	"oPsQ2TYVW6BBr+cMXTdtpQFTiVLG0KmTayZZZlL68skBuiGuOqwweM7EFvKDfBp5Q+8HIk37t8rI20Gv",
+	"t6R5c1PTZnZT6dWsFul2Zi41ilu/XbJZX0u35BpUFPD3egdtb803uVMevOSqCd7wp4++s5PX8S2hRMA0",
+	"AONKfGuhKLyP6tEG278Vva9tw582idg2R6fiGUbnIGq1baQ2MaK6R3LIqJ0AokwpLsUQKYtMhw2r457t",
+	"dG3FVCdE5p7yIxNS1l66Ea05yuH0lclJba3W7UV4piMDdFZoDYcWt+zogeH3/sobnRHX9x8fTcEpnjTM",
+	"Gck37NLysjjFV9sW8OMGp7K5O1PDIV3ZnwnOa2/1eXWmysIj/dWPlCYxPJAv+N7e4HD1U9UpKPe+t7/O",
+	"rppmFcOzu6ufbZizAwh0GBcM5qoB3WFkpw1XIdDGmjxGOrdBNDdcWjoCTFs3SsWozReQbERn+EZPClE6",
+	"lsBjMgRVTvJFZdLjDVmAYAP9QKcmCGfavAVOE3PSi6/3udqUOzkb+CNZGMYDaP89ixYb8pxpdi1SJqtj",
+	"DoxZ4lo1xmW2YBnPe7QJlyc9tIeV6Va/QdO+R7AJkwp2X3Zomg7NFf7d3xCWYZF507Qme2tTq7OHb6hN",
+	"MVneJVWP8tEOhJyeZOcCCJpEgW/8S8K47m0KjrItbQrO9oOHdPlewzdXPVo8kj8BfYXCvEPAsqfz+wBc",
+	"v3KG31uD4eezedUD/TW4dXXGIDy3v86eGuaqgFgarPNwfTDPVy3SNP9oFkArxVqzor7zSxzda1mXENkQ",
+	"2dGN49ukXl5no+3ZfNyJ6wODkbKxGV8LCWvpiJqUTGWoQ1IUgu8Y3wdkqrlJml30QXMLO7fPr6R86vQ3",
+	"aZyqdmThFnQs2OsPtptEot7ZE4jE8ZlOcHi8Eh4VXfrLeni9T34jBeTicH1FegN5ZmcIrM/0MTh1yx7R",
+	"OeH5Lj6zAry3Fj/83nYgfCAD7a/BmhoGgn7VnEmTxgM5k9/sKriAQKdocz8v8RU47MKZlgtBlphOtJO6",
+	"PCZUz0c2E69jgXZ7e854QRix28BBfiDyKdiHWuOTsRDHAfNr1AMfNVt1d80TnM9a/g1yl6+WRfxA5IP5",
+	"Q+VELcv0eaIhA7F6c4rBN2w861CcXTbb3AOzavbMR/CChw0h13PMleGaLEz1eZuytQXRgjPILIWcSid6",
+	"MkRBbq8GaAuPqGmEa6oZfZs1Ce2Q1S96aFxQGhC3hWlR0Fgr24TiCXOzXynfVC/somNdOuEGcPKKzaO8",
+	"KbzOYjFp3yNaDvforjJbe70eRIUl6ITOIo1Xv2EUHrohixHdCs5Ozo/PT6/evTq5eHV59cdXfw62j3Jm",
+	"DrXfJVa/Nxg0qJd6DI0Mp2Z0pBhRo2OiNhUTHZsndGDfxO3sfOkbQlKBgsITmRezjKiWQU0SRmeEPrWO",
+	"+lB/zRotvHP54nY7Lw0reLiUMXnE9763LKb4K130Gi6f35ioRzivTrLJS8RwuEdpAd/shdxe+OZ6+Vza",
+	"i2bET+16aaqgut+Zheka8dNSCc24xUpaFTXVg2VH9FNETU110YgWUVN0qX1AagG6WCOJhVS6gc7BifId",
+	"wR1MmutQcKkzYY3nYLstApvXnnzFkddjDV2TI5JXbhk2GsvWYOyKki03SvuttdynaC23SRS5XDO4Inpc",
+	"qhr8Ztb+ysLMDfx4laRwbm8ycVfp81W17PQ7YEUrI9dOJhfkIjcPDzLTOQAGefpl4/RxtzAfamsyngRH",
+	"TuFCUfw8JZz4SDCtFEK6NaJs3kVapsU07yWknhxRqgzqJBYkGqKi1CHyG8oc/Jb6hhEdUbWX/MUPbgfm",
+	"6+7He70e2jL5eiMamImkwTaieKasvHqTVsNetbGHJ+KoqFmEbGiTSj2ibR3FNLjUCxZIfw7lgwFRUPDK",
+	"oJjxX1RPQsZsUT5pzdXBQOf8NijtZoSkzp+EVc3wXWcWph1DrZ2UcKvCBCWq37KtVvq93vYRwHWmMF0E",
+	"cg4BI8uyIVAtGUJTY94ytbHfAZAVHlFugrNFp4YS8eJZnh98nUn0/Dllpc4SQLzPnx+ZfhBFX4IR3QrO",
+	"3767RP/4+39BxdovSk/TT25bLQijDNRdGJfQmoJRlCp/0dQLRWd6QHRZ8cj9Mi6XsBqAbiuR6wBu+sUX",
+	"b0jzALn7mdIxXPCWu/o0d454arh+DjWtDV/f+kk8pJ/EQ0m5NTTb0nq4zFltYaHmrTG1BdH6HBzl3XAU",
+	"M2xIoRkiaNq4rRgyoiSGtADLXSnjmrtqxuj4fk4gXf2EUclZssoJ9Ia9U+xfaW+/tYSfHJVfkdK+TqpQ",
+	"qRfEt5yhL5gzVOoq0WyGbO6o2iR/qPjWEWpp0bZuPtCIrpcQhDbOB3qEfvZF8oBKWC3n/6wld58u/6ci",
+	"ZL6l+PxWU3zWYCRrpPQ45NI+xbikoGiPsVVTdNB2RFuyfNATJvk8hic8aXKPyGeMLA34Oe2wNlclVx/v",
+	"bzk8/+Q5PGsxgCdwaK6OxORUa/2fG2TYOAxoSWaNr4vbyW3RkEnOGZopzXJE5SI1tdmEyu3hiI5oBx3b",
+	"it/KbIRYoISM3Sbm6u4A5n4OUT66Os+8iWXelRwMMV0JrXNjfIR1aXDRUUxn4piXGsfkEBUZPbHQXemi",
+	"otC4aMfeRbXSfGWyuZX5UH5cb+qOpWkeIxA2PdG3Ctetri9ntjnE9lE9b8hXL57hG+s/NThxW8FraxRL",
+	"FMUzQqGGu1hbQxt4lF990n7w6sVKrJRbSvsob/VtPztEpYdxkqAxy3glRUgQGglnsQbNRQaUn5eGO57m",
+	"eTE2VWSJTo8ybmFo36MLnlmiXrzugAu0/nyLI2gsYLZhpae7ARhUp56wpOi4qBWV5xX77V3+bNLaEXQf",
+	"wTyByaSUuMdALWNrbzAoKCrPbPPzrkdmW9VezR3oe1SKOKtXTxglQ1RuD237IxR2Bak01+XkNrbH7n1T",
+	"hlueDrcVxBF0hMkdcmZGZqnTgcl9s6ELzbCAi0g2i8OhW+FsuRkboygeQ/MtJ/suSaANAyLjMQllTny2",
+	"80wlQW0r+OU+gP6KcAAEIj9nOEE1TiG2c/hAjb6pUBzRvPkEFtoY800VvnEFualv1HQ30IoZAlZQCTvF",
+	"ov5avQqAzeqMPePHGlfagggZJ0ndNAyeByM6U8+bWIu5su0OAbGwsrCzdOZkE/YHRdGmQVOe4AcbBOcs",
+	"jwWj+eNzHivNmhNNXoBnJCRJ21MCn8pMfXj8wDbBXKqJgjC90PeCKsrSNR+C1m3QYDqXA+s9+L64/wHa",
+	"78NyDH/r0PgEyYuGG9RdHOak6lwXjDRoTX+byuSSlZESZYSaoLgPIS/P9yI2pwlm0ZrNcX/LSS6N/WbX",
+	"yHL5JFblF00X/Rq979/yRr+qvNFP537fyWdHfBmbuzHn6If4llQTVQ0Hr41J4MYtqFT3XHlSd0LI0DcR",
+	"AcUuWBKN6JK4wVE5S8lqdzq5w9E/lcLpOhCdIILO/RCNEQTIM1FG1ZwhjkOw1tXtMaPCTniARqKiSXO7",
+	"gDfn4Ls0wf4vFmUwU09aRbDJPx1zIqYPSE34Jx9c8Rd5mH4Y3P377YvX/GyP/vGl+P1u9P3B9Md++Of9",
+	"yWWPvB/gixfx28N5e6LB4LL3crNEg02++okTDWxui57S1TYSpZpn0P3c6QHfSkp+G/Gpi0rOXm3WxlKx",
+	"m7DJGjUXth2yqYGwHc0TNlneuo6SuVOEAYIMSh/hBbGAdrjBEN6pP4FSM4WwaMKPJeJEnYao6rwOYhrL",
+	"GCfx30jgQ0pu3gHZt/2QQ+2p/Mff/2vbL46m7tAuYyJ8xPRUe99tSy+0OzXKTL+/LjrmE+iEKXzjfzRJ",
+	"gU6BZlHcofdiHDav2URfuyZCdsh4zLgc5hBVF+Y8lpJQxRKujSOGjcv9+1Mspz7KRIYTBb98HJraEQzs",
+	"Mr0+GQcZ7SDlSJe6IHZLuNJrwdOV+1LzvpGxGNGsoDG/tEDbVH1L50FmNHdNQ3toHocjajobX0Hb54RN",
+	"xJV56koyiZNgG3EM/jA5xRSJhM2t31s9IZAyT4FEdP70DUlh+tyIlhSboNNJ2KTDidTdagO0tdtDEV4I",
+	"dL2w/unCiTiOE6U81KYlmwBr0f0ciLGQ2j9N5McAbeU90LfBCe7ekFRu8PPWq7t9WM/QcRJXHoslIhQ6",
+	"dM79EW26bWJug0xpYV9pu5ArCiY0qlc1FbVLI/q44qXVHR8VWXtrVKi7vEIycF/UZrHZuvOfMzN2Umsa",
+	"CZtcmZkH7eXntke4es3Hhj7gS9u72yHIj5xe37R4pZToV+rp5usXzK+x5FrVhWlM/3QtACq7aZvZ/oS7",
+	"0mzA7kVx7/LqFeVchXx25ST8Ni0V4mJm1HyxPGc0Q3/wcuU0obWpRtsA5ZUWkmcJbegH29ZYHx+x2RKL",
+	"wT5GvJVXCM6+ppWZu70N9OMTnCRvzWP3zcMsHUbr59Kuwu9+p7uI51EyO7/cNmtwOGjLrSO6BdP2c6Zc",
+	"48kIp5jL7dqE6gfPtCB3acKifGBWE0QdU3BdoDoDPWCczkLP5SUkfWsHRHyl3XRruukzoc/9Bm12Yabm",
+	"lYVugrOIdHCsDGp9pejL3ev2oRv4Kmu82x/s7u0fKGxbje9qJrzh3sAHq/PKNrEe9HrG4u71D3vjF3jQ",
+	"eXHdDzsvwnC3c4j3+53d8SB6SQ6u+3iv93iLu6k7Zy4UreR0mEmF9ZRF0NrSzPIAwybcYVMrJkHlnLeZ",
+	"W9smpFclKO/uO1ccSG9UU/qaTdapJlVKiGGRFePESbdqIXe3M36V7Of5+B236MXVL5X6bdmQS+yNM+WK",
+	"MWvDYv4uELB9XT5OjtyFhET2zSunz5VvLw2hc07JIybRrY8yO56vAWXHRbv/EiyccQ0876oT2BMR+OoG",
+	"nChNhERG91e/gYygBnIJoxNrhVixwDgyIwtyDduo3mAtYXSNIzNWtJvPMhhRPTmrMvSgNKjgW8/qDYqJ",
+	"E21RWF8FGBjaSQEOf3Bu3Dd4+5d54yrDo2HiY0yLit3HjoVuaJdlHcbtJktpsuXBKkXvI0AArGzR6qo5",
+	"09etUX7OmRIJJBNIkjswpGcYvA4a68pYLoa7wEAbOO4+SjAUWo7oNBaSTTiegcfDPBZTNE7iyVT6hecg",
+	"ZSyBx2Mh41D46AeGeEZ1phOMH4HAVhe9MWMpTCCjiz7UZ9e4pcHK2Df77uAo4oFvnA3G5FUPRTb6AI6i",
+	"EVX3EWETVGC4rpxWKigaM50NfFcqQAqcO2mC45oMcFDkCoExmaMkpjpZaZZ/xjbmNl4TUDMsmK9ieqXB",
+	"jPqKiZRYaiXBs4JoyAcE16bBOep1e929hmmdzX5sm2BlFtr9bM7bJZM4nD0W8GudyWFmsHStmG48Lpe2",
+	"KvptSujx+Wkx6AYLFOTvWOBZEgDP+PHd2ze2dbcxuwMkgK1od0vObtLsOolDBEfj/cXrguzNNJZm+jPr",
+	"UJ95/FAWu5mGAJedQwa+P3ubWz9jJoaVZ+GsN+2mIvubBxFqXlgbvWbxAG8qzd+tjMZrJtsqGj/FQJhL",
+	"xU6Oz0+fiTrVQB719jpkqUhqKVnW3g1szHJIhWPjhraDrLBAZHZNokj7ZPNYck6nijhlns/YSqfqoxMs",
+	"yRwMZRohbU+hCaFqL4wrU42qJTAu9ci6EQXX4WY0/ufjs9eb0biF2W+Sxn2FNAWTr4fY1WqXEjukT687",
+	"6qoaibDC2oQ2GCUmuGFakez3dmsEh14zHI3oNU4wDWGY/JRlSYQ4yyRBkuPxOA61qiAZZCgvkB0ILVrI",
+	"9YLgKDYToJ54SpZ69eKTT8kSWuvOW9QUEIasaxwtug+3NR6l97cQnQvxZtoqP1we6PnTRzBbTXSzbhgc",
+	"o4SFOGlqQoMC3X0lo2AQLMk3ANPYrK3Wbag6lrJh0uWRSddWSpao9bfKbYimdnp116obA9CTEZX2RxC2",
+	"ExMV32+rMXxm5lU6X3Wjw82OXHUHoRE4DcwnyzMrnxm7ShdwCIRl+f0N770ovOpz9cYpTlNCSeQjkYVT",
+	"Jd5svMOJEJAWwIHRWP+GPig+UD1QmGNKWEuhYMhjxo11pISeusHKxS56Y1gOtOMlkfNph1LvP97/vwAA",
+	"AP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
