@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/google/uuid"
-	"gorm.io/gorm"
 )
 
 // Empty reports whether the patch sets no member (IfMatch aside).
@@ -59,11 +59,9 @@ func (p Patch) ApplyConfig(c Config) Config {
 //
 // An empty patch writes nothing and only does the SELECT. An expired server is not found.
 //
-// When p.Check is set and the patch sets a member of config, the statement runs in a
-// transaction after a SELECT that locks the row (PostgreSQL: FOR UPDATE; SQLite: writers are
-// serialised) and reads its config and its account's integration; p.Check runs on the config
-// merged with the patch, so nothing can change the row between the check and the write. A
-// stale IfMatch is ErrVersionMismatch before the check runs.
+// When p.Check is set and the patch sets a member of config, p.Check runs on the stored config
+// merged with the patch, and the update applies only at the version that config was read at
+// (see updateChecked). A stale IfMatch is ErrVersionMismatch before the check runs.
 func (s *Store) UpdateMcpServer(ctx context.Context, env, accountID, id uuid.UUID, p Patch) (McpServer, error) {
 	if p.Name.Set && p.Name.Null {
 		return McpServer{}, errors.New("store: update mcp server: name cannot be null")
@@ -85,43 +83,56 @@ func (s *Store) UpdateMcpServer(ctx context.Context, env, accountID, id uuid.UUI
 		func() (McpServer, error) { return s.GetMcpServer(ctx, env, accountID, id) })
 }
 
-// updateChecked is UpdateMcpServer for a patch of config with a check (see there).
+// checkAttempts bounds how often updateChecked re-reads a row that changed under it.
+const checkAttempts = 5
+
+// updateChecked is UpdateMcpServer for a patch of config with a check: read the row's version,
+// config and integration (one SELECT), run the check on the merged config, then the usual
+// conditional UPDATE with "AND version = <the version read>" added. If another write moved
+// the version in between, nothing is written and it starts over from the read (at most
+// checkAttempts times, then ErrUnavailable): the config checked is always the config the
+// update merges into, without a transaction or a lock, in two round trips.
 func (s *Store) updateChecked(ctx context.Context, env, accountID, id uuid.UUID, p Patch) (McpServer, error) {
-	type locked struct {
+	type current struct {
 		version     int64
 		cfg         configColumn
 		integration string
 	}
-	var updated []McpServer
-	err := s.inTx(ctx, "update mcp server", func(tx *gorm.DB) error {
-		cur, err := one(scanAll(tx, "update mcp server", func(r scanner) (locked, error) {
-			var l locked
-			return l, r.Scan(&l.version, &l.cfg, &l.integration)
+	for range checkAttempts {
+		cur, err := queryOne(ctx, s, "update mcp server", func(r scanner) (current, error) {
+			var c current
+			return c, r.Scan(&c.version, &c.cfg, &c.integration)
 		}, `SELECT m.version, m.config, a.integration FROM mcp_servers m JOIN integrated_accounts a
 		      ON a.id = m.integrated_account_id AND a.environment_id = m.environment_id
-		    WHERE m.id = ? AND m.integrated_account_id = ? AND m.environment_id = ? AND `+notExpired("m.")+
-			s.forUpdate("FOR UPDATE OF m"), id, accountID, env, s.bindTime(now())))
+		    WHERE m.id = ? AND m.integrated_account_id = ? AND m.environment_id = ? AND `+notExpired("m."),
+			id, accountID, env, s.bindTime(now()))
 		if err != nil {
-			return err
+			return McpServer{}, err
 		}
 		if !versionMatches(p.IfMatch, cur.version) {
-			return nil // unchanged below answers with the current row and ErrVersionMismatch
+			return unchanged(p.IfMatch, func(m McpServer) int64 { return m.Version },
+				func() (McpServer, error) { return s.GetMcpServer(ctx, env, accountID, id) })
 		}
 		if err := p.Check(cur.integration, p.ApplyConfig(Config(cur.cfg))); err != nil {
-			return err
+			return McpServer{}, err
 		}
-		q, args := s.patchStatement(env, accountID, id, p)
-		updated, err = scanAll(tx, "update mcp server", scanMcpServer, q, args...)
-		return err
-	})
-	if err != nil {
-		return McpServer{}, err
+		at := p
+		at.IfMatch = []int64{cur.version}
+		q, args := s.patchStatement(env, accountID, id, at)
+		rows, err := writeAll(ctx, s, "update mcp server", scanMcpServer, q, args...)
+		if err != nil {
+			return McpServer{}, err
+		}
+		if len(rows) == 1 {
+			return rows[0], nil
+		}
+		// Nothing written: a no-op at that version, or the row moved on (or went away).
+		m, err := s.GetMcpServer(ctx, env, accountID, id)
+		if err != nil || m.Version == cur.version {
+			return m, err
+		}
 	}
-	if len(updated) == 1 {
-		return updated[0], nil
-	}
-	return unchanged(p.IfMatch, func(m McpServer) int64 { return m.Version },
-		func() (McpServer, error) { return s.GetMcpServer(ctx, env, accountID, id) })
+	return McpServer{}, fmt.Errorf("store: update mcp server: %w: the row kept changing under the config check", ErrUnavailable)
 }
 
 // patchStatement builds the UPDATE for a non-empty patch. Per member it adds a SET term and
