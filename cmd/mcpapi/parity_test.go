@@ -15,7 +15,9 @@ import (
 	"github.com/mcpapi/mcpapi/store/storetest"
 )
 
-func (a *app) serversPath(acc uuid.UUID) string { return "/integrated-account/" + acc.String() + "/mcp" }
+func (a *app) serversPath(acc uuid.UUID) string {
+	return "/integrated-account/" + acc.String() + "/mcp"
+}
 
 // TestToolExposureAndAPITokenAuth: both members are stored and returned (defaults included),
 // patched with merge-patch semantics (null resets), and validated.
