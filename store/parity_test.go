@@ -17,6 +17,14 @@ import (
 // successful write ever stores it. Without the version condition of updateChecked, a write
 // checked against a stale config would.
 func TestCheckedPatchUnderConcurrency(t *testing.T) {
+	t.Run("optimistic", func(t *testing.T) { testCheckedPatchUnderConcurrency(t) })
+	t.Run("locked", func(t *testing.T) {
+		defer store.SetCheckAttempts(0)() // straight to the transaction with the row lock
+		testCheckedPatchUnderConcurrency(t)
+	})
+}
+
+func testCheckedPatchUnderConcurrency(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		f := newFixture(t, s)
 		m := f.server(t, "n", store.Config{Methods: []string{"list"}, Tags: []string{"contacts"}})
@@ -47,6 +55,9 @@ func TestCheckedPatchUnderConcurrency(t *testing.T) {
 					t.Errorf("patch: %v", err)
 				case slices.Equal(got.Config.Methods, []string{"search"}) && slices.Equal(got.Config.Tags, []string{"deals"}):
 					bad = append(bad, got.Config)
+				case p.Methods.Set && !slices.Equal(got.Config.Methods, p.Methods.Value),
+					p.Tags.Set && !slices.Equal(got.Config.Tags, p.Tags.Value):
+					t.Errorf("a 200 that did not apply its patch (a lost update): %+v after %+v", got.Config, p)
 				}
 				mu.Unlock()
 			}

@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 )
 
 // Empty reports whether the patch sets no member (IfMatch aside).
@@ -83,56 +83,122 @@ func (s *Store) UpdateMcpServer(ctx context.Context, env, accountID, id uuid.UUI
 		func() (McpServer, error) { return s.GetMcpServer(ctx, env, accountID, id) })
 }
 
-// checkAttempts bounds how often updateChecked re-reads a row that changed under it.
-const checkAttempts = 5
+// checkAttempts bounds how often updateChecked tries without a lock before it takes one.
+var checkAttempts = 3 // a variable for the tests (export_test.go)
 
-// updateChecked is UpdateMcpServer for a patch of config with a check: read the row's version,
-// config and integration (one SELECT), run the check on the merged config, then the usual
-// conditional UPDATE with "AND version = <the version read>" added. If another write moved
-// the version in between, nothing is written and it starts over from the read (at most
-// checkAttempts times, then ErrUnavailable): the config checked is always the config the
-// update merges into, without a transaction or a lock, in two round trips.
+// checkedRow is what a checked update reads first: the version, the config the patch merges
+// into, and the account's integration.
+type checkedRow struct {
+	version     int64
+	cfg         configColumn
+	integration string
+}
+
+const checkedRowQuery = `SELECT m.version, m.config, a.integration FROM mcp_servers m JOIN integrated_accounts a
+      ON a.id = m.integrated_account_id AND a.environment_id = m.environment_id
+    WHERE m.id = ? AND m.integrated_account_id = ? AND m.environment_id = ? AND `
+
+func scanCheckedRow(r scanner) (checkedRow, error) {
+	var c checkedRow
+	return c, r.Scan(&c.version, &c.cfg, &c.integration)
+}
+
+// updateChecked is UpdateMcpServer for a patch of config with a check. Optimistically: read
+// the row's version, config and integration (one SELECT), run the check on the merged config,
+// then the usual conditional UPDATE with "AND version = <the version read>" added: two round
+// trips, no transaction. If another write moved the version in between, nothing is written and
+// it starts over; after checkAttempts such losses (a hot row) it takes the row lock instead
+// (lockedUpdateChecked), which always finishes. Either way the config checked is the config
+// the update merges into.
 func (s *Store) updateChecked(ctx context.Context, env, accountID, id uuid.UUID, p Patch) (McpServer, error) {
-	type current struct {
-		version     int64
-		cfg         configColumn
-		integration string
-	}
 	for range checkAttempts {
-		cur, err := queryOne(ctx, s, "update mcp server", func(r scanner) (current, error) {
-			var c current
-			return c, r.Scan(&c.version, &c.cfg, &c.integration)
-		}, `SELECT m.version, m.config, a.integration FROM mcp_servers m JOIN integrated_accounts a
-		      ON a.id = m.integrated_account_id AND a.environment_id = m.environment_id
-		    WHERE m.id = ? AND m.integrated_account_id = ? AND m.environment_id = ? AND `+notExpired("m."),
+		cur, err := queryOne(ctx, s, "update mcp server", scanCheckedRow, checkedRowQuery+notExpired("m."),
 			id, accountID, env, s.bindTime(now()))
 		if err != nil {
 			return McpServer{}, err
 		}
-		if !versionMatches(p.IfMatch, cur.version) {
-			return unchanged(p.IfMatch, func(m McpServer) int64 { return m.Version },
-				func() (McpServer, error) { return s.GetMcpServer(ctx, env, accountID, id) })
-		}
-		if err := p.Check(cur.integration, p.ApplyConfig(Config(cur.cfg))); err != nil {
-			return McpServer{}, err
-		}
-		at := p
-		at.IfMatch = []int64{cur.version}
-		q, args := s.patchStatement(env, accountID, id, at)
-		rows, err := writeAll(ctx, s, "update mcp server", scanMcpServer, q, args...)
-		if err != nil {
-			return McpServer{}, err
-		}
-		if len(rows) == 1 {
-			return rows[0], nil
+		m, done, err := s.checkAndUpdate(ctx, nil, env, accountID, id, p, cur)
+		if done || err != nil {
+			return m, err
 		}
 		// Nothing written: a no-op at that version, or the row moved on (or went away).
-		m, err := s.GetMcpServer(ctx, env, accountID, id)
+		m, err = s.GetMcpServer(ctx, env, accountID, id)
 		if err != nil || m.Version == cur.version {
 			return m, err
 		}
 	}
-	return McpServer{}, fmt.Errorf("store: update mcp server: %w: the row kept changing under the config check", ErrUnavailable)
+	return s.lockedUpdateChecked(ctx, env, accountID, id, p)
+}
+
+// lockedUpdateChecked is updateChecked in one transaction that locks the row first
+// (PostgreSQL: FOR UPDATE; SQLite: writers are serialised), so nothing can come between the
+// read, the check and the write.
+func (s *Store) lockedUpdateChecked(ctx context.Context, env, accountID, id uuid.UUID, p Patch) (McpServer, error) {
+	var out McpServer
+	var done bool
+	err := s.inTx(ctx, "update mcp server", func(tx *gorm.DB) error {
+		cur, err := one(scanAll(tx, "update mcp server", scanCheckedRow, checkedRowQuery+notExpired("m.")+
+			s.forUpdate("FOR UPDATE OF m"), id, accountID, env, s.bindTime(now())))
+		if err != nil {
+			return err
+		}
+		out, done, err = s.checkAndUpdate(ctx, tx, env, accountID, id, p, cur)
+		return err
+	})
+	if done || err != nil {
+		return out, err
+	}
+	return unchanged(p.IfMatch, func(m McpServer) int64 { return m.Version },
+		func() (McpServer, error) { return s.GetMcpServer(ctx, env, accountID, id) })
+}
+
+// checkAndUpdate decides a checked update on the row as read: a stale IfMatch answers
+// ErrVersionMismatch with the current row, a refused config the check's error; else it runs
+// the UPDATE at the version read (on tx when non-nil) and reports whether it wrote.
+func (s *Store) checkAndUpdate(ctx context.Context, tx *gorm.DB, env, accountID, id uuid.UUID, p Patch, cur checkedRow) (McpServer, bool, error) {
+	if !versionMatches(p.IfMatch, cur.version) {
+		m, err := s.getMcpServerOn(ctx, tx, env, accountID, id)
+		if err != nil {
+			return m, true, err
+		}
+		return m, true, ErrVersionMismatch
+	}
+	if err := p.Check(cur.integration, p.ApplyConfig(Config(cur.cfg))); err != nil {
+		return McpServer{}, true, err
+	}
+	at := p
+	at.IfMatch = []int64{cur.version}
+	q, args := s.patchStatement(env, accountID, id, at)
+	var rows []McpServer
+	var err error
+	if tx != nil {
+		rows, err = scanAll(tx, "update mcp server", scanMcpServer, q, args...)
+	} else {
+		rows, err = writeAll(ctx, s, "update mcp server", scanMcpServer, q, args...)
+	}
+	if err != nil || len(rows) == 1 {
+		return firstOr(rows), true, err
+	}
+	return McpServer{}, false, nil
+}
+
+// getMcpServerOn is GetMcpServer on tx when non-nil (inside a transaction that holds SQLite's
+// write queue, the pool would wait for it).
+func (s *Store) getMcpServerOn(ctx context.Context, tx *gorm.DB, env, accountID, id uuid.UUID) (McpServer, error) {
+	if tx == nil {
+		return s.GetMcpServer(ctx, env, accountID, id)
+	}
+	return one(scanAll(tx, "get mcp server", scanMcpServer, `SELECT `+mcpServerColumns+` FROM mcp_servers
+		 WHERE id = ? AND integrated_account_id = ? AND environment_id = ? AND `+notExpired(""),
+		id, accountID, env, s.bindTime(now())))
+}
+
+func firstOr[T any](rows []T) T {
+	var zero T
+	if len(rows) == 0 {
+		return zero
+	}
+	return rows[0]
 }
 
 // patchStatement builds the UPDATE for a non-empty patch. Per member it adds a SET term and
