@@ -95,6 +95,9 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 		AuthCacheTTL: time.Minute,
 		SecretKey:    base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)), // credentials can be set
 		Logger:       slog.New(slog.DiscardHandler),
+		// The model of these targets predicts configs as sent, [] included: the allow-something
+		// rule and the 60 s expiry rule are tested in cmd/mcpapi.
+		DisableAIReadyCheck: true,
 	})
 	if err != nil {
 		f.Fatal(err)
@@ -315,6 +318,16 @@ func fuzzExpected(m map[string]any, drop ...string) map[string]any {
 		}
 		out["config"] = cfg
 	}
+	// tool_exposure and require_api_token_auth are always answered, absent or null meaning
+	// their defaults.
+	cfg := maps.Clone(out["config"].(map[string]any))
+	if cfg["tool_exposure"] == nil {
+		cfg["tool_exposure"] = "all"
+	}
+	if cfg["require_api_token_auth"] == nil {
+		cfg["require_api_token_auth"] = false
+	}
+	out["config"] = cfg
 	if _, present := out["expires_at"]; !present {
 		out["expires_at"] = nil
 	}
@@ -712,7 +725,7 @@ func FuzzCreateMcpServer(f *testing.F) {
 			if k == "config" {
 				cfg, _ := v.(map[string]any)
 				for ck := range cfg {
-					if ck != "methods" && ck != "tags" {
+					if !slices.Contains([]string{"methods", "tags", "tool_exposure", "require_api_token_auth"}, ck) {
 						t.Fatalf("201 to a body with the member config.%s:\n%s", ck, x)
 					}
 				}

@@ -8,8 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
+	"github.com/mcpapi/mcpapi/server/calllog"
 	"github.com/mcpapi/mcpapi/server/mcp"
 	"github.com/mcpapi/mcpapi/store"
 )
@@ -23,7 +25,7 @@ type MCPInvalidator interface{ Invalidate() }
 
 // newMCPHandler builds the MCP endpoint on the store: a token resolves, in one query, to its
 // MCP server and integrated account, whose sealed credential is opened for the upstream calls.
-func newMCPHandler(st *store.Store, cfg Config, sealer *Sealer, limits *rateLimits, m *metrics) *mcp.Handler {
+func newMCPHandler(st *store.Store, cfg Config, sealer *Sealer, limits *rateLimits, m *metrics, callLog *calllog.Writer) *mcp.Handler {
 	return mcp.New(mcp.Deps{
 		Resolve: func(ctx context.Context, hash []byte) (mcp.Target, error) {
 			t, err := st.ResolveMcpToken(ctx, hash)
@@ -31,11 +33,15 @@ func newMCPHandler(st *store.Store, cfg Config, sealer *Sealer, limits *rateLimi
 				return mcp.Target{}, err
 			}
 			target := mcp.Target{
-				ServerID:    t.Server.ID.String(),
-				Integration: t.Account.Integration,
-				Methods:     t.Server.Config.Methods,
-				Tags:        t.Server.Config.Tags,
-				ExpiresAt:   t.Server.ExpiresAt,
+				ServerID:        t.Server.ID.String(),
+				EnvironmentID:   t.Account.EnvironmentID.String(),
+				AccountID:       t.Account.ID.String(),
+				Integration:     t.Account.Integration,
+				Methods:         t.Server.Config.Methods,
+				Tags:            t.Server.Config.Tags,
+				ToolExposure:    t.Server.Config.ToolExposure,
+				RequireAPIToken: t.Server.Config.RequireAPITokenAuth,
+				ExpiresAt:       t.Server.ExpiresAt,
 			}
 			if len(t.Account.Credentials) > 0 {
 				c, err := sealer.Open(t.Account.EnvironmentID, t.Account.Credentials)
@@ -54,6 +60,13 @@ func newMCPHandler(st *store.Store, cfg Config, sealer *Sealer, limits *rateLimi
 		MaxUpstreamBytes: cfg.MaxUpstreamResponse,
 		AuthCacheTTL:     cfg.AuthCacheTTL,
 		Observer:         m,
+		// config.require_api_token_auth: the bearer must be a valid API token of the server's
+		// environment, looked up like the REST API's (a revoked one is refused).
+		VerifyAPIToken: func(ctx context.Context, environmentID, bearer string) bool {
+			p, err := st.Authenticate(ctx, store.HashSecret(bearer))
+			return err == nil && p.EnvironmentID.String() == environmentID
+		},
+		CallLog: func(r mcp.CallRecord) { callLog.Record(callLogEntry(r)) },
 		Admit: func(r *http.Request, serverID string, valid bool) int {
 			var err error
 			if valid {
@@ -68,6 +81,36 @@ func newMCPHandler(st *store.Store, cfg Config, sealer *Sealer, limits *rateLimi
 			return max(n, 1)
 		},
 	})
+}
+
+// callLogEntry is the stored form of an MCP request's record.
+func callLogEntry(r mcp.CallRecord) store.CallLog {
+	e := store.CallLog{
+		Integration:   r.Integration,
+		McpMethod:     r.Method,
+		ToolName:      r.Tool,
+		Outcome:       r.Outcome,
+		HTTPStatus:    r.HTTPStatus,
+		DurationMs:    r.Duration.Milliseconds(),
+		ClientName:    r.ClientName,
+		ClientVersion: r.ClientVersion,
+		RequestID:     r.RequestID,
+		CreatedAt:     r.At,
+	}
+	// The ids come from the store (ResolveMcpToken), so they parse; a zero id is refused by
+	// the writer, which counts it as an invalid entry.
+	e.EnvironmentID, _ = uuid.Parse(r.EnvironmentID)
+	e.IntegratedAccountID, _ = uuid.Parse(r.AccountID)
+	e.McpServerID, _ = uuid.Parse(r.ServerID)
+	if r.UpstreamStatus != 0 {
+		status := r.UpstreamStatus
+		e.UpstreamStatus = &status
+	}
+	if r.UpstreamDuration > 0 {
+		ms := r.UpstreamDuration.Milliseconds()
+		e.UpstreamDurationMs = &ms
+	}
+	return e
 }
 
 type echoIPKey struct{}

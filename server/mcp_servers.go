@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"errors"
+	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,18 +28,13 @@ func (h *Handler) CreateMcpServer(ctx context.Context, req api.CreateMcpServerRe
 	n := store.NewMcpServer{
 		IntegratedAccountID: req.IntegratedAccountId,
 		Name:                req.Body.Name,
+		Config:              storeConfig(req.Body.Config),
 		CreatedBy:           p.UserID,
-	}
-	if c := req.Body.Config; c != nil {
-		if c.Methods != nil {
-			n.Config.Methods = normalizeScope(*c.Methods)
-		}
-		if c.Tags != nil {
-			n.Config.Tags = normalizeScope(*c.Tags)
-		}
+		MaxPerAccount:       h.maxPerAccount,
+		Check:               h.checkConfig,
 	}
 	if req.Body.ExpiresAt != nil {
-		t, err := futureTime(*req.Body.ExpiresAt, h.now())
+		t, err := checkExpiry(*req.Body.ExpiresAt, h.now())
 		if err != nil {
 			return nil, err
 		}
@@ -46,6 +43,9 @@ func (h *Handler) CreateMcpServer(ctx context.Context, req api.CreateMcpServerRe
 	token, hash := store.NewSecret(mcpTokenPrefix)
 	n.TokenHash = hash
 	srv, err := h.store.CreateMcpServer(ctx, p.EnvironmentID, n)
+	if errors.Is(err, store.ErrLimitReached) {
+		return nil, h.tooManyServers()
+	}
 	if err != nil {
 		return nil, storeError(err, accountWhat)
 	}
@@ -98,6 +98,7 @@ func (h *Handler) UpdateMcpServer(ctx context.Context, req api.UpdateMcpServerRe
 		return nil, err
 	}
 	patch.IfMatch = ifMatchVersions(req.Params.IfMatch)
+	patch.Check = h.checkConfig
 	p := mustPrincipal(ctx)
 	srv, err := h.store.UpdateMcpServer(ctx, p.EnvironmentID, req.IntegratedAccountId, req.Id, patch)
 	if errors.Is(err, store.ErrVersionMismatch) {
@@ -166,15 +167,34 @@ func toStorePatch(b api.McpServerPatch, now time.Time) (store.Patch, error) {
 		if b.Config.IsNull() {
 			p.Methods = store.Field[[]string]{Set: true, Null: true}
 			p.Tags = store.Field[[]string]{Set: true, Null: true}
+			p.ToolExposure = store.Field[string]{Set: true, Null: true}
+			p.RequireAPITokenAuth = store.Field[bool]{Set: true, Null: true}
 		} else {
 			cfg := b.Config.MustGet()
 			p.Methods, _ = patchField(cfg.Methods, normalized)
 			p.Tags, _ = patchField(cfg.Tags, normalized)
+			p.ToolExposure, _ = patchField(cfg.ToolExposure, func(v api.McpServerConfigPatchToolExposure) (string, error) {
+				if v == api.McpServerConfigPatchToolExposureDiscovery {
+					return store.ToolExposureDiscovery, nil
+				}
+				return store.ToolExposureAll, nil
+			})
+			p.RequireAPITokenAuth, _ = patchField(cfg.RequireApiTokenAuth, func(v bool) (bool, error) { return v, nil })
 		}
 	}
 	var err error
-	p.ExpiresAt, err = patchField(b.ExpiresAt, func(t time.Time) (time.Time, error) { return futureTime(t, now) })
+	p.ExpiresAt, err = patchField(b.ExpiresAt, func(t time.Time) (time.Time, error) { return checkExpiry(t, now) })
 	return p, err
+}
+
+// tooManyServers is the 409 of a create over --max-mcp-servers-per-account. Retry-After is
+// there for clients that retry every 409 (the platform's SDK does): a retry succeeds once a
+// server of the account is deleted or expires.
+func (h *Handler) tooManyServers() *Problem {
+	p := newProblem(http.StatusConflict, "The integrated account already has "+strconv.Itoa(h.maxPerAccount)+
+		" MCP servers, the most allowed (--max-mcp-servers-per-account); delete one first.")
+	p.Header = http.Header{"Retry-After": []string{"1"}}
+	return p
 }
 
 // patchField turns a nullable member of a merge patch into the store's absent / null / value,
@@ -211,15 +231,6 @@ func normalizeScope(in []string) []string {
 	return out
 }
 
-// futureTime checks an expiry and brings it to what the database keeps: UTC microseconds.
-func futureTime(t, now time.Time) (time.Time, error) {
-	t = t.UTC().Truncate(time.Microsecond)
-	if !t.After(now) {
-		return t, unprocessable("/expires_at", "must be in the future")
-	}
-	return t, nil
-}
-
 func mcpServerPath(s store.McpServer) string {
 	return "/integrated-account/" + s.IntegratedAccountID.String() + "/mcp/" + s.ID.String()
 }
@@ -233,14 +244,7 @@ func toAPIMcpServer(s store.McpServer) api.McpServer {
 		CreatedAt:           s.CreatedAt.UTC(),
 		UpdatedAt:           s.UpdatedAt.UTC(),
 		ExpiresAt:           nullable.NewNullNullable[time.Time](),
-	}
-	if s.Config.Methods != nil {
-		m := s.Config.Methods
-		out.Config.Methods = &m
-	}
-	if s.Config.Tags != nil {
-		t := s.Config.Tags
-		out.Config.Tags = &t
+		Config:              apiConfig(s.Config),
 	}
 	if s.ExpiresAt != nil {
 		out.ExpiresAt.Set(s.ExpiresAt.UTC())

@@ -107,7 +107,9 @@ func TestPatchIsOneRoundTrip(t *testing.T) {
 			want         int64
 		}{
 			{http.MethodPatch, `{"name":"one"}`, 1},
-			{http.MethodPatch, `{"config":{"tags":["x"]}}`, 1},
+			// A patch of config reads the stored config first, for the allow-something check,
+			// then updates at the version it read.
+			{http.MethodPatch, `{"config":{"tags":["companies"]}}`, 2},
 			{http.MethodGet, "", 1},
 			{http.MethodPatch, `{"name":"one"}`, 2}, // no-op: UPDATE matches nothing, then one SELECT
 		} {

@@ -3,6 +3,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/mcpapi/mcpapi/gen/api"
 	"github.com/mcpapi/mcpapi/integrations"
+	"github.com/mcpapi/mcpapi/server/calllog"
 	"github.com/mcpapi/mcpapi/store"
 )
 
@@ -47,6 +49,12 @@ type Config struct {
 	Logger    *slog.Logger
 	// Now is the clock (tests may replace it); nil means time.Now.
 	Now func() time.Time
+
+	// DisableAIReadyCheck stores MCP server configs as given, even when they allow no tool of
+	// the account's integration (--ai-ready-check=false).
+	DisableAIReadyCheck bool
+	// MaxMcpServersPerAccount bounds the MCP servers of one integrated account; 0: no bound.
+	MaxMcpServersPerAccount int
 }
 
 // Handler implements the generated strict server interface on top of the store.
@@ -61,6 +69,9 @@ type Handler struct {
 	sealer    *Sealer
 	// mcp is told when MCP tokens may resolve differently (nil: nobody to tell).
 	mcp MCPInvalidator
+	// checkConfig is the "a config must allow something" rule; nil when it is off.
+	checkConfig   store.ConfigCheck
+	maxPerAccount int
 }
 
 var _ api.StrictServerInterface = (*Handler)(nil)
@@ -69,7 +80,16 @@ var _ api.StrictServerInterface = (*Handler)(nil)
 type Server struct {
 	*echo.Echo
 	metrics *metrics
+	// callLog records MCP calls in batches, off the request path.
+	callLog *calllog.Writer
 }
+
+// CallLog is the writer the MCP path records each call with.
+func (s *Server) CallLog() *calllog.Writer { return s.callLog }
+
+// Close writes the call log entries still buffered (within ctx); call it after the HTTP
+// server has shut down.
+func (s *Server) Close(ctx context.Context) error { return s.callLog.Close(ctx) }
 
 // MetricsHandler serves the Prometheus metrics (for --metrics-addr).
 func (s *Server) MetricsHandler() http.Handler {
@@ -110,7 +130,10 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	h := &Handler{store: st, publicURL: publicURL, now: cfg.Now, metrics: m, specYAML: specYAML, specJSON: specJSON,
-		catalogue: cfg.Catalogue, sealer: sealer}
+		catalogue: cfg.Catalogue, sealer: sealer, maxPerAccount: cfg.MaxMcpServersPerAccount}
+	if !cfg.DisableAIReadyCheck {
+		h.checkConfig = allowsSomething(cfg.Catalogue)
+	}
 
 	e := echo.New()
 	e.HideBanner = true
@@ -147,12 +170,13 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 	)
 	e.Use(chain...)
 	api.RegisterHandlers(e, api.NewStrictHandler(h, nil)) // 8.–10. strict handler → Handler → store
+	callLog := calllog.New(st, calllog.Options{Logger: cfg.Logger, Registerer: m.registry})
 	// MCP: its own protocol behind the same front door (no API token, spec validation, strict
 	// JSON or media-type checks: the route table marks it public and owning its body).
-	mcpHandler := newMCPHandler(st, cfg, sealer, limits, m)
+	mcpHandler := newMCPHandler(st, cfg, sealer, limits, m, callLog)
 	h.mcp = mcpHandler
 	e.Any(mcpRoute, mcpEndpoint(mcpHandler))
-	return &Server{Echo: e, metrics: m}, nil
+	return &Server{Echo: e, metrics: m, callLog: callLog}, nil
 }
 
 func recoverPanics() echo.MiddlewareFunc {

@@ -21,6 +21,8 @@ var (
 	ErrVersionMismatch = errors.New("version mismatch")
 	// ErrUnavailable: the database could not be reached or timed out.
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrLimitReached: the integrated account already has NewMcpServer.MaxPerAccount MCP servers.
+	ErrLimitReached = errors.New("limit reached")
 )
 
 // Principal is who an API token speaks for.
@@ -74,7 +76,25 @@ type AccountPatch struct {
 type Config struct {
 	Methods []string
 	Tags    []string
+	// ToolExposure is how tools/list shows the allowed tools: "" (the default, "all": each
+	// tool) or ToolExposureDiscovery (three meta-tools).
+	ToolExposure string
+	// RequireAPITokenAuth: MCP clients must also send a valid API token of the server's
+	// environment.
+	RequireAPITokenAuth bool
 }
+
+// Tool exposures of Config.ToolExposure.
+const (
+	ToolExposureAll       = "" // stored as an absent key; the API says "all"
+	ToolExposureDiscovery = "discovery"
+)
+
+// ConfigCheck decides whether an MCP server's config is acceptable for an account of the given
+// integration (the server's "allows at least one tool" rule). The store calls it inside the
+// writing transaction, with the rows locked, on the config as it will be stored; an error it
+// returns is returned as it is and nothing is written.
+type ConfigCheck func(integration string, c Config) error
 
 // McpServer is one MCP server record.
 type McpServer struct {
@@ -98,6 +118,12 @@ type NewMcpServer struct {
 	ExpiresAt           *time.Time
 	CreatedBy           uuid.UUID
 	TokenHash           []byte
+	// MaxPerAccount, when positive, refuses the server with ErrLimitReached when the account
+	// already has that many (unexpired) MCP servers; concurrent creates cannot both pass it.
+	MaxPerAccount int
+	// Check, when non-nil, is run on the config with the account's integration before the
+	// insert, in the same transaction.
+	Check ConfigCheck
 }
 
 // Field is one member of a partial update: absent (Set false), null (Set and Null), or a value.
@@ -109,10 +135,17 @@ type Field[T any] struct {
 
 // Patch is a partial update of an MCP server. Lists arrive already normalised.
 type Patch struct {
-	Name      Field[string]
-	Methods   Field[[]string]
-	Tags      Field[[]string]
-	ExpiresAt Field[time.Time]
+	Name    Field[string]
+	Methods Field[[]string]
+	Tags    Field[[]string]
+	// ToolExposure and RequireAPITokenAuth: Null removes the key (the default); the server
+	// sends its defaults ("all", false) as Null so that they are stored as absent keys.
+	ToolExposure        Field[string]
+	RequireAPITokenAuth Field[bool]
+	ExpiresAt           Field[time.Time]
+	// Check, when non-nil and the patch sets a member of config, is run on the config as it
+	// will be after the patch, with the row locked in the same transaction as the update.
+	Check ConfigCheck
 	// IfMatch makes the update conditional on the stored version (If-Match): nil is
 	// unconditional; otherwise the update applies only when the stored version is one of
 	// the list, so an empty non-nil list never matches.

@@ -9,13 +9,28 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 )
 
 const mcpServerColumns = `id, environment_id, integrated_account_id, name, config, expires_at, created_by, version, created_at, updated_at`
 
+// notExpired is the WHERE term that hides expired MCP servers (to append with AND), taking
+// the current time to bind: an expired server is deleted from the instant it expires, for
+// every read and write, until the sweeper removes its row.
+func notExpired(prefix string) string {
+	return "(" + prefix + "expires_at IS NULL OR " + prefix + "expires_at > ?)"
+}
+
 // CreateMcpServer creates an MCP server under an integrated account of env (version 1).
-// ErrNotFound when the account is not in env: the composite foreign key
-// (environment_id, integrated_account_id) refuses the row, so there is no check to race with.
+// ErrNotFound when the account is not in env.
+//
+// Without MaxPerAccount and Check it is one INSERT: the composite foreign key
+// (environment_id, integrated_account_id) refuses a row of a missing account, so there is no
+// check to race with. With either, it is one transaction that locks the account row
+// (PostgreSQL: FOR NO KEY UPDATE, which still lets other servers' foreign keys reference it;
+// SQLite: writers are serialised), runs Check with the account's integration, and inserts
+// only while the account has fewer than MaxPerAccount unexpired servers (else
+// ErrLimitReached): two concurrent creates at the limit cannot both pass.
 func (s *Store) CreateMcpServer(ctx context.Context, env uuid.UUID, n NewMcpServer) (McpServer, error) {
 	if len(n.TokenHash) == 0 {
 		return McpServer{}, errors.New("store: create mcp server: empty token hash")
@@ -25,23 +40,60 @@ func (s *Store) CreateMcpServer(ctx context.Context, env uuid.UUID, n NewMcpServ
 		return McpServer{}, fmt.Errorf("store: create mcp server: %w", err)
 	}
 	t := now()
-	m, err := writeOne(ctx, s, "create mcp server", scanMcpServer,
-		`INSERT INTO mcp_servers (id, environment_id, integrated_account_id, name, config, expires_at,
+	insert := `INSERT INTO mcp_servers (id, environment_id, integrated_account_id, name, config, expires_at,
 		     created_by, token_hash, version, created_at, updated_at)
-		 VALUES (?, ?, ?, ?, `+s.jsonParam()+`, ?, ?, ?, 1, ?, ?) RETURNING `+mcpServerColumns,
-		newID(), env, n.IntegratedAccountID, n.Name, string(cfg), s.bindNullTime(n.ExpiresAt),
-		n.CreatedBy, n.TokenHash, s.bindTime(t), s.bindTime(t))
-	if foreignKeyViolation(err) {
-		return McpServer{}, ErrNotFound
+		 SELECT ?, ?, ?, ?, ` + s.jsonParam() + `, ?, ?, ?, 1, ?, ?`
+	args := []any{newID(), env, n.IntegratedAccountID, n.Name, string(cfg), s.bindNullTime(n.ExpiresAt),
+		n.CreatedBy, n.TokenHash, s.bindTime(t), s.bindTime(t)}
+	if n.MaxPerAccount <= 0 && n.Check == nil {
+		m, err := writeOne(ctx, s, "create mcp server", scanMcpServer, insert+` RETURNING `+mcpServerColumns, args...)
+		if foreignKeyViolation(err) {
+			return McpServer{}, ErrNotFound
+		}
+		return m, err
 	}
+	if n.MaxPerAccount > 0 {
+		insert += ` WHERE (SELECT count(*) FROM mcp_servers WHERE environment_id = ? AND integrated_account_id = ? AND ` +
+			notExpired("") + `) < ?`
+		args = append(args, env, n.IntegratedAccountID, s.bindTime(t), n.MaxPerAccount)
+	}
+	var m McpServer
+	err = s.inTx(ctx, "create mcp server", func(tx *gorm.DB) error {
+		integ, err := one(scanAll(tx, "create mcp server", scanString,
+			`SELECT integration FROM integrated_accounts WHERE id = ? AND environment_id = ?`+s.forUpdate("FOR NO KEY UPDATE"),
+			n.IntegratedAccountID, env))
+		if err != nil {
+			return err
+		}
+		if n.Check != nil {
+			if err := n.Check(integ, n.Config); err != nil {
+				return err
+			}
+		}
+		rows, err := scanAll(tx, "create mcp server", scanMcpServer, insert+` RETURNING `+mcpServerColumns, args...)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return ErrLimitReached
+		}
+		m = rows[0]
+		return nil
+	})
 	return m, err
+}
+
+func scanString(r scanner) (string, error) {
+	var v string
+	return v, r.Scan(&v)
 }
 
 // GetMcpServer reads one MCP server of an integrated account of env.
 func (s *Store) GetMcpServer(ctx context.Context, env, accountID, id uuid.UUID) (McpServer, error) {
 	return queryOne(ctx, s, "get mcp server", scanMcpServer,
 		`SELECT `+mcpServerColumns+` FROM mcp_servers
-		 WHERE id = ? AND integrated_account_id = ? AND environment_id = ?`, id, accountID, env)
+		 WHERE id = ? AND integrated_account_id = ? AND environment_id = ? AND `+notExpired(""),
+		id, accountID, env, s.bindTime(now()))
 }
 
 // ListMcpServers lists the MCP servers of an integrated account of env oldest first, limit
@@ -53,8 +105,8 @@ func (s *Store) ListMcpServers(ctx context.Context, env, accountID uuid.UUID, li
 		return nil, "", err
 	}
 	limit = pageLimit(limit)
-	q := `SELECT ` + mcpServerColumns + ` FROM mcp_servers WHERE environment_id = ? AND integrated_account_id = ?`
-	args := []any{env, accountID}
+	q := `SELECT ` + mcpServerColumns + ` FROM mcp_servers WHERE environment_id = ? AND integrated_account_id = ? AND ` + notExpired("")
+	args := []any{env, accountID, s.bindTime(now())}
 	if pos != nil {
 		q += ` AND (created_at, id) > (?, ?)`
 		args = append(args, s.bindTime(pos.CreatedAt), pos.ID)
@@ -82,31 +134,35 @@ func (s *Store) ListMcpServers(ctx context.Context, env, accountID uuid.UUID, li
 // the current row with ErrVersionMismatch.
 func (s *Store) DeleteMcpServer(ctx context.Context, env, accountID, id uuid.UUID, ifMatch []int64) (McpServer, error) {
 	return conditionalWrite(ctx, s, "delete mcp server", scanMcpServer,
-		`DELETE FROM mcp_servers WHERE id = ? AND integrated_account_id = ? AND environment_id = ?`, mcpServerColumns,
-		[]any{id, accountID, env}, ifMatch, func() (McpServer, error) { return s.GetMcpServer(ctx, env, accountID, id) })
+		`DELETE FROM mcp_servers WHERE id = ? AND integrated_account_id = ? AND environment_id = ? AND `+notExpired(""), mcpServerColumns,
+		[]any{id, accountID, env, s.bindTime(now())}, ifMatch, func() (McpServer, error) { return s.GetMcpServer(ctx, env, accountID, id) })
 }
 
-// McpServerByTokenHash finds the MCP server an MCP token belongs to, in any environment.
-// Expiry is the caller's to check.
+// McpServerByTokenHash finds the unexpired MCP server an MCP token belongs to, in any
+// environment.
 func (s *Store) McpServerByTokenHash(ctx context.Context, hash []byte) (McpServer, error) {
 	return queryOne(ctx, s, "mcp server by token", scanMcpServer,
-		`SELECT `+mcpServerColumns+` FROM mcp_servers WHERE token_hash = ?`, hash)
+		`SELECT `+mcpServerColumns+` FROM mcp_servers WHERE token_hash = ? AND `+notExpired(""), hash, s.bindTime(now()))
 }
 
 // McpTarget is what the MCP endpoint needs to serve a token: the MCP server and its account.
+// Server.Config carries everything the request path decides on: Methods and Tags (which tools),
+// ToolExposure (all or discovery) and RequireAPITokenAuth (an API token of
+// Server.EnvironmentID must come with the request).
 type McpTarget struct {
 	Server  McpServer
 	Account IntegratedAccount
 }
 
-// ResolveMcpToken finds the MCP server whose token has this hash, with its integrated account,
-// in one statement. It is not scoped by environment: the token is the credential. Expiry is the
-// caller's to check.
+// ResolveMcpToken finds the unexpired MCP server whose token has this hash, with its integrated
+// account, in one statement. It is not scoped by environment: the token is the credential. An
+// expired server is ErrNotFound, like a deleted one; ExpiresAt is returned so that a cache can
+// stop trusting the answer when it passes.
 func (s *Store) ResolveMcpToken(ctx context.Context, hash []byte) (McpTarget, error) {
 	cols := "m." + strings.ReplaceAll(mcpServerColumns, ", ", ", m.") + ", a." + strings.ReplaceAll(accountColumns, ", ", ", a.")
 	return queryOne(ctx, s, "resolve mcp token", scanTarget, `SELECT `+cols+` FROM mcp_servers m JOIN integrated_accounts a
 	      ON a.id = m.integrated_account_id AND a.environment_id = m.environment_id
-	    WHERE m.token_hash = ?`, hash)
+	    WHERE m.token_hash = ? AND `+notExpired("m."), hash, s.bindTime(now()))
 }
 
 // RotateMcpServerToken replaces the token hash of an MCP server, moving version by one and
@@ -120,8 +176,8 @@ func (s *Store) RotateMcpServerToken(ctx context.Context, env, accountID, id uui
 	}
 	return conditionalWrite(ctx, s, "rotate mcp server token", scanMcpServer,
 		`UPDATE mcp_servers SET token_hash = ?, version = version + 1, `+s.touch()+`
-		WHERE id = ? AND integrated_account_id = ? AND environment_id = ?`, mcpServerColumns,
-		[]any{newHash, s.bindTime(now()), id, accountID, env}, ifMatch,
+		WHERE id = ? AND integrated_account_id = ? AND environment_id = ? AND `+notExpired(""), mcpServerColumns,
+		[]any{newHash, s.bindTime(now()), id, accountID, env, s.bindTime(now())}, ifMatch,
 		func() (McpServer, error) { return s.GetMcpServer(ctx, env, accountID, id) })
 }
 

@@ -8,7 +8,7 @@ import (
 	"github.com/mcpapi/mcpapi/store/storetest"
 )
 
-const latestVersion = 3
+const latestVersion = 4
 
 var tables = []string{"environments", "api_tokens", "integrated_accounts", "mcp_servers", "idempotency_keys"}
 

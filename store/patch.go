@@ -7,11 +7,44 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 )
 
 // Empty reports whether the patch sets no member (IfMatch aside).
 func (p Patch) Empty() bool {
-	return !p.Name.Set && !p.Methods.Set && !p.Tags.Set && !p.ExpiresAt.Set
+	return !p.Name.Set && !p.ExpiresAt.Set && !p.setsConfig()
+}
+
+// setsConfig reports whether the patch sets a member of config.
+func (p Patch) setsConfig() bool {
+	return p.Methods.Set || p.Tags.Set || p.ToolExposure.Set || p.RequireAPITokenAuth.Set
+}
+
+// ApplyConfig is c with the patch's config members merged in (RFC 7396): what the database
+// will store.
+func (p Patch) ApplyConfig(c Config) Config {
+	if p.Methods.Set {
+		c.Methods = nil
+		if !p.Methods.Null {
+			c.Methods = nonNil(p.Methods.Value)
+		}
+	}
+	if p.Tags.Set {
+		c.Tags = nil
+		if !p.Tags.Null {
+			c.Tags = nonNil(p.Tags.Value)
+		}
+	}
+	if p.ToolExposure.Set {
+		c.ToolExposure = ToolExposureAll
+		if !p.ToolExposure.Null && p.ToolExposure.Value != "all" {
+			c.ToolExposure = p.ToolExposure.Value
+		}
+	}
+	if p.RequireAPITokenAuth.Set {
+		c.RequireAPITokenAuth = !p.RequireAPITokenAuth.Null && p.RequireAPITokenAuth.Value
+	}
+	return c
 }
 
 // UpdateMcpServer applies a partial update to an MCP server of an integrated account of env
@@ -24,10 +57,17 @@ func (p Patch) Empty() bool {
 //   - if no row changed, one SELECT tells: no such row → ErrNotFound; stored version not in
 //     IfMatch → the current row with ErrVersionMismatch; else a no-op → the stored row.
 //
-// An empty patch writes nothing and only does the SELECT.
+// An empty patch writes nothing and only does the SELECT. An expired server is not found.
+//
+// When p.Check is set and the patch sets a member of config, p.Check runs on the stored config
+// merged with the patch, and the update applies only at the version that config was read at
+// (see updateChecked). A stale IfMatch is ErrVersionMismatch before the check runs.
 func (s *Store) UpdateMcpServer(ctx context.Context, env, accountID, id uuid.UUID, p Patch) (McpServer, error) {
 	if p.Name.Set && p.Name.Null {
 		return McpServer{}, errors.New("store: update mcp server: name cannot be null")
+	}
+	if p.Check != nil && p.setsConfig() {
+		return s.updateChecked(ctx, env, accountID, id, p)
 	}
 	if !p.Empty() {
 		q, args := s.patchStatement(env, accountID, id, p)
@@ -41,6 +81,124 @@ func (s *Store) UpdateMcpServer(ctx context.Context, env, accountID, id uuid.UUI
 	}
 	return unchanged(p.IfMatch, func(m McpServer) int64 { return m.Version },
 		func() (McpServer, error) { return s.GetMcpServer(ctx, env, accountID, id) })
+}
+
+// checkAttempts bounds how often updateChecked tries without a lock before it takes one.
+var checkAttempts = 3 // a variable for the tests (export_test.go)
+
+// checkedRow is what a checked update reads first: the version, the config the patch merges
+// into, and the account's integration.
+type checkedRow struct {
+	version     int64
+	cfg         configColumn
+	integration string
+}
+
+const checkedRowQuery = `SELECT m.version, m.config, a.integration FROM mcp_servers m JOIN integrated_accounts a
+      ON a.id = m.integrated_account_id AND a.environment_id = m.environment_id
+    WHERE m.id = ? AND m.integrated_account_id = ? AND m.environment_id = ? AND `
+
+func scanCheckedRow(r scanner) (checkedRow, error) {
+	var c checkedRow
+	return c, r.Scan(&c.version, &c.cfg, &c.integration)
+}
+
+// updateChecked is UpdateMcpServer for a patch of config with a check. Optimistically: read
+// the row's version, config and integration (one SELECT), run the check on the merged config,
+// then the usual conditional UPDATE with "AND version = <the version read>" added: two round
+// trips, no transaction. If another write moved the version in between, nothing is written and
+// it starts over; after checkAttempts such losses (a hot row) it takes the row lock instead
+// (lockedUpdateChecked), which always finishes. Either way the config checked is the config
+// the update merges into.
+func (s *Store) updateChecked(ctx context.Context, env, accountID, id uuid.UUID, p Patch) (McpServer, error) {
+	for range checkAttempts {
+		cur, err := queryOne(ctx, s, "update mcp server", scanCheckedRow, checkedRowQuery+notExpired("m."),
+			id, accountID, env, s.bindTime(now()))
+		if err != nil {
+			return McpServer{}, err
+		}
+		m, done, err := s.checkAndUpdate(ctx, nil, env, accountID, id, p, cur)
+		if done || err != nil {
+			return m, err
+		}
+		// Nothing written: a no-op at that version, or the row moved on (or went away).
+		m, err = s.GetMcpServer(ctx, env, accountID, id)
+		if err != nil || m.Version == cur.version {
+			return m, err
+		}
+	}
+	return s.lockedUpdateChecked(ctx, env, accountID, id, p)
+}
+
+// lockedUpdateChecked is updateChecked in one transaction that locks the row first
+// (PostgreSQL: FOR UPDATE; SQLite: writers are serialised), so nothing can come between the
+// read, the check and the write.
+func (s *Store) lockedUpdateChecked(ctx context.Context, env, accountID, id uuid.UUID, p Patch) (McpServer, error) {
+	var out McpServer
+	var done bool
+	err := s.inTx(ctx, "update mcp server", func(tx *gorm.DB) error {
+		cur, err := one(scanAll(tx, "update mcp server", scanCheckedRow, checkedRowQuery+notExpired("m.")+
+			s.forUpdate("FOR UPDATE OF m"), id, accountID, env, s.bindTime(now())))
+		if err != nil {
+			return err
+		}
+		out, done, err = s.checkAndUpdate(ctx, tx, env, accountID, id, p, cur)
+		return err
+	})
+	if done || err != nil {
+		return out, err
+	}
+	return unchanged(p.IfMatch, func(m McpServer) int64 { return m.Version },
+		func() (McpServer, error) { return s.GetMcpServer(ctx, env, accountID, id) })
+}
+
+// checkAndUpdate decides a checked update on the row as read: a stale IfMatch answers
+// ErrVersionMismatch with the current row, a refused config the check's error; else it runs
+// the UPDATE at the version read (on tx when non-nil) and reports whether it wrote.
+func (s *Store) checkAndUpdate(ctx context.Context, tx *gorm.DB, env, accountID, id uuid.UUID, p Patch, cur checkedRow) (McpServer, bool, error) {
+	if !versionMatches(p.IfMatch, cur.version) {
+		m, err := s.getMcpServerOn(ctx, tx, env, accountID, id)
+		if err != nil {
+			return m, true, err
+		}
+		return m, true, ErrVersionMismatch
+	}
+	if err := p.Check(cur.integration, p.ApplyConfig(Config(cur.cfg))); err != nil {
+		return McpServer{}, true, err
+	}
+	at := p
+	at.IfMatch = []int64{cur.version}
+	q, args := s.patchStatement(env, accountID, id, at)
+	var rows []McpServer
+	var err error
+	if tx != nil {
+		rows, err = scanAll(tx, "update mcp server", scanMcpServer, q, args...)
+	} else {
+		rows, err = writeAll(ctx, s, "update mcp server", scanMcpServer, q, args...)
+	}
+	if err != nil || len(rows) == 1 {
+		return firstOr(rows), true, err
+	}
+	return McpServer{}, false, nil
+}
+
+// getMcpServerOn is GetMcpServer on tx when non-nil (inside a transaction that holds SQLite's
+// write queue, the pool would wait for it).
+func (s *Store) getMcpServerOn(ctx context.Context, tx *gorm.DB, env, accountID, id uuid.UUID) (McpServer, error) {
+	if tx == nil {
+		return s.GetMcpServer(ctx, env, accountID, id)
+	}
+	return one(scanAll(tx, "get mcp server", scanMcpServer, `SELECT `+mcpServerColumns+` FROM mcp_servers
+		 WHERE id = ? AND integrated_account_id = ? AND environment_id = ? AND `+notExpired(""),
+		id, accountID, env, s.bindTime(now())))
+}
+
+func firstOr[T any](rows []T) T {
+	var zero T
+	if len(rows) == 0 {
+		return zero
+	}
+	return rows[0]
 }
 
 // patchStatement builds the UPDATE for a non-empty patch. Per member it adds a SET term and
@@ -67,31 +225,24 @@ func (s *Store) patchStatement(env, accountID, id uuid.UUID, p Patch) (string, [
 			differs, differArgs = append(differs, "expires_at "+distinct+" ?"), append(differArgs, t)
 		}
 	}
-	for _, m := range []struct {
-		key string
-		f   Field[[]string]
-	}{{"methods", p.Methods}, {"tags", p.Tags}} {
-		if !m.f.Set {
-			continue
-		}
+	for _, m := range configMembers(p) {
 		switch {
-		case s.sqlite() && m.f.Null:
+		case s.sqlite() && m.null:
 			sqlitePatch[m.key] = nil // RFC 7396: null removes the member
 			differs = append(differs, "json_type(config, '$."+m.key+"') IS NOT NULL")
 		case s.sqlite():
-			list := listJSON(m.f.Value)
-			sqlitePatch[m.key] = json.RawMessage(list)
-			differs = append(differs, "json_extract(config, '$."+m.key+"') IS NOT json(?)")
-			differArgs = append(differArgs, list)
-		case m.f.Null:
+			sqlitePatch[m.key] = json.RawMessage(m.value)
+			// -> gives the member as JSON text (json_extract would give a string unquoted).
+			differs = append(differs, "(config -> '$."+m.key+"') IS NOT json(?)")
+			differArgs = append(differArgs, m.value)
+		case m.null:
 			configExpr = "(" + configExpr + " - '" + m.key + "')"
 			differs = append(differs, "config -> '"+m.key+"' IS NOT NULL")
 		default:
-			list := listJSON(m.f.Value)
 			configExpr = "(" + configExpr + " || jsonb_build_object('" + m.key + "', ?::jsonb))"
-			setArgs = append(setArgs, list)
+			setArgs = append(setArgs, m.value)
 			differs = append(differs, "config -> '"+m.key+"' IS DISTINCT FROM ?::jsonb")
-			differArgs = append(differArgs, list)
+			differArgs = append(differArgs, m.value)
 		}
 	}
 	if len(sqlitePatch) > 0 {
@@ -103,9 +254,9 @@ func (s *Store) patchStatement(env, accountID, id uuid.UUID, p Patch) (string, [
 	sets, setArgs = append(sets, "version = version + 1", s.touch()), append(setArgs, s.bindTime(now()))
 
 	q := "UPDATE mcp_servers SET " + strings.Join(sets, ", ") +
-		" WHERE id = ? AND integrated_account_id = ? AND environment_id = ?" +
+		" WHERE id = ? AND integrated_account_id = ? AND environment_id = ? AND " + notExpired("") +
 		" AND (" + strings.Join(differs, " OR ") + ")"
-	args := append(setArgs, id, accountID, env)
+	args := append(setArgs, id, accountID, env, s.bindTime(now()))
 	args = append(args, differArgs...)
 	if p.IfMatch != nil {
 		cond, arg := s.versionIn(p.IfMatch)
@@ -113,4 +264,33 @@ func (s *Store) patchStatement(env, accountID, id uuid.UUID, p Patch) (string, [
 		args = append(args, arg)
 	}
 	return q + " RETURNING " + mcpServerColumns, args
+}
+
+// configMember is one member of config that a patch sets: removed (null) or set to a JSON value.
+type configMember struct {
+	key   string
+	null  bool
+	value string // JSON text
+}
+
+// configMembers lists the config members the patch sets, in a fixed order.
+func configMembers(p Patch) []configMember {
+	var out []configMember
+	for _, l := range []struct {
+		key string
+		f   Field[[]string]
+	}{{"methods", p.Methods}, {"tags", p.Tags}} {
+		if l.f.Set {
+			out = append(out, configMember{key: l.key, null: l.f.Null, value: listJSON(l.f.Value)})
+		}
+	}
+	if f := p.ToolExposure; f.Set {
+		v, _ := json.Marshal(f.Value) // a string always marshals
+		// The default is stored as an absent key, so setting it removes the key.
+		out = append(out, configMember{key: "tool_exposure", null: f.Null || f.Value == ToolExposureAll || f.Value == "all", value: string(v)})
+	}
+	if f := p.RequireAPITokenAuth; f.Set {
+		out = append(out, configMember{key: "require_api_token_auth", null: f.Null || !f.Value, value: "true"})
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 )
 
 // scanner is what a row scan function needs; *sql.Rows satisfies it.
@@ -27,7 +28,12 @@ func query[T any](ctx context.Context, s *Store, write bool, op string, scan fun
 		}
 		defer s.unlockWrites()
 	}
-	rows, err := s.db.WithContext(ctx).Raw(q, args...).Rows()
+	return scanAll(s.db.WithContext(ctx), op, scan, q, args...)
+}
+
+// scanAll runs q on db (the pool, or a transaction) and scans every row with scan.
+func scanAll[T any](db *gorm.DB, op string, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := db.Raw(q, args...).Rows()
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
@@ -91,3 +97,23 @@ func newID() uuid.UUID {
 }
 
 var _ scanner = (*sql.Rows)(nil)
+
+// inTx runs fn in one transaction (committed when fn returns nil, else rolled back) and
+// returns fn's error. On SQLite the transaction waits in the process's write queue and starts
+// with BEGIN IMMEDIATE (see sqliteDSN), so it is serialised with every other writer.
+func (s *Store) inTx(ctx context.Context, op string, fn func(tx *gorm.DB) error) error {
+	if err := s.lockWrites(ctx); err != nil {
+		return wrapErr(op, err)
+	}
+	defer s.unlockWrites()
+	return wrapErr(op, s.db.WithContext(ctx).Transaction(fn))
+}
+
+// forUpdate is the row-locking suffix of a SELECT in a transaction: PostgreSQL locks the
+// rows (lock, e.g. "FOR UPDATE OF m"); SQLite's transactions are serialised already.
+func (s *Store) forUpdate(lock string) string {
+	if s.sqlite() {
+		return ""
+	}
+	return " " + lock
+}

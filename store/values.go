@@ -86,31 +86,43 @@ func parseDBTime(src any) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("store: cannot parse stored time %q", s)
 }
 
-// configJSON is the stored shape of Config: a key is present only when its list restricts.
+// configJSON is the stored shape of Config: a key is present only when it differs from the
+// default (a list only when it restricts, tool_exposure only when not "all",
+// require_api_token_auth only when true), so that a value set to its default and an absent one
+// are the same stored document.
 type configJSON struct {
-	Methods *[]string `json:"methods,omitempty"`
-	Tags    *[]string `json:"tags,omitempty"`
+	Methods             *[]string `json:"methods,omitempty"`
+	Tags                *[]string `json:"tags,omitempty"`
+	ToolExposure        string    `json:"tool_exposure,omitempty"`
+	RequireAPITokenAuth bool      `json:"require_api_token_auth,omitempty"`
 }
 
-// MarshalJSON writes nil lists as absent keys and empty lists as [].
+// MarshalJSON writes nil lists as absent keys and empty lists as [], and defaults as absent keys.
 func (c Config) MarshalJSON() ([]byte, error) {
-	var j configJSON
+	j := configJSON{RequireAPITokenAuth: c.RequireAPITokenAuth}
 	if c.Methods != nil {
 		j.Methods = &c.Methods
 	}
 	if c.Tags != nil {
 		j.Tags = &c.Tags
 	}
+	if c.ToolExposure != ToolExposureAll {
+		j.ToolExposure = c.ToolExposure
+	}
 	return json.Marshal(j)
 }
 
-// UnmarshalJSON reads absent or null keys as nil lists and [] as an empty non-nil list.
+// UnmarshalJSON reads absent or null keys as nil lists and [] as an empty non-nil list; an
+// absent tool_exposure is "" (all).
 func (c *Config) UnmarshalJSON(b []byte) error {
 	var j configJSON
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*c = Config{}
+	*c = Config{ToolExposure: j.ToolExposure, RequireAPITokenAuth: j.RequireAPITokenAuth}
+	if c.ToolExposure == "all" { // never stored so, but read as what it means
+		c.ToolExposure = ToolExposureAll
+	}
 	if j.Methods != nil {
 		c.Methods = nonNil(*j.Methods)
 	}

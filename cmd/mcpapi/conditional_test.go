@@ -185,7 +185,7 @@ func TestIdempotencyKey(t *testing.T) {
 		ids := map[string]int{}
 		replayed := 0
 		statuses := race(20, func(int) int {
-			r := a.do(http.MethodPost, path, `{"name":"once","config":{"tags":["a"]}}`, "Idempotency-Key", key)
+			r := a.do(http.MethodPost, path, `{"name":"once","config":{"tags":["contacts"]}}`, "Idempotency-Key", key)
 			if r.status == http.StatusCreated {
 				mu.Lock()
 				ids[r.json(t)["id"].(string)]++
@@ -210,7 +210,7 @@ func TestIdempotencyKey(t *testing.T) {
 
 		// A retry after a lost response: same id, replayed, no secret, same Location. Member
 		// order and white space do not matter.
-		r := a.do(http.MethodPost, path, "{ \"config\": {\"tags\":[\"a\"]}, \"name\": \"once\" }", "Idempotency-Key", key)
+		r := a.do(http.MethodPost, path, "{ \"config\": {\"tags\":[\"contacts\"]}, \"name\": \"once\" }", "Idempotency-Key", key)
 		mustStatus(t, r, http.StatusCreated)
 		body := r.json(t)
 		if body["id"] != id || r.header.Get("Idempotent-Replayed") != "true" || r.header.Get("Location") != path+"/"+id {

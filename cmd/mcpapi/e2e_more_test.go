@@ -114,7 +114,7 @@ func TestAuth(t *testing.T) {
 
 func TestCreateMcpServerValidation(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, dbURL string) {
-		a := startApp(t, dbURL)
+		a := startApp(t, dbURL, "--ai-ready-check=false") // the check off: configs stored as given, [] included
 		acc := a.newAccount()
 		path := "/integrated-account/" + acc.String() + "/mcp"
 		for _, c := range []struct {
@@ -148,10 +148,10 @@ func TestCreateMcpServerValidation(t *testing.T) {
 		}
 		mustStatus(t, a.do(http.MethodPost, "/integrated-account/"+uuid.NewString()+"/mcp", `{"name":"x"}`), http.StatusNotFound)
 		mustStatus(t, a.do(http.MethodPost, path, `{"name":"x"}`, "Content-Type", "text/plain"), http.StatusUnsupportedMediaType)
-		// An empty list is kept: it allows nothing.
+		// With the check off an empty list is stored as given: it allows nothing.
 		r := a.do(http.MethodPost, path, `{"name":"none","config":{"methods":[]}}`)
 		mustStatus(t, r, http.StatusCreated)
-		if !strings.Contains(string(r.body), `"config":{"methods":[]}`) || !strings.Contains(string(r.body), `"expires_at":null`) {
+		if !strings.Contains(string(r.body), `"config":{"methods":[],"require_api_token_auth":false,"tool_exposure":"all"}`) || !strings.Contains(string(r.body), `"expires_at":null`) {
 			t.Errorf("create answered %s", r.body)
 		}
 	})
@@ -214,7 +214,7 @@ func TestListMcpServersPagination(t *testing.T) {
 // to a read-modify-write race.
 func TestConcurrentPatches(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, dbURL string) {
-		a := startApp(t, dbURL)
+		a := startApp(t, dbURL, "--ai-ready-check=false") // PATCH semantics with any names, not the catalogue
 		acc := a.newAccount()
 		base := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second)
 

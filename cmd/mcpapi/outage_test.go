@@ -114,7 +114,7 @@ func viaProxy(t *testing.T, dbURL string) (string, *tcpProxy) {
 func TestDatabaseOutage(t *testing.T) {
 	direct := storetest.Open(t, storetest.Postgres)
 	proxied, proxy := viaProxy(t, direct)
-	a := startApp(t, proxied, "--request-timeout", "3s")
+	a := startApp(t, proxied, "--request-timeout", "3s", "--ai-ready-check=false") // any tags
 	acc := a.newAccount()
 	const clients, perClient = 4, 8
 	var servers [clients][]uuid.UUID

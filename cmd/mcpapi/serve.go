@@ -28,6 +28,9 @@ type serveConfig struct {
 	maxUpstreamResponse                                     int
 	rateLimit                                               float64
 	validateResponses, sandbox                              bool
+	aiReadyCheck                                            bool
+	maxServersPerAccount                                    int
+	logRetention, sweepInterval                             time.Duration
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
@@ -55,6 +58,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	s.Int(&cfg.maxUpstreamResponse, "max-upstream-response", "MCPAPI_MAX_UPSTREAM_RESPONSE", 1<<20, "largest upstream answer to an MCP tool call, in bytes; past it the call is a tool error naming the limit")
 	s.Bool(&cfg.sandbox, "sandbox", "MCPAPI_SANDBOX", false, "serve demo upstreams for the embedded integrations (crm, helpdesk) under /sandbox/ and point them there (make run turns it on)")
 	s.Bool(&cfg.validateResponses, "validate-responses", "MCPAPI_VALIDATE_RESPONSES", false, "log every response that breaks openapi.yaml as an error (for tests and canaries)")
+	s.Bool(&cfg.aiReadyCheck, "ai-ready-check", "MCPAPI_AI_READY_CHECK", true, "refuse MCP server configs that allow no tool of the account's integration (false: store them as given)")
+	s.Int(&cfg.maxServersPerAccount, "max-mcp-servers-per-account", "MCPAPI_MAX_MCP_SERVERS_PER_ACCOUNT", 100, "MCP servers one integrated account may have; one more is refused with 409 (0: no bound)")
+	s.Duration(&cfg.logRetention, "log-retention", "MCPAPI_LOG_RETENTION", 30*24*time.Hour, "how long MCP call logs are kept (0: forever)")
+	s.Duration(&cfg.sweepInterval, "sweep-interval", "MCPAPI_SWEEP_INTERVAL", time.Minute, "how often expired MCP servers and old call logs are deleted")
 	if err := s.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -111,6 +118,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		SeparateMetrics:     cfg.metricsAddr != "",
 		ValidateResponses:   cfg.validateResponses,
 		Logger:              logger,
+
+		DisableAIReadyCheck:     !cfg.aiReadyCheck,
+		MaxMcpServersPerAccount: cfg.maxServersPerAccount,
 	})
 	if err != nil {
 		_ = ln.Close() // not served yet; the error to report is err
@@ -147,6 +157,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	_, _ = fmt.Fprintf(stdout, "mcpapi serving on %s (database: %s)\n", base, describeDatabase(cfg.databaseURL)) // informational too
 
 	go purgeIdempotencyKeys(ctx, st, logger)
+	go sweep(ctx, st, logger, cfg.sweepInterval, cfg.logRetention)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -159,6 +170,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := handler.Close(sctx); err != nil { // the call logs still buffered
+		return fmt.Errorf("shutdown: call logs: %w", err)
 	}
 	return nil
 }

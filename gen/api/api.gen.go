@@ -90,6 +90,99 @@ func (e JsonRpcMessageJsonrpc) Valid() bool {
 	}
 }
 
+// Defines values for McpCallLogLogType.
+const (
+	McpCallLogLogTypeMcp McpCallLogLogType = "mcp"
+)
+
+// Valid indicates whether the value is a known member of the McpCallLogLogType enum.
+func (e McpCallLogLogType) Valid() bool {
+	switch e {
+	case McpCallLogLogTypeMcp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for McpCallOutcome.
+const (
+	OutcomeOk            McpCallOutcome = "ok"
+	OutcomeRefused       McpCallOutcome = "refused"
+	OutcomeTimeout       McpCallOutcome = "timeout"
+	OutcomeToolError     McpCallOutcome = "tool_error"
+	OutcomeUpstreamError McpCallOutcome = "upstream_error"
+)
+
+// Valid indicates whether the value is a known member of the McpCallOutcome enum.
+func (e McpCallOutcome) Valid() bool {
+	switch e {
+	case OutcomeOk:
+		return true
+	case OutcomeRefused:
+		return true
+	case OutcomeTimeout:
+		return true
+	case OutcomeToolError:
+		return true
+	case OutcomeUpstreamError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for McpServerConfigPatchToolExposure.
+const (
+	McpServerConfigPatchToolExposureAll       McpServerConfigPatchToolExposure = "all"
+	McpServerConfigPatchToolExposureDiscovery McpServerConfigPatchToolExposure = "discovery"
+)
+
+// Valid indicates whether the value is a known member of the McpServerConfigPatchToolExposure enum.
+func (e McpServerConfigPatchToolExposure) Valid() bool {
+	switch e {
+	case McpServerConfigPatchToolExposureAll:
+		return true
+	case McpServerConfigPatchToolExposureDiscovery:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ToolExposure.
+const (
+	ToolExposureAll       ToolExposure = "all"
+	ToolExposureDiscovery ToolExposure = "discovery"
+)
+
+// Valid indicates whether the value is a known member of the ToolExposure enum.
+func (e ToolExposure) Valid() bool {
+	switch e {
+	case ToolExposureAll:
+		return true
+	case ToolExposureDiscovery:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListLogsParamsLogType.
+const (
+	ListLogsParamsLogTypeMcp ListLogsParamsLogType = "mcp"
+)
+
+// Valid indicates whether the value is a known member of the ListLogsParamsLogType enum.
+func (e ListLogsParamsLogType) Valid() bool {
+	switch e {
+	case ListLogsParamsLogTypeMcp:
+		return true
+	default:
+		return false
+	}
+}
+
 // Credentials A credential for the integrated account's upstream API, sent with every tool call of its
 // MCP servers. Write-only: it is stored encrypted (AES-256-GCM under the server's secret
 // key) and never returned; `has_credentials` tells whether one is set.
@@ -310,15 +403,132 @@ type JsonRpcMessage struct {
 // Example: 2.0
 type JsonRpcMessageJsonrpc string
 
+// LogList One page of log records.
+//
+// Example: {"next_cursor":null,"result":[]}
+type LogList struct {
+	// NextCursor The cursor of the next page, or `null` on the last page.
+	NextCursor nullable.Nullable[string] `json:"next_cursor"`
+
+	// Result The records on this page, newest first.
+	Result []McpCallLog `json:"result"`
+}
+
+// McpCallLog The record of one MCP request that reached an MCP server. It holds identities,
+// outcome, status codes and durations only: never arguments, results or credentials.
+//
+// Example: {"client_name":null,"client_version":null,"created_at":"2024-01-10T10:00:00.123456Z","duration_ms":3,"http_status":200,"id":"0190f7a2-7b1c-7cc3-9a51-3f2d8e6b1a40","integrated_account_id":"1ba1f401-7183-47c5-9e39-e8e257e3c795","integration":"crm","log_type":"mcp","mcp_method":"tools/list","mcp_server_id":"2ba1f401-7183-47c5-9e39-e8e257e3c796","outcome":"ok","request_id":"01J9Z7Q2V3K8M4N5P6R7S8T9UV","tool_name":null,"upstream_duration_ms":null,"upstream_status":null}
+type McpCallLog struct {
+	// ClientName The MCP client's name, when it stated one (`clientInfo.name` of `initialize`).
+	//
+	// Example: claude-ai
+	ClientName nullable.Nullable[string] `json:"client_name"`
+
+	// ClientVersion The MCP client's version, when it stated one.
+	//
+	// Example: 0.1.0
+	ClientVersion nullable.Nullable[string] `json:"client_version"`
+
+	// CreatedAt When the request arrived.
+	//
+	// Example: 2024-01-10T10:00:00.123456Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// DurationMs Time the MCP endpoint took for the request, in milliseconds.
+	//
+	// Example: 42
+	DurationMs int64 `json:"duration_ms"`
+
+	// HttpStatus The HTTP status of the MCP endpoint's answer.
+	//
+	// Example: 200
+	HttpStatus int `json:"http_status"`
+
+	// Id Unique identifier of the record.
+	//
+	// Example: 0190f7a2-7b1c-7cc3-9a51-3f2d8e6b1a40
+	Id openapi_types.UUID `json:"id"`
+
+	// IntegratedAccountId The integrated account of the MCP server.
+	//
+	// Example: 1ba1f401-7183-47c5-9e39-e8e257e3c795
+	IntegratedAccountId openapi_types.UUID `json:"integrated_account_id"`
+
+	// Integration The integration of the integrated account.
+	//
+	// Example: crm
+	Integration string `json:"integration"`
+
+	// LogType The kind of log, always `mcp` here.
+	//
+	// Example: mcp
+	LogType McpCallLogLogType `json:"log_type"`
+
+	// McpMethod The JSON-RPC method of the request (`initialize`, `tools/list`, `tools/call`, …).
+	//
+	// Example: tools/call
+	McpMethod string `json:"mcp_method"`
+
+	// McpServerId The MCP server that was called (it may have been deleted since).
+	//
+	// Example: 2ba1f401-7183-47c5-9e39-e8e257e3c796
+	McpServerId openapi_types.UUID `json:"mcp_server_id"`
+
+	// Outcome How an MCP request ended: `ok`; `tool_error` (the call was answered with an MCP tool
+	// error, such as invalid arguments); `upstream_error` (the integration's API failed or
+	// answered an error); `timeout` (the upstream call or the request ran out of time);
+	// `refused` (the request was refused before it ran: not allowed, rate-limited, malformed).
+	//
+	//
+	// Example: ok
+	Outcome McpCallOutcome `json:"outcome"`
+
+	// RequestId The request's `X-Request-ID`.
+	//
+	// Example: 01J9Z7Q2V3K8M4N5P6R7S8T9UV
+	RequestId string `json:"request_id"`
+
+	// ToolName The tool called, for `tools/call`; else `null`.
+	//
+	// Example: list_crm_contacts
+	ToolName nullable.Nullable[string] `json:"tool_name"`
+
+	// UpstreamDurationMs Time the integration's API took, in milliseconds, or `null` when it was not called.
+	//
+	// Example: 35
+	UpstreamDurationMs nullable.Nullable[int64] `json:"upstream_duration_ms"`
+
+	// UpstreamStatus The HTTP status the integration's API answered, or `null` when it was not called or did not answer.
+	//
+	// Example: 200
+	UpstreamStatus nullable.Nullable[int] `json:"upstream_status"`
+}
+
+// McpCallLogLogType The kind of log, always `mcp` here.
+//
+// Example: mcp
+type McpCallLogLogType string
+
+// McpCallOutcome How an MCP request ended: `ok`; `tool_error` (the call was answered with an MCP tool
+// error, such as invalid arguments); `upstream_error` (the integration's API failed or
+// answered an error); `timeout` (the upstream call or the request ran out of time);
+// `refused` (the request was refused before it ran: not allowed, rate-limited, malformed).
+//
+// Example: ok
+type McpCallOutcome string
+
 // McpServer An MCP server. Its token is never part of it.
 //
 // Example: {"config":{"methods":["list","get"],"tags":["contacts","companies"]},"created_at":"2024-01-10T10:00:00Z","created_by":"0c1a2b3c-4d5e-6f70-8192-a3b4c5d6e7f8","expires_at":null,"id":"2ba1f401-7183-47c5-9e39-e8e257e3c796","integrated_account_id":"1ba1f401-7183-47c5-9e39-e8e257e3c795","name":"Read-only HubSpot","updated_at":"2024-01-11T12:30:00Z"}
 type McpServer struct {
 	// Config Scoping of an MCP server. A list that is absent does not restrict; when both are absent,
-	// every tool of the integrated account is exposed. `methods` and `tags` combine with AND.
+	// every tool of the integrated account is exposed. `methods` and `tags` combine with AND,
+	// and together must allow at least one tool of the account's integration (unless the
+	// server runs with `--ai-ready-check=false`). Responses always carry `tool_exposure` and
+	// `require_api_token_auth`.
 	//
 	//
-	// Example: {"methods":["list","get"],"tags":["contacts","companies"]}
+	// Example: {"methods":["list","get"],"require_api_token_auth":false,"tags":["contacts","companies"],"tool_exposure":"all"}
 	Config McpServerConfig `json:"config"`
 
 	// CreatedAt Time at which the MCP server was created.
@@ -358,9 +568,12 @@ type McpServer struct {
 }
 
 // McpServerConfig Scoping of an MCP server. A list that is absent does not restrict; when both are absent,
-// every tool of the integrated account is exposed. `methods` and `tags` combine with AND.
+// every tool of the integrated account is exposed. `methods` and `tags` combine with AND,
+// and together must allow at least one tool of the account's integration (unless the
+// server runs with `--ai-ready-check=false`). Responses always carry `tool_exposure` and
+// `require_api_token_auth`.
 //
-// Example: {"methods":["list","get"],"tags":["contacts","companies"]}
+// Example: {"methods":["list","get"],"require_api_token_auth":false,"tags":["contacts","companies"],"tool_exposure":"all"}
 type McpServerConfig struct {
 	// Methods A list of method names (`methods`, for example `list`, `get`) or of tags (`tags`: a tool
 	// passes when its resource carries one of them). Items are case-insensitive: they are stored and returned
@@ -371,6 +584,13 @@ type McpServerConfig struct {
 	// Example: ["list","get"]
 	Methods *ScopeList `json:"methods,omitempty"`
 
+	// RequireApiTokenAuth When `true`, an MCP client must also send `Authorization: Bearer <API token>` with a
+	// valid API token of this server's environment; otherwise the MCP endpoint answers 401.
+	//
+	//
+	// Example: false
+	RequireApiTokenAuth *bool `json:"require_api_token_auth,omitempty"`
+
 	// Tags A list of method names (`methods`, for example `list`, `get`) or of tags (`tags`: a tool
 	// passes when its resource carries one of them). Items are case-insensitive: they are stored and returned
 	// lower-case, with duplicates dropped and the first-seen order kept. An empty list allows
@@ -379,10 +599,20 @@ type McpServerConfig struct {
 	//
 	// Example: ["list","get"]
 	Tags *ScopeList `json:"tags,omitempty"`
+
+	// ToolExposure How `tools/list` shows the allowed tools: `all` lists each of them; `discovery` lists
+	// three meta-tools instead (`search_tools`, `get_tool_schema`, `call_tool`), for agents
+	// that cannot hold hundreds of schemas.
+	//
+	//
+	// Example: all
+	ToolExposure *ToolExposure `json:"tool_exposure,omitempty"`
 }
 
 // McpServerConfigPatch A merge patch of `config`. A list that is present replaces the stored one; `null` removes
-// it (unrestricted); absent leaves it unchanged. `null` for the whole object removes both.
+// it (unrestricted); absent leaves it unchanged. `tool_exposure` and
+// `require_api_token_auth` present replace the stored value; `null` resets it to its
+// default. `null` for the whole object resets all of them.
 //
 // Example: {"methods":["Read","Create"],"tags":["Contacts","Deals"]}
 type McpServerConfigPatch struct {
@@ -391,24 +621,44 @@ type McpServerConfigPatch struct {
 	// Example: ["Read","Create"]
 	Methods nullable.Nullable[[]string] `json:"methods,omitempty"`
 
+	// RequireApiTokenAuth Whether MCP clients must also send an API token, or `null` for the default (`false`).
+	//
+	// Example: true
+	RequireApiTokenAuth nullable.Nullable[bool] `json:"require_api_token_auth,omitempty"`
+
 	// Tags The new tag list, or `null` to remove the restriction.
 	//
 	// Example: ["Contacts","Deals"]
 	Tags nullable.Nullable[[]string] `json:"tags,omitempty"`
+
+	// ToolExposure The new tool exposure, or `null` for the default (`all`).
+	//
+	// Example: discovery
+	ToolExposure nullable.Nullable[McpServerConfigPatchToolExposure] `json:"tool_exposure,omitempty"`
 }
+
+// McpServerConfigPatchToolExposure The new tool exposure, or `null` for the default (`all`).
+//
+// Example: discovery
+type McpServerConfigPatchToolExposure string
 
 // McpServerCreate A new MCP server.
 //
 // Example: {"config":{"methods":["list","get"],"tags":["contacts","companies"]},"expires_at":"2030-12-31T23:59:59Z","name":"Read-only HubSpot"}
 type McpServerCreate struct {
 	// Config Scoping of an MCP server. A list that is absent does not restrict; when both are absent,
-	// every tool of the integrated account is exposed. `methods` and `tags` combine with AND.
+	// every tool of the integrated account is exposed. `methods` and `tags` combine with AND,
+	// and together must allow at least one tool of the account's integration (unless the
+	// server runs with `--ai-ready-check=false`). Responses always carry `tool_exposure` and
+	// `require_api_token_auth`.
 	//
 	//
-	// Example: {"methods":["list","get"],"tags":["contacts","companies"]}
+	// Example: {"methods":["list","get"],"require_api_token_auth":false,"tags":["contacts","companies"],"tool_exposure":"all"}
 	Config *McpServerConfig `json:"config,omitempty"`
 
-	// ExpiresAt When the server's token stops working; must be in the future. Omit it for a server that never expires.
+	// ExpiresAt When the server expires: at that instant it is deleted (its token stops working, and
+	// it answers 404). At least 60 seconds ahead. Omit it for a server that never expires.
+	//
 	//
 	// Example: 2030-12-31T23:59:59Z
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
@@ -422,10 +672,13 @@ type McpServerCreate struct {
 // McpServerCreated A newly created MCP server with its secret token and URL, shown only once.
 type McpServerCreated struct {
 	// Config Scoping of an MCP server. A list that is absent does not restrict; when both are absent,
-	// every tool of the integrated account is exposed. `methods` and `tags` combine with AND.
+	// every tool of the integrated account is exposed. `methods` and `tags` combine with AND,
+	// and together must allow at least one tool of the account's integration (unless the
+	// server runs with `--ai-ready-check=false`). Responses always carry `tool_exposure` and
+	// `require_api_token_auth`.
 	//
 	//
-	// Example: {"methods":["list","get"],"tags":["contacts","companies"]}
+	// Example: {"methods":["list","get"],"require_api_token_auth":false,"tags":["contacts","companies"],"tool_exposure":"all"}
 	Config McpServerConfig `json:"config"`
 
 	// CreatedAt Time at which the MCP server was created.
@@ -492,13 +745,15 @@ type McpServerList struct {
 // Example: {"config":{"methods":["Read","Create"],"tags":["Contacts","Deals"]},"name":"Updated MCP server"}
 type McpServerPatch struct {
 	// Config A merge patch of `config`. A list that is present replaces the stored one; `null` removes
-	// it (unrestricted); absent leaves it unchanged. `null` for the whole object removes both.
+	// it (unrestricted); absent leaves it unchanged. `tool_exposure` and
+	// `require_api_token_auth` present replace the stored value; `null` resets it to its
+	// default. `null` for the whole object resets all of them.
 	//
 	//
 	// Example: {"methods":["Read","Create"],"tags":["Contacts","Deals"]}
 	Config nullable.Nullable[McpServerConfigPatch] `json:"config,omitempty"`
 
-	// ExpiresAt A new expiry in the future, or `null` for a server that never expires.
+	// ExpiresAt A new expiry at least 60 seconds ahead, or `null` for a server that never expires.
 	//
 	// Example: 2030-12-31T23:59:59Z
 	ExpiresAt nullable.Nullable[time.Time] `json:"expires_at,omitempty"`
@@ -555,6 +810,28 @@ type Problem struct {
 // Example: ["list","get"]
 type ScopeList = []string
 
+// TimeWindow A time window; each bound is exclusive.
+//
+// Example: {"gt":"2024-01-10T00:00:00Z","lt":"2024-01-11T00:00:00Z"}
+type TimeWindow struct {
+	// Gt Only records created after this instant.
+	//
+	// Example: 2024-01-10T00:00:00Z
+	Gt *time.Time `json:"gt,omitempty"`
+
+	// Lt Only records created before this instant.
+	//
+	// Example: 2024-01-11T00:00:00Z
+	Lt *time.Time `json:"lt,omitempty"`
+}
+
+// ToolExposure How `tools/list` shows the allowed tools: `all` lists each of them; `discovery` lists
+// three meta-tools instead (`search_tools`, `get_tool_schema`, `call_tool`), for agents
+// that cannot hold hundreds of schemas.
+//
+// Example: all
+type ToolExposure string
+
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
 
@@ -590,6 +867,16 @@ type Conflict = Problem
 //
 // Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
 type InternalServerError = Problem
+
+// McpServerBadRequest An error, as an RFC 9457 problem document.
+//
+// Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
+type McpServerBadRequest = Problem
+
+// McpServerConflict An error, as an RFC 9457 problem document.
+//
+// Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
+type McpServerConflict = Problem
 
 // McpUnauthorized An error, as an RFC 9457 problem document.
 //
@@ -646,8 +933,8 @@ type ListIntegratedAccountsParams struct {
 	// Limit The largest number of items to return in one page.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// NextCursor The opaque `next_cursor` of the previous page. Omit it for the first page. A cursor this
-	// server did not issue is rejected (400).
+	// NextCursor The opaque `next_cursor` of the previous page. Omit it, or send it empty
+	// (`next_cursor=`), for the first page. A cursor this server did not issue is rejected (400).
 	NextCursor *NextCursor `form:"next_cursor,omitempty" json:"next_cursor,omitempty"`
 }
 
@@ -689,8 +976,8 @@ type ListMcpServersParams struct {
 	// Limit The largest number of items to return in one page.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// NextCursor The opaque `next_cursor` of the previous page. Omit it for the first page. A cursor this
-	// server did not issue is rejected (400).
+	// NextCursor The opaque `next_cursor` of the previous page. Omit it, or send it empty
+	// (`next_cursor=`), for the first page. A cursor this server did not issue is rejected (400).
 	NextCursor *NextCursor `form:"next_cursor,omitempty" json:"next_cursor,omitempty"`
 }
 
@@ -733,6 +1020,41 @@ type RotateMcpServerTokenParams struct {
 	// §13.1.1), or, with `*`, if the resource exists. Otherwise nothing changes: 412.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
+
+// ListLogsParams defines parameters for ListLogs.
+type ListLogsParams struct {
+	// LogType The kind of log to list.
+	LogType ListLogsParamsLogType `form:"log_type" json:"log_type"`
+
+	// McpServerId Only records of this MCP server.
+	McpServerId *openapi_types.UUID `form:"mcp_server_id,omitempty" json:"mcp_server_id,omitempty"`
+
+	// IntegratedAccountId Only records of the MCP servers of this integrated account.
+	IntegratedAccountId *openapi_types.UUID `form:"integrated_account_id,omitempty" json:"integrated_account_id,omitempty"`
+
+	// ToolName Only records of calls of this tool.
+	ToolName *string `form:"tool_name,omitempty" json:"tool_name,omitempty"`
+
+	// McpMethod Only records of this MCP method.
+	McpMethod *string `form:"mcp_method,omitempty" json:"mcp_method,omitempty"`
+
+	// Outcome Only records with this outcome.
+	Outcome *McpCallOutcome `form:"outcome,omitempty" json:"outcome,omitempty"`
+
+	// CreatedAt The time window, written `created_at[gt]=<date-time>` and `created_at[lt]=<date-time>`
+	// (both exclusive, at most 31 days apart).
+	CreatedAt *TimeWindow `json:"created_at,omitempty"`
+
+	// Limit The largest number of items to return in one page.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// NextCursor The opaque `next_cursor` of the previous page. Omit it, or send it empty
+	// (`next_cursor=`), for the first page. A cursor this server did not issue is rejected (400).
+	NextCursor *NextCursor `form:"next_cursor,omitempty" json:"next_cursor,omitempty"`
+}
+
+// ListLogsParamsLogType defines parameters for ListLogs.
+type ListLogsParamsLogType string
 
 // CreateIntegratedAccountJSONRequestBody defines body for CreateIntegratedAccount for application/json ContentType.
 type CreateIntegratedAccountJSONRequestBody = IntegratedAccountCreate
@@ -929,6 +1251,9 @@ type ServerInterface interface {
 	// RotateMcpServerToken Rotate the token of an MCP server
 	// (POST /integrated-account/{integrated_account_id}/mcp/{id}/token)
 	RotateMcpServerToken(ctx echo.Context, integratedAccountId IntegratedAccountID, id McpServerID, params RotateMcpServerTokenParams) error
+	// ListLogs List logs
+	// (GET /log)
+	ListLogs(ctx echo.Context, params ListLogsParams) error
 	// GetMetrics Prometheus metrics
 	// (GET /metrics)
 	GetMetrics(ctx echo.Context) error
@@ -1363,6 +1688,80 @@ func (w *ServerInterfaceWrapper) RotateMcpServerToken(ctx echo.Context) error {
 	return err
 }
 
+// ListLogs converts echo context to params.
+func (w *ServerInterfaceWrapper) ListLogs(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListLogsParams
+	// ------------- Required query parameter "log_type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "log_type", ctx.QueryParams(), &params.LogType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter log_type: %s", err))
+	}
+
+	// ------------- Optional query parameter "mcp_server_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "mcp_server_id", ctx.QueryParams(), &params.McpServerId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter mcp_server_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "integrated_account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "integrated_account_id", ctx.QueryParams(), &params.IntegratedAccountId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter integrated_account_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "tool_name" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tool_name", ctx.QueryParams(), &params.ToolName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tool_name: %s", err))
+	}
+
+	// ------------- Optional query parameter "mcp_method" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "mcp_method", ctx.QueryParams(), &params.McpMethod, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter mcp_method: %s", err))
+	}
+
+	// ------------- Optional query parameter "outcome" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", ctx.QueryParams(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter outcome: %s", err))
+	}
+
+	// ------------- Optional query parameter "created_at" -------------
+
+	err = runtime.BindQueryParameterWithOptions("deepObject", true, false, "created_at", ctx.QueryParams(), &params.CreatedAt, runtime.BindQueryParameterOptions{Type: "object", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter created_at: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "next_cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "next_cursor", ctx.QueryParams(), &params.NextCursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter next_cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListLogs(ctx, params)
+	return err
+}
+
 // GetMetrics converts echo context to params.
 func (w *ServerInterfaceWrapper) GetMetrics(ctx echo.Context) error {
 	var err error
@@ -1457,6 +1856,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/integrated-account/:integrated_account_id/mcp/:id", wrapper.GetMcpServer, options.OperationMiddlewares["getMcpServer"]...)
 	router.PATCH(options.BaseURL+"/integrated-account/:integrated_account_id/mcp/:id", wrapper.UpdateMcpServer, options.OperationMiddlewares["updateMcpServer"]...)
 	router.POST(options.BaseURL+"/integrated-account/:integrated_account_id/mcp/:id/token", wrapper.RotateMcpServerToken, options.OperationMiddlewares["rotateMcpServerToken"]...)
+	router.GET(options.BaseURL+"/log", wrapper.ListLogs, options.OperationMiddlewares["listLogs"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.GetReadiness, options.OperationMiddlewares["getReadiness"]...)
 	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenAPIYAML, options.OperationMiddlewares["getOpenAPIYAML"]...)
@@ -1477,6 +1877,17 @@ type ConflictApplicationProblemPlusJSONResponse struct {
 }
 
 type InternalServerErrorApplicationProblemPlusJSONResponse Problem
+
+type McpServerBadRequestApplicationProblemPlusJSONResponse Problem
+
+type McpServerConflictResponseHeaders struct {
+	RetryAfter *int
+}
+type McpServerConflictApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers McpServerConflictResponseHeaders
+}
 
 type McpUnauthorizedResponseHeaders struct {
 	WWWAuthenticate *string
@@ -2779,7 +3190,7 @@ func (response CreateMcpServer201JSONResponse) VisitCreateMcpServerResponse(w ht
 }
 
 type CreateMcpServer400ApplicationProblemPlusJSONResponse struct {
-	BadRequestApplicationProblemPlusJSONResponse
+	McpServerBadRequestApplicationProblemPlusJSONResponse
 }
 
 func (response CreateMcpServer400ApplicationProblemPlusJSONResponse) VisitCreateMcpServerResponse(w http.ResponseWriter) error {
@@ -2846,7 +3257,7 @@ func (response CreateMcpServer406ApplicationProblemPlusJSONResponse) VisitCreate
 }
 
 type CreateMcpServer409ApplicationProblemPlusJSONResponse struct {
-	ConflictApplicationProblemPlusJSONResponse
+	McpServerConflictApplicationProblemPlusJSONResponse
 }
 
 func (response CreateMcpServer409ApplicationProblemPlusJSONResponse) VisitCreateMcpServerResponse(w http.ResponseWriter) error {
@@ -3383,7 +3794,7 @@ func (response UpdateMcpServer200JSONResponse) VisitUpdateMcpServerResponse(w ht
 }
 
 type UpdateMcpServer400ApplicationProblemPlusJSONResponse struct {
-	BadRequestApplicationProblemPlusJSONResponse
+	McpServerBadRequestApplicationProblemPlusJSONResponse
 }
 
 func (response UpdateMcpServer400ApplicationProblemPlusJSONResponse) VisitUpdateMcpServerResponse(w http.ResponseWriter) error {
@@ -3782,6 +4193,131 @@ func (response RotateMcpServerTokendefaultApplicationProblemPlusJSONResponse) Vi
 	return err
 }
 
+type ListLogsRequestObject struct {
+	Params ListLogsParams
+}
+
+type ListLogsResponseObject interface {
+	VisitListLogsResponse(w http.ResponseWriter) error
+}
+
+type ListLogs200JSONResponse LogList
+
+func (response ListLogs200JSONResponse) VisitListLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListLogs400ApplicationProblemPlusJSONResponse Problem
+
+func (response ListLogs400ApplicationProblemPlusJSONResponse) VisitListLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListLogs401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListLogs401ApplicationProblemPlusJSONResponse) VisitListLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListLogs406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response ListLogs406ApplicationProblemPlusJSONResponse) VisitListLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListLogs429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListLogs429ApplicationProblemPlusJSONResponse) VisitListLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListLogs500ApplicationProblemPlusJSONResponse struct {
+	InternalServerErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListLogs500ApplicationProblemPlusJSONResponse) VisitListLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListLogs503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListLogs503ApplicationProblemPlusJSONResponse) VisitListLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetMetricsRequestObject struct {
 }
 
@@ -4074,6 +4610,9 @@ type StrictServerInterface interface {
 	// RotateMcpServerToken Rotate the token of an MCP server
 	// (POST /integrated-account/{integrated_account_id}/mcp/{id}/token)
 	RotateMcpServerToken(ctx context.Context, request RotateMcpServerTokenRequestObject) (RotateMcpServerTokenResponseObject, error)
+	// ListLogs List logs
+	// (GET /log)
+	ListLogs(ctx context.Context, request ListLogsRequestObject) (ListLogsResponseObject, error)
 	// GetMetrics Prometheus metrics
 	// (GET /metrics)
 	GetMetrics(ctx context.Context, request GetMetricsRequestObject) (GetMetricsResponseObject, error)
@@ -4557,6 +5096,31 @@ func (sh *strictHandler) RotateMcpServerToken(ctx echo.Context, integratedAccoun
 	return nil
 }
 
+// ListLogs operation middleware
+func (sh *strictHandler) ListLogs(ctx echo.Context, params ListLogsParams) error {
+	var request ListLogsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListLogs(ctx.Request().Context(), request.(ListLogsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListLogs")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListLogsResponseObject); ok {
+		return validResponse.VisitListLogsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetMetrics operation middleware
 func (sh *strictHandler) GetMetrics(ctx echo.Context) error {
 	var request GetMetricsRequestObject
@@ -4654,173 +5218,223 @@ func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rdts4tuarYHjOrNhpSpZkO4nlNT9UrqTKVXHitp1OV5VyQpiEJJQpQEWAltU1ntXvMPMM57zHeZR+",
-	"klnYGyTBiy52nKQu+dGrKxYJAhv7jr0//OqFcjqTggmtvP6vHruh01nM4L8HYShToU+pDidHCYuY0JzG",
-	"8JNKp1OaLLy+d8400RNG0pnSCaNTEuZPEioiEsaMJvCEZoIKTXjk+d41jVNmBgrL4wo6ZV7f+3trMOOt",
-	"79nC8z29mJk/TRiNWFK86mUfbNEZb12xRWtv/4l363v4mfc88voijePbW987FpqNE6pZZJdUXsJAEJ4/",
-	"Qah9pDxJ89N7qr2+1+v09lqdbqvbuegc9Dudfqfzo+d7E6relxYzorFivmfm4XUvaXe01+m2nnaf7bb2",
-	"nob7rQO2e9Biz1hv/ynbDZ8e7Hu+l82CS+H1vTCZeqXleDScslYok5nne+ksWjMns/KTcHbOkmuW1FZ8",
-	"cnRKFP7krlSKER+b/5oyPZGR8vo/eTFXhhxjpr13vqfpGP4aSqFpqJXnAwtRwZny3t36S6nV7RTUyp65",
-	"NLPphF3au9wNW3vRPms9GT3ttJ51D3otunu5F+5HT9jT0TPP99jNjCdMZePudlrdXmu3e9Hb7e8f9PcP",
-	"zLhApt56aj9xqG2minv+/i6bZVn1jNGoJUW8IN+ml+czqZfuTfei2+vvFnsDcnXGcBx3d/BvIDO4QyBI",
-	"CZvFNGSEa0Vwc+DPmo6J2SBFtpSWCYtILOcsaYVUsWh77d6a6Xu+dwT74W7vUbG9XzPD0GZr7Zrf4Ppc",
-	"HsoXdB7KWW09OHOgEmgCO+dD+JddjPkDUZouFKGKcE24ap59jQHf3eZffyMSpnTCQ12dwlReM/dz2XNc",
-	"CqTjhBHgsMUamoFSKXMj6plb3yop0GTPLyi8FzEVJnxmZXpAlE6kGBOjJvQCKCFH8PGEKZkmIXukSJgm",
-	"CROaXLNEmfltnb04Igfdbof89389az9r7263ybEm4YSKMVNkzvVkKNg1SxYkYTS2P/iwrozook3eKAZ0",
-	"FSQ4HrVODL0CeMb885UUzP6tPRQgbmAJvL439HaHnud7KpywKYUtQJ1sKCjGsPfHEZvOpGZCw24vWFRf",
-	"/GnCFBPaN/sb6CRlgU/mEyay5c+kMDNU9t9mGEMcKgijScxZQhL2S8qUhhWjfBhBCfKPhwtjNIJ2afrm",
-	"S6XZM5FODQPBD+/8htW8lKHVwtU1XEwYmVE9yXbNKrJ898qf3il0TMvqmJ1N1MvONJztbKjGVu3KK3lu",
-	"dEIDH8ZzI2iBkC3QGoFPFBchK29FSJOEM0UoUSxMmC4vLnu3kbb5j430ffv27SA1TKl5aPROI5lp8YQR",
-	"AvgGI1qSVDEUiSdP9zvb5Ul9xWgCjELj6f8aetNwRmd8Dffe+t6MJnTKtJVdh5+MD9IgxVcMWHMh04SE",
-	"E8lDRra6//rn/+3t75NZwoWmlzEjg/Oj42MjjQkNzdjbRE+oJlN6BURF3iGKjmBZCdPJoj0Ux0b1kUuZ",
-	"Gq0kkctoHLPkkSJMXPNEiimIkaPNMg1mWBPl/orNNOntkYlME9Umg6GA8SuiY9aRvQt/uJTRgmyBQTe2",
-	"hCoyo4liEfnu/PWrbSuVKKEjnig9FL2bm5xjfBy+EEjdytRBn1iJB6cQVq6IkHrCxbhNXhst5Y6khoIm",
-	"DFbhEyUJHWljB8nezU159lO6IJfM8ESEH6cklEnCQiOVZjVtcuE+j8qSmi+zBJcrExRpKtScJYrs9XqH",
-	"hBJLrwmPWbHeXAVxRZTmcUySVAguxkMxp8Y0j2RilOxWOjOb1+0Y0ZEiUtuwXyKnINfmu/knOwdVrbs3",
-	"6oY9+oy1kFitSXqpZlK3jBMI3ovrFFvDXFGEJa6f0puXTIz1xOv39vd9b8pF9u+uEQCtWWLG/I+fhsOb",
-	"Xqc1HN48ff7uL//uNQnw8QhMRYNozGbWyGeEAgPEl9q4wBjKwJBTCma1aibfxuQNxX//V3e33W13t30i",
-	"k4zDHgd+dVDCbowf1CavzdbOuWIZf2WWsk/2ur1l1q2ZoNZOLqNkt9Pba6aPsafLaASbTnY7e7AYmWpC",
-	"kRPvSiZDkZwgQ+H6CUCz3nabHGWyPGf0Kl6ANAVvd2DZAZmaKTJFAvz3XYlTeA13plA1Jjv+utkMHH+d",
-	"2dp6kFbW/RtHWV7f8PukWElzKOB7hod5YnwZo7zcFY5kMgX3Pk3hyQYfgk+5bl5STJOxEQ2RTi9ZYpbH",
-	"NZsqawTSxMSjsM8zOi57FL2Onf8vKQNP1S4gho+5E4zYiKaxxlem9IZPjWHudjog+fZf+byBANaNz2PG",
-	"9TtSBADlndg4AqvvxIeS/RW70UdpomTSPHk5o7+kjASC3ej3ITwYZMuZJeyay1Qh3cnrqfGWNaj0wgDg",
-	"bwOC7xI94WoobJwW8cjoHMKVSsGTTdjPaIm29jqd7ap0nfw8WLw66sxPzjs3Jy/+enPytZzD/15Ir3mf",
-	"nVkvV+5Pqsq9weHJ7ax5+ysanaG2tjGPsdzmP+lsFlv/a2eWyMuYTf/ys0K/2M0UcXFNYx41pFXg72TK",
-	"DKO7gVXENOWx3RPHpto3gJ2SRBp/7Cfn6WlqxEZqY/JN1OX53kwa5k2Mtw1Eun3ne0pTnSqvv2fYXXON",
-	"riGNSLbMnCb0Uqa6fxlTcYWEKWj67wkbeX3v33aKDNkO/qp2TpEY+EqdyZwFTWlsmJZFRlXb1R2SABcX",
-	"EDNlRRgNTUQxYiIy5grJ1fZufROGj2Ibzt5rY17EfDypRMMXNW/GeoVcgY80oeCakREXXE1Y1Lhxg4aX",
-	"K/5H4SRxQWaJHCdMKbO1xf4cFPuTL/Ujbs5g0xCyceqH1ieMqUaN58T7Z+aX1mCkWYPiOUcf0Ch44yWS",
-	"SzaSCcPRjP/raoVuQ6hSqOfMdCaCxqilnxtOujd74Eg1wU0Fu5mh5gJObeaA+nNEhuCxRO4u77tSmE2e",
-	"4OzJczv8x9vyplkKJ7vWJq8kyShBcHWKmOgj4iqMpTKrQbv4RpigVCb8H5jfeChV+UoSlYYTx54SLa+Y",
-	"WKoxqw8adjUSmyvPQsK6Be1L0//IKrBphqm4EnIufJJIjW7cnC58ErGYgY0EmTRBlH0RNGbV59vGeE1p",
-	"EhQ5uOCwkGWMqcBqG71akdO3b9+2qrmHpmXaV3aqqYpbzKvoQRiyGYT592QEUR3DEUASxtx4/ZAuoPCU",
-	"wkDq7ycvlzAFeBs2EuKK0GvKY8hCwHtUEXdiZkJlNnlSsMkrqYkztY/MKAF+KiBIccJuwjiNmIKMAyY5",
-	"YAUJm2H+ENNB4LI5awYRfSX1C5mK6P5bkr9eF87sS5sI5TyzoGa4MqH3yoTGD350f8QyRiQx64KxsrFt",
-	"y9JLGT1PZMRHvCmdWxoYbaVxHMyANlod82smsnyzk2A+JEJibsZrzJmvkkd4xib8F7Gk0YWUL008dc89",
-	"187rrgRiZgjUl4nYbHy12n+Fd3IXld2EjEXkyf7+7hNyudCs7Pp0dwtGsEshF1ISnM0nclAx66AwIjVL",
-	"pYI82SPf869g/08TcFy4efMF5fG9rZ7StKrkSuyDCZrIJqG5BgFK8GxqrbAZrisPYLYsOzzJmTDL5ZR3",
-	"oefsgrNaYpf7iQSzMdNjmEgKVhajQoIwtTUvFv9h0mQner/9nRVvu0Jk/0wiGaZGqdxLdVpexcPZTve7",
-	"gx+f/rX3t93vn53svdo/fXL29PzZxcGbv31WJTsQC3Qt+wTP4awTIkcEJ0X2Oh1I+F7Ka7TPNeLYnOfe",
-	"/tNtyFkPBb7KFJyN5vltQeSMYZUAeKloIZk9MyXgYhWppEM0k4aPlKYmCBnJZChsmhGT6+BmoMuhyIRe",
-	"w3jWVTYkQ18K1pV/uj0URkMYL56H7I3I/Y17clBaHqGsJyKq6SXFw0H3wWXspHBWcJZo4rqEJjxeuK+W",
-	"4xNHFdsFkTelz3xUJVBeXWKcVnTcjOssiYrl/DcSeV5IeULFwmZR1P1NrhmlwRxQbU2tIQW7mdDU8H3z",
-	"NktJplQsMlOWB+d4UtS15y4lZd9zsg3mfTMLki/mY+5ydbJ9zPMX67UZyMHpsQ2XtmTig9xlrzhnBRDl",
-	"DQU86Ocn0Rgy0ChKmFLbJQq2yZlDm8DhmCA7n8Lc5OdhqwcIq9PKECX3HZOQOW2XpLMqT2H6FhPRv4mI",
-	"ujSzKVeKi7Ff5Bf9LLwmwDTX8qrmETxI7PtGzBIZMqWMjnoOZSz3dRqo0s+x5Kaaf8JKnCw+MQ82blqR",
-	"AEC3+5Jlr4xSnSZsZRq5+nA5l+zU95Qyyr2eu/sOKYilxadLLc9ZHLdscvky1SSkwqbGYQdY1IfamRop",
-	"fTx5Hop61jNhzkF6wxm5tfpvhEpnM5loFp2wiNOLxez+dj8fqjEEA9/EOsPfnb9+dYcgLCPEspxHd9/d",
-	"ynwaBJZEYE2fOAyDsyPhHPHa5A+LyBQmZWaj2l4xAaBhpTiXRhjD0Pg0Mf6a5qyoR63mw51y3eycq55z",
-	"e6SK+t7B6bFPlDE1wCXoFmopY0gj4GGmGorCo1dt8jbhmkGVZN96qbZWkYkwWcD6tgbPz1u9/Setb45O",
-	"SCoiG3jjEI+UrUAaiiu22IYaEih4s04uiw5JUKnADYhmcazIfMKAjQ1RzYeZrhzDfVjVcbe3ayRi5lA6",
-	"G7ApYWKTXOYBNO+B+VJAAvwhIFuZzTHLT1ilvMmdonvI3nu2qqBj0PqRtv7RaR38j3/79/85TDud3pNH",
-	"j//S/o/3wf/+P63GEo/sD9UlBJdQX2W8BmP+g4G1fiBhfWKrr8wndkMgGfwnCw6LBeKbuqBFYIgRFAcy",
-	"8B4s29aS4TdzU+a9cymS/1hbgaMmqruAzOR8KR+ucX9LtN7rHKw9YHWPsH/CX7P5FPVw8vJnBqddcyMd",
-	"r0W8wPPuW98V6NOshuROUi3Y3JVsUKK2gBhpb+VPCqwhCUQaxwFGjVApy7UrtT6J+RUjgTOvcpFl7tjl",
-	"27GuTN98EIM9POP/IkB/UAEy+/3JBehrPFJaVb9C83OnxtrdX+/QS1DT/zxaVzmz8tub1s+sr4Zxqcij",
-	"Ou1ufe8FZ3GUHyKX5/za2MxSDQdSzvotFYLl7hhOAA4bxCONNWa2sG2cxjQxPqkJUs1HSk43ltvvaDpW",
-	"O506WbMPVKf51vqIcyitt6eIZYrebUo1UcjnWC8FNk4psb/bsuSDTnfbeFGyVAhpnDxQtuaP0OGRlR1l",
-	"xceV4vEyNdZtbzZFPyNT02Z/y2isJ0tkWlOdz8lm0Co7nLnOnryq707247Jac3kVECkIJb1Ox9VO8qqs",
-	"kOTV2rXaTzWtsLHXq87VoRQCKwKsi2s7DZwWrMraf6dNYNVdcpdR4wI+ZYRqMp9wKx31UAAPHHCQitJq",
-	"pkmupMxUW5pPWZOA1ShXl3F0421QBFOZyDiyhfRuDMN1Ea5g9bfzANeKxSMItkoBRGkt6JJkLo2UMaMQ",
-	"9zbp9TeC/5IywuEDI44q8gHLVdco+QrDNAm28wAeBmT048qRAz1JZDqelOdo2a/m2xT8WP3gDzJNiJyL",
-	"BoKEqdJyyhLX44T+H2FiM8NXcNJVnoHL7lWfsTYvVx7uzdwxVZrYkR6Mw+u2uLxxLk3r0lBqqiwtcyMV",
-	"aLv77hNErGHiX++grppUkSvvq/IobobjwVm+X7LIVBAmdLKwXJvV9j5SpUFDqmksxykjW1TkmVcYA/LG",
-	"oyKPttfr+ZbrsFETRrWpWsFUrSwYieh4zE/21vjLHyqRZRpdsliKsSJaLhfFauy0ht2d/dqIY19ytcRw",
-	"z+gYtqnOmKrCmW6tNLRoQtUz1MT/9K6esnGfbmIpW+9tKWceh7m4ysyWFYICyUr31+qsbE6r2NhZJMk4",
-	"2n48joxvCdW85nPQSLBOmuo+0m2R6EwSuqhtoJ2kXyLTRjt5v/zFlCVj6GYLJ+hTP909eLJd8dEcnYQN",
-	"ZNgQZ8IUhRlKLIyoO3Ku2rlr4uKjKjek1mp5RsWcoylU8jeIt1ANf1aJ7hoOvW3Y5e+UFGez8IQpRccr",
-	"DAsO2BQxtc5Oj0iv3SFTHAPTNlCQIKRRUrbrE86ysFUBtv/k6LQhTO/63s9KimQWGivdNsESNkZ6fU9L",
-	"GasdwDCobRLLwt7Np2/E0hYRm0h4BGVCSwLiUEbM67d2e086XTMjSy3vBJs28yoXr4nGfGnJnT0AisgW",
-	"JTaulQmhtp1o+5DQS+B+Lkq0VIfQMmH+bGwcrAHLVMwINN+J+UQq4886FbvmS5eGNberJ7tl5rl19mFZ",
-	"GNhrdwI3/DPbVYr/cP9qejLb0Caa2C5YNzdhSOKuvtITXjBFU7RvAnJ1d74ouogzM4ETK7NF02YXRuBu",
-	"X8T3cOEqDUOm1CiNm9mx/t2Kks+2rkmvl4BEagX2Th8YOTYeTl6TDjHWjCYaD4ZqAvL7gBtB7+F3Ay5S",
-	"s0U5mVeZoXyLj/DxCm3Xx1OVIr51SQJ3gzZLErjbWJ1OkVpNlZnARObYDKs6FTdkhrVBuMstDakLUT7M",
-	"RPlQWs4UmcvkCio5CjPOjahY2bEDV6nYiH7TSMW1DuhmSY3scPgDWz43zmZUBGcz7xg9Y4cPHSCFj5N8",
-	"aT6o+jadUtFKGI2gMgTCwnUEbJL1D0xwVARyg8SGq0bun9gAovhLu6qtOioJTUm475buqOqtu8Ua56Gc",
-	"gQcFoYVryAYISZQVoFinKu+gyACEDjGHdSn1BMpx8Tk/A+SByoilGUGs0ptBjxkJrBG0oDzG8gUklNNL",
-	"LhimEgavvq4VL9zfcpaNRD7OaisB+E4vrTeNn9j4hdv1u/fh4aIckQA5LKjtoe0gWnYUfpgpYDwEV0MB",
-	"SB45phSLCuc6ZvQaa65TkdXfZ69noj6fyJgRXGs2JjDKqk28IyLXymN0Z0/r6tNEkQ72VnMdQFYnbqGy",
-	"SmqjYa55+mFl9qrxaP1d8Z/v2/3Wu8eNp+pTenOM39jvLLVtNodR8Gfz4jMYsvusvL4Zv7HFr5a1+yeE",
-	"l5ivh/HlN4H4W+oaP5zb+8HO3OGSctQSpATN+2ONdnogb+8TOyirQYVWuwows3fr2RS8PxrHr0dQxLvR",
-	"Xnq3/oqylQC2LMiRr4I0iQNymfJYk1Eip1D99FVm0DOjMS/vPOFqKLIQw546IivY7maEuipyMdTBtMuh",
-	"4wDeDzARbcg8FLk9sm27ZELVBGGz8gJfNZFzQeiYcmGPD8qsj3XuS0p3ShWV+GHAEyzKMjf9dplBpuHs",
-	"/S+7L7tJJzrqTHrfTTtRJ/y7vPhl3E12r375cfFj5we9Pzn4bvqyN3/2vNG/TeLmWb85e5n5Z7bRwR7j",
-	"GKIfGpECpcIF2nRcVGl2E61n/Z2dbu9pu9PutLv9Z51nHQDau/u8i7Ag4d4GGdN3jbo0XuQhquupF03w",
-	"xf7AFrw5e+lb6sMGSVEr0FirhP+ECRMrC/dgz2XlFS6lgGMfkLlKCEzrj8HcMuvf4vHXpmBHH3RM5hDh",
-	"IY7HXCvyQMdi+ZAf4TjMjVnvcgz2UeGAH8QXy0/DVjlk6JaWu1zQ3XJ586M5XGsZd3kps5n3Ms8L8H1z",
-	"k4uLKE+ygep398dqjOq0gdey/HBkBOi9VJCsV7nWxrysKLSp3+Wzon3dqbp0Dh5gUV9qsUfqxyzr1lnP",
-	"HNuFVz/7QibYkohOoiWz8pvBwgoU6XxKG+k6p/r3th4/c6E0FSFbj4OcrRhh9JAjMiwoUj19+xSwyA0G",
-	"pIARWF2bna1ly3hhwd9blo1ax18H29hzYHvFwCuL5ZjEUl6ls8rJwiqkgtrslhXPmpl9e3FxmsEIhDIq",
-	"K3Jg+hzfcf/gwMF3RIGodNzmItKATT4xi7IteBk1rriAk1W7qxW45SYpW9cDMSBvzo5JwkYsYYjWQXVx",
-	"1KDWf9UV4w17B3DN/qrK4SJR2TBjSCPKUZYwQ9i+rTxji2xhZ0gC83Tgk2DMdAB4VYaWdGzegKxun1BI",
-	"DA/FjCrFFMaWht0KRBSLvV30Ak4B9Z1NEZsspIq1uFBMKK75NYMitgX8ZIM4vDQAq1uHorgVwELoRim2",
-	"RjJFokTOZqxAkQZ3qaUYE0QmEUsAhrlNjAmYzvQCiUHjWM7VUGQYzuWUZjX1kyujYhftA58mWVZz4xQL",
-	"04TrxTnAisPUsARokOpGzF6n/zqrEnSwuLNADsF4EXbcPo0/BWRLJogNziJyucAqQERhVNoekGcvgj0P",
-	"ttvknInIBLd0TasQfMm2CuFOIFx6Q3+PCVWwH5WLkcy6dilCTFqPzk5jSjnE1CxRpUhH9Xd2xlxP0st2",
-	"KKc7+LT9P6/W6HpCBR0zVfLSl7eaqnohPpnFVBvnqz0UQzEQ5PHj+nuPH2fgyBuU9pMtV1ylYEORlUI+",
-	"UlnouA0c//hxMe/Hj53aSGworZ/oGCFSRpUoexInR0OBySEZg+s0OCZ0bPyJKV0gmL09sGjnB0CDV19n",
-	"pxht0BjbbfKclhECc3T+oXBTBUWKIGQNOauMU212ChIrpcwXJFPMzNA1BpofSXFt1LMUqj8ULfK8jAVD",
-	"BGPrmtly6cm4lAysfJRJOhTElaxDbDBGrCOuiWJGJyb53RdcIbEtVD7VZbHENeZK1WwFyRvbnSdzIHZ2",
-	"Q0MdL7DfkWYwC7DXW3udve22Wf5Z4d7BBiQMu4C2gmq/eXBIgtPBxdG3AaGxkkTTK6bMHEpPQnjXgvAO",
-	"euQDn+RBXpu8sTVYWUhHAWgDcYVhOhd8amdh3trd3T0geYRifE/y5uLItvRrMpVKkykPE4nAH2SWsJAr",
-	"RPTJdhaLwzhwa7Cskz9oRi76W+GzomsL5gK2tdFx5SJHw/UzBP9ST1XeSJUBEVT6p8zQRQsVKL+Yh0wo",
-	"t7d7MKPhhLWwtqysyebzeZvCz22ZjHfsu2rn5fHR81fnz+GdwmvKdOO//vn/XGGcgpIDYgxOjz3fs/Bj",
-	"Xt/rtjs4gpwxYTRk39ttd9q7Hpi3CZienQk0Zv3D/LexmEsw4xXpdTrOlQQWfgJ2KubXDMLG/IRay9QW",
-	"AuQIQ9g4b4RVyCJJmgvyceT1vW+Ytm1iFZjoXqezAuShCdxBXlUwHcwkXQSHUkPZ5rAKdn5LUBVqVDHE",
-	"3+s8WTZqvsidMq4nDG5R1Ne9WQA9FK6F1//JRKf56l/yayaYAqQhm1Z5nVEebjHymyKjpSzxMmsmWGZF",
-	"l98cUkqLkVMwz+g5moUPBeIvhFJkoHTG0Uy06hPjr+KZSRVAPcOrN4p4bC+FM88cWsQHzGEMRS1LCBJb",
-	"ZkGztFolufLK97QsOQsqHtlBCP5bf+2DDmj87bsP5voZHTdgmOULdvl/VZL2d9ty+O4Oktzc+dEg2Gt7",
-	"P0DGO+sl1QG7h1e6618poTzdW5fs9Q7Wv1VFWLv1vf1NVtWECQ7v7q5/twHD796qz1F2gC9b2yhH+R03",
-	"/AonE7IpBj+ydwY1NoCsRLLFKMq4MjW8Iy2HYkqvELnM+HKKjli/uPyn8bIk8ENqNyHlfQpNCg0nX++7",
-	"uatGq9xMhcoKWOUrGS3uqKfsjUJV2CUb/rjRk01C4HVXNlBSK67x3LinxqLn3KGJ8ANUiz3VuC2niGzf",
-	"QkXnd+9Iy7AoVWiaU/ZoU+vV/Re0zAFa3bWN0IJLL+oKfExu1+7hMzFsVrOwfW+sWfeqwJZ7V+CqVxtu",
-	"F6zc0rfq7fw5INdv3Eh0NjAS+U0Z5oXuBhq+CpUN7+1vsqYGnDcwZb1NXq4DBf7pzCDqnGajtdYUNgcE",
-	"O7/y6BbtY8yaLk9E8JtlllLLMSIpYKydQ7a5+Tm4TYHbmxugKmg2FLa2jVCNlScEvmPzMlAO5Fxnt9cm",
-	"b1HDZJDVvo0DMuQbrDHSQwFZm/yqUxYrRva6ve0mM4orewAzaq+vewBnPyqQhsr+fh3rZ/Ul05s77Hew",
-	"gRkO0uaGgkLCuZytnbMkX8UndrT3NtKhL7Iuynsq3W5vE/muYeH/6bQZstM9tZnfnMY4gyMqtSydviKP",
-	"4agY53IJQIWBCznBYSmh6uN1IhabnauGKxibtM43TD+EyiluhHwAteMkh36L/uYHXUWwu6HU51eT/AE1",
-	"0p9KrXzD9L11SkUKP9P9oR92a+U7OAlouir2lCYmqI4Xtm9vmVO3BScmJ1AmCFVzzglSnwR5LB2QLToU",
-	"FjRAMa0I135WIwfQEeYvCLAblMB0t6goOplq3VNQCW8f9itdVGbANhlgHbx7iJU3Th3mOANYs2BreIei",
-	"fOSFmDp4kyY5Zxp8T2eS9mSjATaYXLHFUGwFJ0eng9Pj9+fPj86eX7z//vkPwfZhbgCMASqbh71er8GN",
-	"tfdshxMLs62GwvqyZJkrSwb2Dbxpw55dZle4XDE2UyQoMqt5Z8JQoN1qskpY//fQvvB9c0kbwJ3kNslF",
-	"hikBO93fMtlK0VvfW3Wu+hud9AbpqD+Ye0Bo3mqCV1JA3z4w9Ad5Dl/ikjwu+ZIW+i17PKi8Hzot1NRC",
-	"c7szDWcbnCGXeihGS6KxdSfHCNw/FB/j5Ni2lwxFcXJMLjA/ZSaA5fx4UdayI+W8veB3fJQ8QFLZQpm8",
-	"D8fq0fIlhaXT5TUNOO6x8xdUno+BynOXY/FyB9ia4/BSD9iXWPgPcG7eoJDXmQrn8aa4eF0QUPXljr8G",
-	"9bX2KN4pgYMWq2Z0RgtVBgvP61Ybr3dxW7Oh/SJNYrzc2da2F+2vE5YwuL4QPEmokCdCztsEjRoXOQ6I",
-	"eXMohInCY65Y1CdFNXzkN1TC+0tK4IdiKFYVE5BaLQGuPcdDa+yvhkXQoUjs2WbRGV4iFZ3mZbyXqSaP",
-	"HwtZ6mQHUj1+fGj7z4s+aBP5nr4+vyD/+ud/QgvNr8YtwDe3M6NLSarsddErKhiK1sjPWrmQMBrhfQ9l",
-	"05inDlyezGwUtrHnVsqtXvjs0BX3sAyfqJrBJW8Z/6O5U/2h6fopHIll+/Wlf/0+/ev3ZeWlp5RLcAXL",
-	"mjXrdELdykV+OzzIwWGOvmGUYUMFSp8YyQm24TJpwTickGfaVcgEtWvtkswjqCo/kkInMl6Xp3glz436",
-	"N07Cl3qZz+ZNfimw+YMW2JQa4Zvd4rtnTu5SbFN869BBAyoBQ21aPDMUm1XPkDsXz3yAB/dZimZKu1ou",
-	"ltnsbq4HK5apmKEv9TBf6mGKepgNlM8G9S8Oiy2/6qDk9lQuMYLTyqFYUhJDHrAi5kP0yINWwqgclnzl",
-	"SZcD6nN3B3W9SvhS8PIlyXfngpeNlMYDJPLWn1rknJ7l/e5QjuIorRVlKPYKJHZdYNXoucRrrYcC7rXG",
-	"65mF3u4PxVC0yCBrEa5AMHNFYjZygXfN03gLap/kd2LkZSpc58C+EBJi6zQWkviEYi9xAbaEZSt2UJtB",
-	"hJvUbfkLV4jHFRWdyQWEcJvUevlN8Oi28kO/ch2ImGqLq6EItcjBW0XKEhvSZYYmsX1YL7LxzcBTCm6m",
-	"0/LvwhdjXEw1ifiUCWj6zubWJ+XxLExxiwRFpgSoi9haRYd5VkZkQuwZVTq7aNuhc69XzBeLjMxUue3P",
-	"d+ZaxuQyX3/TVBiUVxFtBTwKfKhUykpnfPKvf/7ndqlJ3pYMGaa6yOsMgJ+0nPKw7za6ZnwtRyTiI0Co",
-	"cYqW4hg6+AkbjVio87IeW8NerevZCn69DQCEDPxWRdgvKY1JjWfUdu77Q3u3bTobihy3gCp0/33bwG3T",
-	"E27FkLCN8WjWCWxiJfHOVX1YnAXQZn2hk82tjCqIEkrzOK4HI8HjYCjgolXQE4vsl+1DAvgLc65YTquM",
-	"dhlDOEVY3V7Rh2e3Ka+Lwtsd5XRGE66kyF+HG4GBCQw34j4TpdlseSXVQwVG989pZ0hxK/0YUKtn+Cw4",
-	"MnK24UuAbwQgq7lG2OzFN8Xz9/Cd7lea9Uenxkeo+bLaoB5UW0nFCgFKkLQWGqUCAr82e58gQGRYA4h0",
-	"EvhRDhD5R64CaMRf3KAM4KOEH18K6r4U1H0pqPvIaeCdHFX988RkjbUY3/BrVq3gs3q9BiCe2FST8bxz",
-	"l8o8CYdbvs1MG80i42goVuSvD8vVG5nPh2UIjldq3FA3KeUks7FKQTVmsqEiwkSJc0kSGkI0Zx7nUqgM",
-	"+5yROReqyZ87g5Fz8l3YY+nPlu229wEsNcy2lm+UMDW5xyH6nxzS/Ud9MHvbu/nr9dOXycme+P6Z+mo3",
-	"evFk8l03/GF/fNFhb3r07Cl/fTBffiTeu+g8u9uR+F2++pGPxLMqDLjSZullAdUT8fanPsj+4k78ec9J",
-	"zioVaTXk+pWmGuwvvHfbYHxXCUfllhPALueiKCz80PtLGloBM/29vBuwhNH+ZB1G+zugADMBp1paxn+C",
-	"v2coSKeJNLaCpYpodgO3DU2p7mfA1opcuuCdAFgKOHw+iSlU6A3FhCstxwmdKr94jQsyivl4ov0CUXAm",
-	"ZQyvc6V5qHzyjSRJKiAzSAFeEnzTNnllYQetX9Emb+vYpACEm6Potlp23S0aRUngE/tPLAQ1L0WZMwDe",
-	"w1CY55jKskhwC4QxraWD9cbDLEvftabekHNnFlNeM/LOFrklcyM2JzEXmFGc5p/JAJEQTPK9sTXvMzK/",
-	"5+I9kpl0h6KSZKjk4ysbDVcJgqaxe06M6dprwJ1vNitZFtROtP0JdemDIi06dClovhRz0eJytjPfrVHE",
-	"LrIS3NczJganxwX4KVUkyMdY0KnxpKkCDNMMZsnqs4AoUEWYhs1V1Cy9jHlIQJzenL0sRMUidDbzrJ2H",
-	"+cyHA3Vmi2nwUTNsaijKyB5zSzEsinQZH3UzBNSKZ3SHS+RFvg8wUun2ieot142sXt3G3wpI6IVRW4PT",
-	"40eqzmlwvLa9CSsbNlzJyrWxQV1mmtjwhfmr8nNAZKoIm16yKMJTpDyEzHnbMLTODzeW8rb56JhqBpfB",
-	"Q0U2Xuc1ZsKsRSaKhFSYKchEI/Q5XMPJ1d3k4ofBycu7yUVGsweRi4zV+8ifQ2HEpD8UhICc9MkmMMLm",
-	"cStFfQJCtMYeLBUL0EiGJGAnNrYHv0shMctcKSQJo9FiU6hl66M4CMr4q2F+LiAPgUDaPoHqu/3Obo1R",
-	"yUtJo6G4pDEVIdzKNJFpHJFEpsYrTuhoxEN0ZeD+URqZeA2vXlFL2NyExdyiCT8wSrMZevHRUZoVBhp5",
-	"p09BYTi6pdHiA7jtk4c6SxjV3aVmfiy/XL6E4qd3cL2RDYbqwc6AxDKkcaY8yt4ztiKlAoKcFSkNyHDZ",
-	"udUavapXKTTcznBoz4mN46garqSzcVFTK3P9kk636Q3R/OFybEIzlH9jY5aVxj2ydyw4X3WDyeYrQc0T",
-	"TEQANm8/Wb5n4ZGNFRGPXhGqy+M3jIuM7wMXw+47oUsWmRSaeSQTG40Z42ceyOxjm7yyKgSgTfDWdvtl",
-	"h4tu393+/wAAAP//",
+	"7L35dts4mij+Kvhx5ndiZyhZkpfE8uk/3K5Ut6vixOM4k+4qZUyYhCS2KYBFgJbVdX1Pv8O9zzDzHvMo",
+	"/ST34MNCcNNiO0kt+aNOxeIGfPj29WcvZLOUUUIF94Y/e+QOz9KEwL+Pw5DlVJxjEU5PMhIRKmKcwCWe",
+	"z2Y4W3hD7x0RSEwJylMuMoJnKLR3IkwjFCYEZ3CHIBRTgeLI871bnOREvigsv5fiGfGG3l86x2nc+Z4s",
+	"PN8Ti1T+NCU4IlnxqGc+2MFp3Lkhi87e/oF373vqM1dx5A1pniT39753SgWZZFiQSG+pvIVjimJ7B8L6",
+	"lvIi5aUrLLyhN+gN9jq9fqffu+wdDnu9Ya/3g+d7U8yvSpsZ44QT35Pr8PrXuD/e6/U7L/ovdzt7L8L9",
+	"ziHZPeyQl2Sw/4Lshi8O9z3fM6uIGfWGXpjNvNJ2PBzOSCdkWer5Xp5GK9Ykd34Wpu9Idkuy2o7PTs4R",
+	"V5fcnTI6jifyXzMipizi3vBHL4m5BMeECO+j7wk8gV9DRgUOBfd8QCFMY8K9j/d+K7T6vQJa5p5ruZpe",
+	"2MeD692wsxftk87B+EWv87J/OOjg3eu9cD86IC/GLz3fI3dpnBFu3rvb6/QHnd3+5WB3uH843D+U7wUw",
+	"DVZD+8CBtlyqOvOrTQ5Lo+oFwVGH0WSB/pxfv0uZaD2b/mV/MNwtzgbo6oKo97ino34DmlEnBISUkTTB",
+	"IUGx4EgdDvws8ATJA+JoiwuWkQglbE6yTog5ibZXnq1cvud7J3Ae7vGeFMf7DZEILY9W7/m92p+LQ3ZD",
+	"70KW1vajVg5QAk6g13wEf+nNyB8QF3jBEeYoFijmzauvIeDHe/v19zQjXGRxKKpLmLFb4n7O3BczquA4",
+	"JQgwbLECZsBUytio+My9r5kUcLJXlxieiwgPszjVNH2MuMgYnSDJJsQCIMHG8PGMcJZnIXnGUZhnGaEC",
+	"3ZKMy/VtXXx7gg77/R76n/9+2X3Z3d3uolOBwimmE8LRPBbTESW3JFugjOBEX/BhXwbotIvecwJwpSg4",
+	"HXfOJLwCuEf++YZRon/rjiiQG0gCb+iNvN2R5/keD6dkhuEIFE+WEKQTOPvTiMxSJggVcNoLEtU3f54R",
+	"Tqjw5fkGIstJ4KP5lFCz/ZRRuUKu/5avkcDBFBGcJTHJUEZ+ygkXsGNFH5JQAvvxcCGFRtAtLV9+qbR6",
+	"QvOZRCC48NFv2M1rFmouXN3D5ZSgFIupOTXNyOzplT+9U/CYjuYxO+uwl51ZmO6sycaWncob9k7yhAY8",
+	"TOaS0ALKOsA1Ah/xmIakfBQhzrKYcIQRJ2FGRHlz5tlG2NqLjfD98OHDcS6RUsSh5DuNYMbFHZII4BsE",
+	"CYZyThRJHLzY722XF/VHgjNAFJzM/jDyZmGK03gF9t77XoozPCNC066DT1IHaaDiGwKouWB5hsIpi0OC",
+	"tvr//Mf/GezvozSLqcDXCUHH705OTyU1ZjiU795GYooFmuEbAKrCHcTxGLaVEZEtuiN6Klkfuma55EpM",
+	"YRlOEpI944jQ2zhjdAZk5HAzw8Ekaiq6vyGpQIM9NGV5xrvoeETh/RXSkfswz8IP1yxaoC0Q6FKWYI5S",
+	"nHESoe/evX2zralSUeg4zrgY0cHdncUYX72+IEjRMexgiDTFg1IIO+eIMjGN6aSL3kou5b6JjyjOCOzC",
+	"R5whPBZSDqK9u7vy6md4ga6JxIlIfRyjkGUZCSVVyt100aV7v2KWWH6ZZGq7LFMkjSmfk4yjvcHgCGGk",
+	"4TWNE1Ls17KgmCMu4iRBWU5pTCcjOsdSNI9ZJpnsVp7Kw+v3JOkwGvFtOC9qIRgL+V37yd5hlevujfvh",
+	"AL8kHQWszjS/5ikTHakEgvbiKsVaMFcYYQnrZ/juNaETMfWGg/1935vF1PzdlwQgBMnkO//zx9HobtDr",
+	"jEZ3L159/Ld/9ZoI+HQMoqKBNNJUC3kDKBBAcauMC6SgDCQ4GSWaqxr6liJvRP/nv/u73X63v+0jlhkM",
+	"ex741Zcicif1oC56K492HnNi8MtIyiHa6w/apFszQLWcbINkvzfYa4aPlKdtMIJDR7u9PdgMywXCChM3",
+	"BZOEiAXIiLp6AsBssN1FJ4aW5wTfJAugpuDDDmw7QDO5RMJRoP7eFDiF1rAxhKo22ek3zWLg9Bsja+tG",
+	"Wpn3r21leUOJ79NiJ82mgO9JHI4zqctI5uXucMyyGaj3eQ53NugQ8SwWzVtKcDaRpEHz2TXJ5PZiQWZc",
+	"C4E8k/YonHOKJ2WNYtDT6/8pJ6Cp6g0k8DF3gREZ4zwR6pEZvotnUjD3ez2gfP2XXTcAQKvx1mZcfSKF",
+	"AVA+ibUtsPpJPBbsb8idOMkzzrLmxbMU/5QTFFByJ65CuDEw20kzchuznCu4o7czqS0LIDJOaCR5Npml",
+	"YjGiW+7zfwi2feD7hZRQLzhG6gYkplJcKFsuiiPJl1DMeQ7abkb+pqTV1l6vt12lwLO/HS/enPTmZ+96",
+	"d2ff/vvd2TdsDv99y7xmXHBW1i4ADvwmNchKX3n/H3F0oXi4toSkPJf/xGmaaK1sJ83YdUJm//Y3rrRl",
+	"138U01ucxFGDswV+RzMi0d81tyIicJzok3IkrX4CkCzLmNTSfnTunuWSmJiQioC0xTzfS5lE6Uzq4ACW",
+	"+4++xwUWOfeGe5IIRCyUwogjZLZpYYKvWS6G1wmmNwowBRT/NSNjb+j9y07hN9tRV/nOuQKGeqSOes6G",
+	"ZjiRqEwiiVt6d0coUJsLkFwyRwSH0s4YExpJIabA1fXufWmcjxNt5D7oYL5N4sm0YiNf1nQcrSvGHDSn",
+	"KQaFDY1jGvMpiRoP7rjh4YpWUqhOMUVpxiYZ4VwebXE+h8X52K1+wsM5XtewbFz6kdYUEywUH3S8ABfy",
+	"Sud4LEgDO3qnNEPJ9qXuiK7JmGVEvU1qxS4f6DcYMAXTNgI1ozhRvPuVxKQHo4d6U41wc0ruUsWrAFOb",
+	"MaB+H2Ih6DGRe8r7LhWaxSO1evRKv/7THXnTKqnjc+uiNwwZSCC1O46kTRLFPEwYl7txpeWj2SVOEjbn",
+	"b5TKWoE9Uo4oZT+qGxFlSDCWtPJP/Uj5blA2CjczCrNZF51alyIfatvMRxFJiPz/hAgfnHM+Un7NI3BB",
+	"CjyRNxvPr4+MO04+iRPexqtXLqfMvLUD7jHs2/8qiD6JIEKXU4BImOQR2OsoUKcVNKFpuxL/jLsoIPUf",
+	"l6y+ijoHkRNjU5S3ogEJy8byTOnCUc3hNziMlo1cNh4LwklGcKSA0e/13Ddq3xPjwrwYbXU6M3zXmYVp",
+	"R9/USUlmvJ7bR5qfgFkDoP+iEv+yZLygEFNNtcafS9l82IKvBWBYEvECEmcn5yNqQO5q/JoQtoKlIArq",
+	"IAKPB8Ij+hj1BG056ok2L76MhnIWpu8pzsWUZfHfVYDgqayKNwzxPJy6ZyrYDaGt+F69UYJOooBl7wVq",
+	"9gvULC3/86GnXWFObyibUx9lTCiUnOOFEdUR2gL8kNJZPwg8vYq/28rhyQUKiiBWcFTglXJKgkUrOX9F",
+	"pf3w4UOn6rxv2qZ+ZKfq679XgQlxHIYkBT/5AxGBVt9R0peSmFChBRHcxZUn8i9nr1uQAkxx7UqMOcK3",
+	"OE7AjQ/PSR7qLEwuqIwmBwWavGECOUv7xIgSqE8FSEEckTslkcFlrzg17CAjqQrAKVUL5LGzZ9Bm3zDx",
+	"Lctp9PAjsY/XidN8aR2inBsJLF9XBvReGdDqg59cY9KIETEVtlDOZsln2+IzBp5nLIrHcVM8tPRixbel",
+	"rJUv1O7eSXxLqAnYOhHaI6lVQXDDaww6L6NHuEdHzBcJw9ElY69xNnkoGQrncZcCVWgF2NeUIOOgXK5h",
+	"wzNWiSZ3ISEROtjf3z1A1wtByqpTf7dABL0VdMkYUqv5TCq0cttz5dKVW8UUHeyh7+M/wvmfZyBBY/nk",
+	"tzhOHiz1uMBVJldCHxXhiHQUNxZAQJlK7lhJbBLryi+QR2ayDywSmmBI+RQGzik4u0V6u5+JMBtDJRKJ",
+	"pDJVIqOCglRsaF5s/nHUpBf6sPNNi6ddItI/o4iFuWQqD2KdGldVdlOv/93hDy/+ffAfu9+/PNt7s39+",
+	"cPHi3cvLw/f/8UWZ7DFdKC/MEKlEFq2EsDFSi0J7vR5ow9fsVsnnGnB00HBv/8U2BH1HVD1KOPgvbICY",
+	"IpYS7XDAGdESkuikIwQqVhGLOVJiUuIRF1hqw2OWjaiO06noNKgZSuXgaIpvlQ6vvEoSZEqXgn3ZT2tD",
+	"V1q5cUjeU6tvPBCD8vIbynwiwgJfY5Vd497Yhk5crQqScaSNkeEsThbuo2VXnsOK9YbQ+9JnPikTKO8u",
+	"k0qrUtyk6swQT9j8F+KkvWTsDNOF9vPwh4tc+ZYGcYCFFrUSFORuinOJ983HzJjyFGj2YP3YKtWirxMX",
+	"Ssx+4Jjp8nm5CmQ38ylPubpYZZw7+9XupePzU20ubbFMReXMI06wHay8EYUbfZvKpUwGHEXSbN4uQbCL",
+	"LhzYBA7GBCbB40ta1k9gVueVV5TUd+UmtbBtcYdV7lKxTRXJ/UVY1KWVzWLOYzrxCw+ob8xrBEhzy25q",
+	"GsGT2L7vaZqxkHAuedQryAN9qNKAuXilclarrm2VymrsE3lj46EVDgCldl8T88g4F3lGljq6qzeXvd1O",
+	"gmzJ5z0YuKfvgAJpWHw+5/ecJElHu7+vc+G4AeEESDSE5NMaKJVbjo5o3QOXEScTrSHJTEv995Tnacoy",
+	"QaIzEsX4cpE+XO7bVzWaYKCbaGX4u3dv32xghBlAtPk8+vvuUdplINgSgj19ZjMMEiuokyOlnT8kQjNY",
+	"lFwN73rFAgCGleoWHCkbBifnmdTXREyKgo5q6NipdzE5II0xDlsgc3x+6iMuRQ1giVILIUQS4kRFxAQf",
+	"Ucfd3kUfslgQKDMYai1VJ/sTGmYL2N/W8at3ncH+QedPJ2cop5E2vNUrnnGdwjuiN2SxDUmYkDGulVwS",
+	"HaGgUsISIEGShKP5lAAaS6CCU1tUclQeV7bTH+xKikgdSJsXNjlMtJNL3qDEeyC/FKBAXQjQlpE5cvsZ",
+	"qeQHu0t0s9QGL5dlRB53fsCdv/c6h//fv/zr/z/Ke73BwbPn/9b9z6vgf/3vTmOOpPmhuoXgGhKUA0go",
+	"4ig41tIPKGyIdPqy/MRuCCCDf5LgqNigelIUsAgkMIIiOADPwbZ1Mrb6phVl3kcXIvZibQcOm6iegkIm",
+	"50v2dY3nW4L1Xu/woArseh5XkQP2o7pq1lMklLPrvxEIE80ldbylyUIljN37LkGfmyTMjaiakrlL2cBE",
+	"dQWOgr2mP0ZVEmZA8yQJlNUIpSaxcKnWR0l8Q1DgrKtcpWAVO3scq+rc5AeVsaeS5L4S0G+UgOR5f3YC",
+	"+kaFlJYlgGIbd2osfvl5g2K8Gv+Po1Wpp0u/vW4C6up0UheKcVSH3b3vfRuTJLL5VuU1v5Uys5RloiCn",
+	"9ZYKwKw6phYAwQb6TKgkbZ0ZPskTnEmdVBqp8iMN6TI7Ak/4Tq8OVvOB6jI/aB1xDrVpOopYhuhmS6qR",
+	"gl1jvZZGKqVIX9d1PYe9/rbUolipkkAqecBs5Y9QImnydk31TqX6qgyNVcdrlugbMDUd9p8JTsS0haYF",
+	"FnZN2oNWOWGjOnvspn465mJbsRa7CRCjCKNBr+dyJ3ZTZkjsZuVe9aeadthYLF3H6pBRqpLnTFqEKtVz",
+	"U3nKe/+VVlFXT8ndRg0L4hlBWKD5NNbU0ZA+AgEH9ZIK02qGiWVScqkdEc9IE4HVIFencaXGCzdhCDJY",
+	"cNWGiUVhrqjyKeeGWHCSjMHYKhkQpb0olcSoNIwlBIPd28TX39P4p5ygGD4wjhWLfMJ6jxVMvoIwTYTt",
+	"ZihCMMDAL+YOHYhpxvLJtLxGjX413abAx+oH/8ryDLE5bQBImHPBZiRzNU4ooKXSNpN4BZGu8gpcdK/q",
+	"jLV1ufTwYOROMBc6V/TpMLwui8sH58K0Tg2lrgSlba7FAnV5/EOMiBVI/PMG7KqJFbn0vsyP4no4nhzl",
+	"hyWJjCkiVGQLjbUmJ66c5olCLHDCJjlBW5hazyu8A/zG48KPtjcY+BrrVKcDeKt21VLCazUzCoiOxnyw",
+	"t0JffixFlmF0TRJGJxwJ1k6KVdtpBbo757UWxr6OeYvgTvGEuGnXBWLyCma6hUTQ4wAKhKCo7MePdZeN",
+	"e3cTSulaKA05eTusxWVmOgMfGIipfVvJs8yalqGxs0lkMFp/PImkbmlTUqESbxU11XWk+8LRmWV4UTtA",
+	"vUi/BKa1TvJh/osZySZQDh5OlU79YvfwYLuiozk8SVVgq4pyaaZw5aFUiRF1Rc5lO5s6Lj4pc1PQWk7P",
+	"ijHbdkQV/41qWFQ1f5aR7goMvW845e84oxdpeEY4x5MlgkW9sMli6lycn6BBt4dm6h3KbQMJCZRJJqXb",
+	"JkAsS1X1wfGfnZw3mOl93/sbZzRLQymlu9JYUgUh3tATjCV8B5oA1Q6JGLN3/eVLstT1NtISHkOaUItB",
+	"HLKIeMPO7uCg15cr0tDyzlTXA5vl4jXBOG5NudMBoAhtYaTtWpYhrOtxt48Qvgbsj2kJlvwIijrkz1LG",
+	"wR5Umop8A7YnMZ8yLvVZJ2NXfulaouZ2NbJbRp575xzazMBBtxe45p88rpL9p86vxifNgTbBRLeRcH0T",
+	"EiTu7itNVQqkaLL2pUHON8eLog2HERNqYWW0aDrsQghs9kX1nNo4z8OQcD7Ok2Z0rH+3wuTN0TXx9dds",
+	"slomJ2yCMhKyLPoNymK9sYr8pWS+ufw9C9MTnCSv2eTpBK/zziXLlyCTxtbZybklFB0cwOFUClS3tRq0",
+	"aVJGttId5QH5I8pyEbIZ8U1um+RzHIJyUa60PJWtPtQ2Ns4mkOHGfY2wXB6UIyFrETmVzHKlwgAKX/RP",
+	"Oq3T/rqiW1u3P9jd2z+QZppZ25U8oF3fmwqRXhmn1aDX026aXv+wN36BB50X1/2w8yIMdzuHeL/f2R0P",
+	"opfk4LqP93qPb7/WZDYlbHKlz3UWgqQO06smOaauqDO62qRnnD4442RbP7NSfrx0GkY7uipBtXLNAFf3",
+	"HKsoSO4R/9xSQaJuesZ1vAe8BbFQrkqIXqGtQN1zSsesqwIhbIyCmMYSs+K/k6ASAQoTnEekg+N1GEIV",
+	"6VauU9/ZtNTyMnrdPsi51UtY4rD7ULQfU7SMsyy+XeK2aCCL9fxzpWNudK2YhhqERuCKRoKxG5tTYLW7",
+	"mKJZnCSxSTtzV7o3cJYTU3Gw5zntPnr1dh8VIm46nT9fXp4bPuW0/TCrfMa1DlTpU9L4sY3cf4rhVg59",
+	"Pd6ytsuvwnzWMyFXdT/5In7JNX2mLf7IgnM2fecmppFWT3yEtRo6C9MATUlWCpRKtlvSRRUfruuiDmNu",
+	"+qK1cArF1KXSLZc9+SgoWHvxV4iTJPDRP//xX9tNqqu83LYyRzD8vKIyT4p+cOjjRJoxW7GAjmSQA35N",
+	"CLVxSqir2P4UUUpHKq2lNb3Vd9+X5dcSU+kZR8FfOjrPt3P6TVAlymWCr+ZoKyRh0ydtIhSJTHpCcZxH",
+	"iCScaA21vAh5+FdhNrty+tKu4e5uEsKt3Nmht2dcp5OymxpLrrnndTmONFfVzkpL391fwbRbtuHw1ZrC",
+	"sIqRN+9GMXISrd6AvME0Mmpj/6uW3eTRt3zIb+3JVSbQahDAYSwuqhU0UpZ4ddCVJXULivgl5aum5ZQI",
+	"q6SALDE83hZEXD67P7O5sSoM/yM0ItEQIsJHikCuwB0RoC1TjggHZg7UFr7Il8jbRxTu91VhJraNLQpL",
+	"Y/sIBXbv7svraKNdOCwbUftB4yCRr5EqEcuFfr5oFA7ZjiXtBmWYIpYrCRvPyPbRiAY6FqAft6XwuIgS",
+	"6OT5GJ4fKqRUbQl8KBHoQImA/Msme5uYQRFC1+hiGtuU9y6vql3A4cJnVwbdfe+uIz/QucUZNNKQX9LH",
+	"/Fberv99yVhiGt7on97rr1d+vrRr0D9cmKVUe33Xut2UjVLuVL2DhZniTKjU05oL7tfREVxZTr+a/t81",
+	"Y86CeYUEL7qixCutm3rEtlImuCoNwT2g9cwc9xiryymSt3IuFzBltt3GMnV6TWRYqSW52NJqB9pYpaIP",
+	"LljK0ZxlN1ArUojFWJKKph394ioUGxvUN0JxpZ6ynt1kTMVHdmX8xMYT+P4cPHR6HX8aM6pZ1/xzPsO0",
+	"kxEcQe0JBJ5XAbCJ1h+ZQlEhyDVSJ1w28vDUCa24tClZmh2ViKZE3JslVFT51mbRzHchSyFGM656V4/V",
+	"1ABT4qLDNrZHg+nxf6S02GsmlaCM6Pt80zN/eXsqVQeYQsM3FGghqPvmS8kXoJDNrmNKlJJ1/OYbX+pB",
+	"Ep8nKuMKamlAIZFnnxDMVVm6+93GXlhoK6cJ4dxNo0BZTrnu+dvp4BhQeNEJpyS8+QOAL9juogvTyNOY",
+	"6yHOsoVRFeVu8ozAJkDBAuS4wml8BWzvCueiNgZgiQLQ/AJ7msv1A6N36UWpFnF1AWk/vlxCwviJ1zpW",
+	"2bYupztuI8KBNAhsv3LHQWnOkjPVEXZp+rmtN9Qp6FoLH9FqoaRpxWKFj9NG5Agx28665iEs2of3K6dl",
+	"QF/LwFOHsQEQK6ez/ElQZc29jZHvCit4fHYDG9u+czWGoBvetFVuHBlprmo2+IhC53Y7Q4RERSw4IfhW",
+	"tQjIqWkXsRk9VVfjLgZyJpzlcCLgW4KpYjCNr11zh5FU8ylLCFLQNY/pIjIxJbNlJLzh5Jel1SYOcdZ1",
+	"AErm7oyX5nIZ005Bj2Qpyb6Gtdoo4dIkr8YKlI/FP6+6w87H543FJzN8d6q+sd/uytARx+WMpikHt2Ao",
+	"vMpRMC0Ygwsqc+IaE9BWYJh9Pe+2ZbkNXKD5tMx8noccVR17fnGnVeNoLVCQ4tnctvwocJLog9D+BOVc",
+	"jmIeMqlilF0Fxc8Pyh0qOOjDs1JbNNynMffXGdTVaj0/nWW8gb1nTLihVNCU8KBcQHoYyBHbYC8WLZYh",
+	"cP7Ylch72110bNS9AzsHBOEpwZFtLg/IhEvhhLJRWUlt3cSs/MyW0PIBI8ttEljZx9XIHulGyW/H0I9g",
+	"LYzw7v0lFXgBHGdgp+AEeZYE6DqPE4HGGZtBIecfjeVgRPi8gj8xH1Hjy9AFFApNdKNGNfamSCvDznwr",
+	"O0YKNH6Yj6Z9cyNqdRXdgRBNMZ+qETq2VwGfsjlFeIJjqr2aZQJSLTtaqhBLxeHqw5C0UlSYr/vtMoLM",
+	"wvTqp93X/awXnfSmg+9mvagX/oVd/jTpZ7s3P/2w+KH3V7E/Pfxu9nowf/mq0ZDOkuZVv794XdHKdUa6",
+	"BPqRJCpgTTFV+p7aVGl1UyHS4c5Of/Ci2+v2uv3hy97LHgzd2nzdhf8hi701GPjHRo6cLKwvzHUJFP08",
+	"i/OBI3h/8drX0IcDYrRWa7aSlf8OPbOaFh6Anm2VYi6kAGOfELlK01hWZw+6HSN+idmD6w41eVSWodv3",
+	"+gky/V0p8nSJhuqVnyCz33WObZLR/0lHgz6JRmcT+5epdUq51Q17cJvyVdXll6lfn86n354CIffQpoXB",
+	"3E8rfpsSIRpOYHPdrIa0TnfLWmhRh5Ih3oxMC8Zad8a2WvemNj5fdMzCRkXzc9AGi7J53VK5nj2+ap/1",
+	"cJXeePWz37JMdVpTCqMGM/ebpzRUMqfW5ntOU4P7ugWtrKOQrJ6PWuRIE4sRZhoMqhYVfI5xqQ3CZHkO",
+	"VBG1tNlnUiMrJ0TpAWC6BRZoaAmboISxmzx9TLbUugk9IYvKTB2Q3s592z88dHKK9pqzMzWJNMwsnspN",
+	"6c5iBhomKVCfamUMaxOVrWrtcozeX5yijIxJRlQTYmmIm/gmX/1Vl4zXbImi9uwva4hQeMMbVgzuZjY2",
+	"Dk41L2XLhokUWugVosBkKE6ICKANv4QlnsgnIJQ0RFin56SYc8JN9pXTmd7M5C1anM1gGjSZqelEIeak",
+	"E1NOKI9FfEugNncBl7RBp4aJq6L9ES2mhevRmlGuOr4RjqKMpSkppsuC6tThhFDEsohkMJ61i6QImKVi",
+	"oYChpl2MqJntWnZgVJ1JlhmVM/lWle8+ma+wytku4xn5ENOIzTdWzKTgR3N49kgxYxXXhvhhmOQ8vq3q",
+	"XZNq2wnHmEgqySPFtZqEmjQaBtDyX5XcGNNStS8Vam4POLja6/M3Tv1I1l2FTtdaYxn9jZfRpLuUglJu",
+	"8M+4aWvpdm5CMVjZivmYWTdwdYjA7atL0rXwBXo8QoF18errIyqmGYFyNtyBx2HnBEdoK+AEZ+H0Cn7W",
+	"3AH+uFLCWP4U4iSB34ykwRMpruVrsVUIpyyJ0DSnUUYiyNXXwryc6rbUNd2YFC3FEAnzLBaLdzCEG5BO",
+	"1fseN8Y5jmk5ugktAZzJ1QYTVBhbDenWd6tLAdpimZqkLRFmoSLgamQTFzpXzTwIWm6w3UXv9JBOvKIv",
+	"mBuUVcBRw8UbmnlJY141n4zpmJkWnVjNo9I2j17GDMfgdSIZL/kC+HBnZxKLaX7dDdlsR92t/+fVulqe",
+	"YYonhJfs2Pa+krzedQelCRaSVLojOqLHFD1/Xn/u+XMzSniNPj5oyxVijJIRNX0PnnHjXNkGOfD8ebHu",
+	"58+dRgiqe2TDLCUaIS4FLNdJMWw8osp9KokEU3R8qpAd8uph9LsO93ZtLsbxm29MDLgLcnS7i17h8jgg",
+	"O8t+RF1nWuFEC0mDV9dgqvbfguux5BsGd6NcmTIYAeYnjN5KpYVRPhzRDnpVbvyOKCGrOtdVUwe66FjT",
+	"RxmkI4rKyQKQ0aIGG8QCcUJUpaCafw1eXQlsPVgeizJZqj1aVUMeBbJdbJ07bZSD3OFQJAvV3BCbnsqq",
+	"rAwiIHL7F4XRAweQqfIOtBVUm8sGRyg4P748+XOgAqIC3xAu11C6ExwgHXCAQEPcwEfWDdJF73XBtXF6",
+	"YOiqrSbswnKkhFc/y6d2d3cPkZUnkiuj95cnOlNDqMFeszjMmPIgoDQjYcxV+35zsqoSPAZsDdra9gbN",
+	"Ywr+o7DklMEH8gKOtdGci6kdzuebefelBmq2a5rpOlxpliZfXfRLA+aXxCGh3G3kepzicEo6qpC8zMnm",
+	"83kXw+UuyyY7+lm+8/r05NWbd6/gmcKWMLzxn//4vy4xzoDJATCOz08937P1gV6/21NvYCmhkkMOvd1u",
+	"r7vrgdI3BdGzM4UubH8H3YeItgnrHA16PWeAv+41DSeVSGUMnTrJYoLlOifPjhNQXXIlscIQQx1GsIR8",
+	"GnlD709E6J5wlfHJg15vSUfnpk7O7KbSwFku0m3XXOoet34PZb2+lhbKNahI4O/1Dtreaje5Ux7iBS/X",
+	"itWqJ4uuzoVq4Q1//Og7u38d3xJKOIwV0I7Htwby3PsoH23wF7SixGvTOahNirbNcao4jtE5iGdlT8mN",
+	"j6hqthwyaibQSPMrE3yIpBWnoorVceNmurtkxBMirCP9SEeclWdvRGt+dKDYMgrKrdXaxnBPt2GAdgqt",
+	"0dLilh01sP7eX3mjM2L9/uOjsT7Fk4aBJXbDLv4vC2P8avsLftyAkpvbPDUQ9spGT0DjvdWU6kw1hkf6",
+	"qx8pjXR4MC/ZGxyufqo6TuXe9/bX2VXTrGx4dnf1sw0Dex7M+hxmB8PkagflML/ThqsQu2NNnikVteHN",
+	"3Z6Wjq1TVpRUZWrDDQQb0Rm+UWNKpC7H8ZgMQWUU2aIynfSGLECAgh6ish144UWyTYmaGJpafL3J1qYc",
+	"zdnA92ShmRWgyh9ZtNiQT03za54yUZ2xoM0f13rSrrkFyzPbII67fOyhDbR0q/wNOgY+grXouN992XGq",
+	"mxRVeH5/Q1iGRTJP05rMrU191h6+oTYFaHmLVjVHSDkqLD6JzgUgNIkCX/uxuA4RmKweacOarJ7tBw+W",
+	"872Gb656tHjEPgENiELbSmDZ0/Y+ANcvXEj01hASdp60fKC/BoevzsWE5/bX2VPDUBcQZYN1Hq5PBfrd",
+	"iUHFc5qF1kpR2GwQ7PwcR/dKPiZENESdVKf7Nklpi3iUrW3ns7j+ORidHOsxzZA3l46ozgxFWKjcLATf",
+	"0X4ZSJhzc0W76IPiMGY+pV/JPFVZeEI7fM1ozi1oh7DXH2w3iVG1sycQo+MzlXzxeGU/KsYKlPX9emP/",
+	"RgywInR9hX0DGWiGHqwvKDA4nMve2jnJ7C4+s6K9txYP/da0THwg0+0P1qHv2uDb3x03U+j0QG7mN7sx",
+	"LiBwy9vc6Uv8GA6LcSZJQ9AophPldC+P0FWzw/Ug1pij3d6eM0MRxk83cJ0/EfEULEeu8cnYjuMc+iXq",
+	"m4+aO7y7JtXbOeS/QY70u2IrfyLiwTylQoXLsp2eaPpCLN+cYvCP6+gCVJiXTUqXyFYN5fkIkYCwIex8",
+	"jjNpVCcLXULfptRtQcTkDBJpIa/UiSANUWBt6QBt4RHVHYJ1SaZvMkehT7T8RU3TC0qT87YwLaoya7Wn",
+	"UCuib/YrNajyhV10rCpF3CCWLTs9sk2FVSaPznIf0XLIS7XG2drr9SAyLkD3dBapIxsNMwLRDVmM6FZw",
+	"dnJ+fH569e7VycWry6vvX/012D6yAgAK2EviYW8waFBj1XweEU71TE0+olqXRW2qLDrWT6jkBh27NPPa",
+	"bwhJOQoKz6qt3RlRJbeapJLKin1qXfihvqQ1eptbmeS2gS9NcXi4ZNK51Pe+tyyu+gtd9BruqN+YeoCw",
+	"LcYyCVxEc7hHaQ5f7RJrl3x1C/2SNR7FvJ/aLdRUZHa/MwvTNWLIpSqjcYs1tipyrKb0juiniBzrAqwR",
+	"LSLH6FL5p+QCVJFLEnMh9QmVuxTZHcEdTOjrUJOqMoi1V2O7LQpta3Z+xdHnYwVdnVtji9s0641Fa0B6",
+	"RVWbG6n+2lPvU/TU2ySSXi6rXBFBLxVWfjWffwOh9gYevkq6OLc3mdKr7Iaq+nf6DbCvldF7J2sO8r6b",
+	"pzfpUSawcZvq2jj+3e13AHVMeZYER06RSFFTPiUZ8RFnSvmE1HZE2byLlByMqW28JJ8cUSoN9yTmJBqi",
+	"oqwk8htKSvyWWpIRHVG5F/viB/dO81Wr6L1eD23p3MgRDfRI2GAbUTyT1mS9o61mycqoxBN+VNSHQua5",
+	"Tlsf0bb2awpc8gULpD6H7GRGFBT8VW/umriVqpCdXJSqGrN4MFD51Q3GgZ7hqXJVYVUzfNeZhWlHY2sn",
+	"JZlRe4IS1m+ZDjb9Xm/7COA6kyddBKYO4USWZYSgWkKIwkbbX7axjQSgFR7RTAeoiwYYJeTFM5uLfZ0L",
+	"9Pw5ZaWGHYC8z58f6TYbRbuHEd0Kzt++u0T//Md/QXXgz1K3U09uG80JoxzUapgt0ZqGUlSAf9H0E4ln",
+	"akJ3WVmx/h+XSxitQXXrsHqDm4Lyxfv8PEBWf6aUFBe85WZJzQ05nhqun0O1azuvr206HtKm46Go3Bpq",
+	"bunTXOaspohT8daYmuJzRQdHtsmQZIYNaURDBB0utyVDRpTEkOZguCtlmeKuijE6PqYTKA04YVRkLFnl",
+	"bHrD3kn2L9W231rSkz3KX5Giv066VKnvxte8qV9Z3lSp60ez6bK5Q2yTHKriW0eopVveujlRI7peUhTa",
+	"OCfqETrdF8mFKp1qOQdqLVn9dDlQFcH0Nc3pa5pTkea0BvNZI63JQbH2cdUlRUh5s406pILQI9qS6YSe",
+	"MNHpMXzkSROcuB38sjSA6XQz21xlXc0SvuYxfXXEbpzHtBbTeAJn6+rIksV045vdIMvIYVpLsot81eSA",
+	"3BaNucScoZnUekdULFJdo0+o2B6O6Ih20LGp/K4MuYg5SsjY7UYv7w5ggOsQ2bnmNvsoFra9PBiJqiJe",
+	"5Qf5CKsS8aKznMpG0i/VTtMhKrKaYq4aEUZFwXnRV7+Lai0apDnpdmiAMvR6d34sdBMhjrBubr9VuJVV",
+	"nwFmmoRsH9Vzp3z54hm+Mb5dfSZuT39lKWOBonhGKNTyF2tr6OeP7NUnbewvXyxFUbmLuI9sX3fz2SEq",
+	"PYyTBI1ZnlXSpDihEXcWq4+5yALzbYsAxws+L+bf8jxRKWLaZQ1tnFThO0vki9edVILWH1RyBA0m9DaM",
+	"xHU3ABMH5RMGFR33ucRy27mhvdujSdw7gi40OEtgxCwlLhnIZWztDQYFRtnsPt92v9Lbqrbn7kD/q1IE",
+	"Xb56wigZonJHcNMno7BfSKWfckZuY0N275uy/GxK4FYQR9AZyDoL9bDTUscLnf9nwiqKYQEXEWwWh0O3",
+	"at1wMzZGUTyGJmxOBmKSQDsORMZjEgqLfKYDUSVJbyv4+T6APptAAByRn3KcoBqn4NsWPtCrQVeQjqht",
+	"QoK5Mvp83Y1Bu6nc9D+qu1woZQ4BK6iExGJef61aBcBmddai9rGNK+1huIiTpG6CBs+DEZ3J53UcSF/Z",
+	"dqe5GFgZ2Bk8czIq+4OiqFYfk01yhA2C4ziLOaP28XkWS208Iwq94JwRFyRtT4t8KnP44bEN0wx1qfYK",
+	"wvRC3QvqK0vXfAha+EFPcSsH1nvwfXH/AzTmh+VZ/tah8QkSODU3qLtSNKWq3B2MFGh1n6PKXJqVUZxM",
+	"9UMOa/2QnUBOZPsh/5bzcxpbDK+RoPNJjM4vmh37awwCfE2T/c2nyX66KMCOnSbyZUzyxnSpP8W3pJqX",
+	"qxl8bXBGpj2NUrO3upW8E6Kdvg5MSBbDkmhEl4QvjsoJVkb5U3kpjnoq9VHXJ+nEMlTaCm8MZECKjLS5",
+	"5gxlOARjXt4eM8rNzA/oN8ubFLsLeLMF36XOU/hiwQ49B6dVQut023FG+PQBWRW/81EmP4jD9MPg7t9v",
+	"X7zOzvbo9y/5H3ejbw+m3/XDv+5PLnvk/QBfvIjfHs7bcyQGl72Xm+VIbPLVT5wjYdJy1Ny2tiE51RSJ",
+	"7ufObPhadfP7DZNdVFIUaxNblorqhE3WKEsxnbZ1mYhplp+wyfIOh5TMnToVEH5QUQoviDl0Wg6G8E71",
+	"CZTqKZbFfAcsUEYkBUVVf3gQ01jEOIn/TgIfMpBtc23ftNoOlfPzn//4r22/IGfV/F/EhPuI5SJkM+K7",
+	"Ew+48tBGuW4L2UXH2QSarHJfuzR1DqRT91rUv6i9aB/QazZR164JFx0yHrNMDC1E5YV5FgtBqGQj19q3",
+	"w8bl0RApFlMf5TzHiYSfHaondwRj33QbWZaBXHcO5UhVAyF2SzKpP4PzzLpnbUvSmI9oXuClX1qg6de/",
+	"pdI+c2q93dB5PIvDEdVNs6+go3jCJvxKP3UlmMBJsI0yDC42McUU8YTNjStdPsFRxOYUUESli9+QFGYY",
+	"jmhJGQo6nYRNOhkRqhFygLZ2eyjCC46uF8blXfglx3EiFY7aJG0d5y0a6wMyFpL+x4n4GKAt215/G/zq",
+	"7g1J5QbfdvXd7cN6ho7fufJYLBCh0Px17o9o020TfRskhnPzStPgXmIwoVG98Kso7xrRx9V3rW4MKtHa",
+	"W6Pw3+UVgoFHpDbRz5Tz/5Tr4aVKO0nY5EqP02iv6jft5+VrPja0mF86OcAMyG4bR7m2MlZfvFRk1CvV",
+	"5Pv1+xCsseRakYmeefB0nRUqu2mb5/+Eu1JswOxFcu/y6iXmXIXZ7MpxizUtFUJt8G93ec7Uj/7g5cpB",
+	"VWtjjbIbyistJM8S3FAPtq2xPplksyUWM6O0eCuvkN20rEzf7W2gU5/gJHmrH7tvHonqMFrfSrsKv/uD",
+	"alBvA29mtr3pgeFw0JZbR3TrmolpMRSlxpMRTnEmtmvTyx88LoXcpQmL7Cy2Jog65uO6QHVmxcCkpoWa",
+	"7kxI+tbMHvmVNl2u6abPuKL7Dboxw2TWKwPdBOcR6eBYGuHqStHyvdftQ6P5VRZ8tz/Y3ds/kKdtNL6r",
+	"GfeGewMfLNUr0x990OtpK73XP+yNX+BB58V1P+y8CMPdziHe73d2x4PoJTm47uO93uOt9KaGrFYoGsnp",
+	"MJMK6ymLoLWlmeEBmk24c8xWDBmznLeZW5u+s1clKO/uO1ccSG9UdvuaTdYpuJVKiGaRFePEyfpqQXd3",
+	"6EIV7ed2spNb4+Pql1L9NmzIRfbGcYXFBL9hMcUZENi8zk4qJHchIZF588rBhuXbS/MNHSp5xJDD9Y+s",
+	"sGbv6zOvLIMqwcKZBJLZZkWBoYjAlzfgRGoiJNK6v/wNZATVkEsYnRgrxIgFliE9DcNq2Fr1BmsJo2sc",
+	"6eG0XTsmY0TVULbKPI3SDIyvrc1b/R712ulEWRTGVwEGhnJSQJAAnBv3DRGCZR68yghyGCYa06JA+bHD",
+	"xRu6kBknc7vJUhqaerBK0fsIEAArm7e6as7UdWOUn2dMigSScyTIHRjSMwxeB3Xq0lgu5gbBrCQgdx8l",
+	"GOpKR3Qac8EmGZ6Bx0M/FlM0TuLJVPiF5yBlLIHHYy7ikPvoTwxlOVXJUzDZBgJoXfRGTzzRwY8u+lAf",
+	"i+RWQktjX++7g6MoC3ztbNAmr3woMhELcBSNqLyPcJPzAiOaxbRS/NGYcK3hu1IBkuDcSRMc12SAc0Su",
+	"EBiTOUpiqvKfZvYzphe79pqAmmHAfBXTKwVm1JdMpMRSKzmjlYOGFENwh+ozR71ur7vXMAi22fdtcrb0",
+	"Qruf0eH7pENeHLgUMG8d96JHAnWNaG8ksUtTOP42JfT4/LSYu4Q5Cuw7FniWBMBnvnv39o3p8K5N9QBx",
+	"YEXKRWNZVJpfJ3GIgJzeX7wuSEUPB2rGWb0O+ZnHzwgym2kIpJmxeOAvNLe55UJ6gF15NNN6w5cq+kLz",
+	"XEzFP2uTAM05wJtK46ArkxqbUb16jL+U+USXkm0dn58+43VMgxTw7XVQWaLhUlSuvRvYpeHEEi+0u9vM",
+	"YsMckdk1iSLl+7VxbovbEqGFTcVsxW350QkWZA4GOY2QstvQhFC5F5ZJk5DKJbBMqKmLIwouys3o4q/H",
+	"Z683owsDsyehC4PqQ4WfIyrJZDiiCAGdDNE6E8zk7ZqKhgiIaIU8aCUL4EgSJCAn1pYHv0oikdtcSiSQ",
+	"Mb7ulLdqpMQoEzr0wijRwRfdGWa/t1tDVPSa4WhEr3GCaSgf5lOWJxHKWC4IEhkej+NQqTKCQVL2AplZ",
+	"6LwFzS8IjmI9yOyJB8TJVy8++YA4rqwC2zGogDAkmuNo8Qhs++zx2BZEdU+pGR/LD5fn3/74EUxxHbGt",
+	"GzvHKGEhTpr6CKFANdDJKRg5S/IuwNzXa6s1jKpOcW0YDHuks9ql4shrbc2sXdTURbHuLnbjGmqQqNRo",
+	"CcJmwKiUMW3lm8/0eFfnq27Eu9k5Le8gNAJHiP5kecTrM20rqjoXjrAov7/hvRdFpGAu3zjFaUooiXzE",
+	"83AqWbGJ4ThRD9ICODCE699QxOUDpQCGOeaRsX4K7j9mmbb4pICVNxgZ3EVvNJuCzs0kcj7tYOr9x/v/",
+	"FwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

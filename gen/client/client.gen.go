@@ -87,6 +87,99 @@ func (e JsonRpcMessageJsonrpc) Valid() bool {
 	}
 }
 
+// Defines values for McpCallLogLogType.
+const (
+	McpCallLogLogTypeMcp McpCallLogLogType = "mcp"
+)
+
+// Valid indicates whether the value is a known member of the McpCallLogLogType enum.
+func (e McpCallLogLogType) Valid() bool {
+	switch e {
+	case McpCallLogLogTypeMcp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for McpCallOutcome.
+const (
+	OutcomeOk            McpCallOutcome = "ok"
+	OutcomeRefused       McpCallOutcome = "refused"
+	OutcomeTimeout       McpCallOutcome = "timeout"
+	OutcomeToolError     McpCallOutcome = "tool_error"
+	OutcomeUpstreamError McpCallOutcome = "upstream_error"
+)
+
+// Valid indicates whether the value is a known member of the McpCallOutcome enum.
+func (e McpCallOutcome) Valid() bool {
+	switch e {
+	case OutcomeOk:
+		return true
+	case OutcomeRefused:
+		return true
+	case OutcomeTimeout:
+		return true
+	case OutcomeToolError:
+		return true
+	case OutcomeUpstreamError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for McpServerConfigPatchToolExposure.
+const (
+	McpServerConfigPatchToolExposureAll       McpServerConfigPatchToolExposure = "all"
+	McpServerConfigPatchToolExposureDiscovery McpServerConfigPatchToolExposure = "discovery"
+)
+
+// Valid indicates whether the value is a known member of the McpServerConfigPatchToolExposure enum.
+func (e McpServerConfigPatchToolExposure) Valid() bool {
+	switch e {
+	case McpServerConfigPatchToolExposureAll:
+		return true
+	case McpServerConfigPatchToolExposureDiscovery:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ToolExposure.
+const (
+	ToolExposureAll       ToolExposure = "all"
+	ToolExposureDiscovery ToolExposure = "discovery"
+)
+
+// Valid indicates whether the value is a known member of the ToolExposure enum.
+func (e ToolExposure) Valid() bool {
+	switch e {
+	case ToolExposureAll:
+		return true
+	case ToolExposureDiscovery:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListLogsParamsLogType.
+const (
+	ListLogsParamsLogTypeMcp ListLogsParamsLogType = "mcp"
+)
+
+// Valid indicates whether the value is a known member of the ListLogsParamsLogType enum.
+func (e ListLogsParamsLogType) Valid() bool {
+	switch e {
+	case ListLogsParamsLogTypeMcp:
+		return true
+	default:
+		return false
+	}
+}
+
 // Credentials A credential for the integrated account's upstream API, sent with every tool call of its
 // MCP servers. Write-only: it is stored encrypted (AES-256-GCM under the server's secret
 // key) and never returned; `has_credentials` tells whether one is set.
@@ -307,15 +400,132 @@ type JsonRpcMessage struct {
 // Example: 2.0
 type JsonRpcMessageJsonrpc string
 
+// LogList One page of log records.
+//
+// Example: {"next_cursor":null,"result":[]}
+type LogList struct {
+	// NextCursor The cursor of the next page, or `null` on the last page.
+	NextCursor nullable.Nullable[string] `json:"next_cursor"`
+
+	// Result The records on this page, newest first.
+	Result []McpCallLog `json:"result"`
+}
+
+// McpCallLog The record of one MCP request that reached an MCP server. It holds identities,
+// outcome, status codes and durations only: never arguments, results or credentials.
+//
+// Example: {"client_name":null,"client_version":null,"created_at":"2024-01-10T10:00:00.123456Z","duration_ms":3,"http_status":200,"id":"0190f7a2-7b1c-7cc3-9a51-3f2d8e6b1a40","integrated_account_id":"1ba1f401-7183-47c5-9e39-e8e257e3c795","integration":"crm","log_type":"mcp","mcp_method":"tools/list","mcp_server_id":"2ba1f401-7183-47c5-9e39-e8e257e3c796","outcome":"ok","request_id":"01J9Z7Q2V3K8M4N5P6R7S8T9UV","tool_name":null,"upstream_duration_ms":null,"upstream_status":null}
+type McpCallLog struct {
+	// ClientName The MCP client's name, when it stated one (`clientInfo.name` of `initialize`).
+	//
+	// Example: claude-ai
+	ClientName nullable.Nullable[string] `json:"client_name"`
+
+	// ClientVersion The MCP client's version, when it stated one.
+	//
+	// Example: 0.1.0
+	ClientVersion nullable.Nullable[string] `json:"client_version"`
+
+	// CreatedAt When the request arrived.
+	//
+	// Example: 2024-01-10T10:00:00.123456Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// DurationMs Time the MCP endpoint took for the request, in milliseconds.
+	//
+	// Example: 42
+	DurationMs int64 `json:"duration_ms"`
+
+	// HttpStatus The HTTP status of the MCP endpoint's answer.
+	//
+	// Example: 200
+	HttpStatus int `json:"http_status"`
+
+	// Id Unique identifier of the record.
+	//
+	// Example: 0190f7a2-7b1c-7cc3-9a51-3f2d8e6b1a40
+	Id openapi_types.UUID `json:"id"`
+
+	// IntegratedAccountId The integrated account of the MCP server.
+	//
+	// Example: 1ba1f401-7183-47c5-9e39-e8e257e3c795
+	IntegratedAccountId openapi_types.UUID `json:"integrated_account_id"`
+
+	// Integration The integration of the integrated account.
+	//
+	// Example: crm
+	Integration string `json:"integration"`
+
+	// LogType The kind of log, always `mcp` here.
+	//
+	// Example: mcp
+	LogType McpCallLogLogType `json:"log_type"`
+
+	// McpMethod The JSON-RPC method of the request (`initialize`, `tools/list`, `tools/call`, …).
+	//
+	// Example: tools/call
+	McpMethod string `json:"mcp_method"`
+
+	// McpServerId The MCP server that was called (it may have been deleted since).
+	//
+	// Example: 2ba1f401-7183-47c5-9e39-e8e257e3c796
+	McpServerId openapi_types.UUID `json:"mcp_server_id"`
+
+	// Outcome How an MCP request ended: `ok`; `tool_error` (the call was answered with an MCP tool
+	// error, such as invalid arguments); `upstream_error` (the integration's API failed or
+	// answered an error); `timeout` (the upstream call or the request ran out of time);
+	// `refused` (the request was refused before it ran: not allowed, rate-limited, malformed).
+	//
+	//
+	// Example: ok
+	Outcome McpCallOutcome `json:"outcome"`
+
+	// RequestId The request's `X-Request-ID`.
+	//
+	// Example: 01J9Z7Q2V3K8M4N5P6R7S8T9UV
+	RequestId string `json:"request_id"`
+
+	// ToolName The tool called, for `tools/call`; else `null`.
+	//
+	// Example: list_crm_contacts
+	ToolName nullable.Nullable[string] `json:"tool_name"`
+
+	// UpstreamDurationMs Time the integration's API took, in milliseconds, or `null` when it was not called.
+	//
+	// Example: 35
+	UpstreamDurationMs nullable.Nullable[int64] `json:"upstream_duration_ms"`
+
+	// UpstreamStatus The HTTP status the integration's API answered, or `null` when it was not called or did not answer.
+	//
+	// Example: 200
+	UpstreamStatus nullable.Nullable[int] `json:"upstream_status"`
+}
+
+// McpCallLogLogType The kind of log, always `mcp` here.
+//
+// Example: mcp
+type McpCallLogLogType string
+
+// McpCallOutcome How an MCP request ended: `ok`; `tool_error` (the call was answered with an MCP tool
+// error, such as invalid arguments); `upstream_error` (the integration's API failed or
+// answered an error); `timeout` (the upstream call or the request ran out of time);
+// `refused` (the request was refused before it ran: not allowed, rate-limited, malformed).
+//
+// Example: ok
+type McpCallOutcome string
+
 // McpServer An MCP server. Its token is never part of it.
 //
 // Example: {"config":{"methods":["list","get"],"tags":["contacts","companies"]},"created_at":"2024-01-10T10:00:00Z","created_by":"0c1a2b3c-4d5e-6f70-8192-a3b4c5d6e7f8","expires_at":null,"id":"2ba1f401-7183-47c5-9e39-e8e257e3c796","integrated_account_id":"1ba1f401-7183-47c5-9e39-e8e257e3c795","name":"Read-only HubSpot","updated_at":"2024-01-11T12:30:00Z"}
 type McpServer struct {
 	// Config Scoping of an MCP server. A list that is absent does not restrict; when both are absent,
-	// every tool of the integrated account is exposed. `methods` and `tags` combine with AND.
+	// every tool of the integrated account is exposed. `methods` and `tags` combine with AND,
+	// and together must allow at least one tool of the account's integration (unless the
+	// server runs with `--ai-ready-check=false`). Responses always carry `tool_exposure` and
+	// `require_api_token_auth`.
 	//
 	//
-	// Example: {"methods":["list","get"],"tags":["contacts","companies"]}
+	// Example: {"methods":["list","get"],"require_api_token_auth":false,"tags":["contacts","companies"],"tool_exposure":"all"}
 	Config McpServerConfig `json:"config"`
 
 	// CreatedAt Time at which the MCP server was created.
@@ -355,9 +565,12 @@ type McpServer struct {
 }
 
 // McpServerConfig Scoping of an MCP server. A list that is absent does not restrict; when both are absent,
-// every tool of the integrated account is exposed. `methods` and `tags` combine with AND.
+// every tool of the integrated account is exposed. `methods` and `tags` combine with AND,
+// and together must allow at least one tool of the account's integration (unless the
+// server runs with `--ai-ready-check=false`). Responses always carry `tool_exposure` and
+// `require_api_token_auth`.
 //
-// Example: {"methods":["list","get"],"tags":["contacts","companies"]}
+// Example: {"methods":["list","get"],"require_api_token_auth":false,"tags":["contacts","companies"],"tool_exposure":"all"}
 type McpServerConfig struct {
 	// Methods A list of method names (`methods`, for example `list`, `get`) or of tags (`tags`: a tool
 	// passes when its resource carries one of them). Items are case-insensitive: they are stored and returned
@@ -368,6 +581,13 @@ type McpServerConfig struct {
 	// Example: ["list","get"]
 	Methods *ScopeList `json:"methods,omitempty"`
 
+	// RequireApiTokenAuth When `true`, an MCP client must also send `Authorization: Bearer <API token>` with a
+	// valid API token of this server's environment; otherwise the MCP endpoint answers 401.
+	//
+	//
+	// Example: false
+	RequireApiTokenAuth *bool `json:"require_api_token_auth,omitempty"`
+
 	// Tags A list of method names (`methods`, for example `list`, `get`) or of tags (`tags`: a tool
 	// passes when its resource carries one of them). Items are case-insensitive: they are stored and returned
 	// lower-case, with duplicates dropped and the first-seen order kept. An empty list allows
@@ -376,10 +596,20 @@ type McpServerConfig struct {
 	//
 	// Example: ["list","get"]
 	Tags *ScopeList `json:"tags,omitempty"`
+
+	// ToolExposure How `tools/list` shows the allowed tools: `all` lists each of them; `discovery` lists
+	// three meta-tools instead (`search_tools`, `get_tool_schema`, `call_tool`), for agents
+	// that cannot hold hundreds of schemas.
+	//
+	//
+	// Example: all
+	ToolExposure *ToolExposure `json:"tool_exposure,omitempty"`
 }
 
 // McpServerConfigPatch A merge patch of `config`. A list that is present replaces the stored one; `null` removes
-// it (unrestricted); absent leaves it unchanged. `null` for the whole object removes both.
+// it (unrestricted); absent leaves it unchanged. `tool_exposure` and
+// `require_api_token_auth` present replace the stored value; `null` resets it to its
+// default. `null` for the whole object resets all of them.
 //
 // Example: {"methods":["Read","Create"],"tags":["Contacts","Deals"]}
 type McpServerConfigPatch struct {
@@ -388,24 +618,44 @@ type McpServerConfigPatch struct {
 	// Example: ["Read","Create"]
 	Methods nullable.Nullable[[]string] `json:"methods,omitempty"`
 
+	// RequireApiTokenAuth Whether MCP clients must also send an API token, or `null` for the default (`false`).
+	//
+	// Example: true
+	RequireApiTokenAuth nullable.Nullable[bool] `json:"require_api_token_auth,omitempty"`
+
 	// Tags The new tag list, or `null` to remove the restriction.
 	//
 	// Example: ["Contacts","Deals"]
 	Tags nullable.Nullable[[]string] `json:"tags,omitempty"`
+
+	// ToolExposure The new tool exposure, or `null` for the default (`all`).
+	//
+	// Example: discovery
+	ToolExposure nullable.Nullable[McpServerConfigPatchToolExposure] `json:"tool_exposure,omitempty"`
 }
+
+// McpServerConfigPatchToolExposure The new tool exposure, or `null` for the default (`all`).
+//
+// Example: discovery
+type McpServerConfigPatchToolExposure string
 
 // McpServerCreate A new MCP server.
 //
 // Example: {"config":{"methods":["list","get"],"tags":["contacts","companies"]},"expires_at":"2030-12-31T23:59:59Z","name":"Read-only HubSpot"}
 type McpServerCreate struct {
 	// Config Scoping of an MCP server. A list that is absent does not restrict; when both are absent,
-	// every tool of the integrated account is exposed. `methods` and `tags` combine with AND.
+	// every tool of the integrated account is exposed. `methods` and `tags` combine with AND,
+	// and together must allow at least one tool of the account's integration (unless the
+	// server runs with `--ai-ready-check=false`). Responses always carry `tool_exposure` and
+	// `require_api_token_auth`.
 	//
 	//
-	// Example: {"methods":["list","get"],"tags":["contacts","companies"]}
+	// Example: {"methods":["list","get"],"require_api_token_auth":false,"tags":["contacts","companies"],"tool_exposure":"all"}
 	Config *McpServerConfig `json:"config,omitempty"`
 
-	// ExpiresAt When the server's token stops working; must be in the future. Omit it for a server that never expires.
+	// ExpiresAt When the server expires: at that instant it is deleted (its token stops working, and
+	// it answers 404). At least 60 seconds ahead. Omit it for a server that never expires.
+	//
 	//
 	// Example: 2030-12-31T23:59:59Z
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
@@ -419,10 +669,13 @@ type McpServerCreate struct {
 // McpServerCreated A newly created MCP server with its secret token and URL, shown only once.
 type McpServerCreated struct {
 	// Config Scoping of an MCP server. A list that is absent does not restrict; when both are absent,
-	// every tool of the integrated account is exposed. `methods` and `tags` combine with AND.
+	// every tool of the integrated account is exposed. `methods` and `tags` combine with AND,
+	// and together must allow at least one tool of the account's integration (unless the
+	// server runs with `--ai-ready-check=false`). Responses always carry `tool_exposure` and
+	// `require_api_token_auth`.
 	//
 	//
-	// Example: {"methods":["list","get"],"tags":["contacts","companies"]}
+	// Example: {"methods":["list","get"],"require_api_token_auth":false,"tags":["contacts","companies"],"tool_exposure":"all"}
 	Config McpServerConfig `json:"config"`
 
 	// CreatedAt Time at which the MCP server was created.
@@ -489,13 +742,15 @@ type McpServerList struct {
 // Example: {"config":{"methods":["Read","Create"],"tags":["Contacts","Deals"]},"name":"Updated MCP server"}
 type McpServerPatch struct {
 	// Config A merge patch of `config`. A list that is present replaces the stored one; `null` removes
-	// it (unrestricted); absent leaves it unchanged. `null` for the whole object removes both.
+	// it (unrestricted); absent leaves it unchanged. `tool_exposure` and
+	// `require_api_token_auth` present replace the stored value; `null` resets it to its
+	// default. `null` for the whole object resets all of them.
 	//
 	//
 	// Example: {"methods":["Read","Create"],"tags":["Contacts","Deals"]}
 	Config nullable.Nullable[McpServerConfigPatch] `json:"config,omitempty"`
 
-	// ExpiresAt A new expiry in the future, or `null` for a server that never expires.
+	// ExpiresAt A new expiry at least 60 seconds ahead, or `null` for a server that never expires.
 	//
 	// Example: 2030-12-31T23:59:59Z
 	ExpiresAt nullable.Nullable[time.Time] `json:"expires_at,omitempty"`
@@ -552,6 +807,28 @@ type Problem struct {
 // Example: ["list","get"]
 type ScopeList = []string
 
+// TimeWindow A time window; each bound is exclusive.
+//
+// Example: {"gt":"2024-01-10T00:00:00Z","lt":"2024-01-11T00:00:00Z"}
+type TimeWindow struct {
+	// Gt Only records created after this instant.
+	//
+	// Example: 2024-01-10T00:00:00Z
+	Gt *time.Time `json:"gt,omitempty"`
+
+	// Lt Only records created before this instant.
+	//
+	// Example: 2024-01-11T00:00:00Z
+	Lt *time.Time `json:"lt,omitempty"`
+}
+
+// ToolExposure How `tools/list` shows the allowed tools: `all` lists each of them; `discovery` lists
+// three meta-tools instead (`search_tools`, `get_tool_schema`, `call_tool`), for agents
+// that cannot hold hundreds of schemas.
+//
+// Example: all
+type ToolExposure string
+
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
 
@@ -587,6 +864,16 @@ type Conflict = Problem
 //
 // Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
 type InternalServerError = Problem
+
+// McpServerBadRequest An error, as an RFC 9457 problem document.
+//
+// Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
+type McpServerBadRequest = Problem
+
+// McpServerConflict An error, as an RFC 9457 problem document.
+//
+// Example: {"detail":"The request body is invalid.","errors":[{"detail":"must not be null","pointer":"/name"}],"status":400,"title":"Bad Request","type":"about:blank"}
+type McpServerConflict = Problem
 
 // McpUnauthorized An error, as an RFC 9457 problem document.
 //
@@ -643,8 +930,8 @@ type ListIntegratedAccountsParams struct {
 	// Limit The largest number of items to return in one page.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// NextCursor The opaque `next_cursor` of the previous page. Omit it for the first page. A cursor this
-	// server did not issue is rejected (400).
+	// NextCursor The opaque `next_cursor` of the previous page. Omit it, or send it empty
+	// (`next_cursor=`), for the first page. A cursor this server did not issue is rejected (400).
 	NextCursor *NextCursor `form:"next_cursor,omitempty" json:"next_cursor,omitempty"`
 }
 
@@ -686,8 +973,8 @@ type ListMcpServersParams struct {
 	// Limit The largest number of items to return in one page.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// NextCursor The opaque `next_cursor` of the previous page. Omit it for the first page. A cursor this
-	// server did not issue is rejected (400).
+	// NextCursor The opaque `next_cursor` of the previous page. Omit it, or send it empty
+	// (`next_cursor=`), for the first page. A cursor this server did not issue is rejected (400).
 	NextCursor *NextCursor `form:"next_cursor,omitempty" json:"next_cursor,omitempty"`
 }
 
@@ -730,6 +1017,41 @@ type RotateMcpServerTokenParams struct {
 	// §13.1.1), or, with `*`, if the resource exists. Otherwise nothing changes: 412.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
+
+// ListLogsParams defines parameters for ListLogs.
+type ListLogsParams struct {
+	// LogType The kind of log to list.
+	LogType ListLogsParamsLogType `form:"log_type" json:"log_type"`
+
+	// McpServerId Only records of this MCP server.
+	McpServerId *openapi_types.UUID `form:"mcp_server_id,omitempty" json:"mcp_server_id,omitempty"`
+
+	// IntegratedAccountId Only records of the MCP servers of this integrated account.
+	IntegratedAccountId *openapi_types.UUID `form:"integrated_account_id,omitempty" json:"integrated_account_id,omitempty"`
+
+	// ToolName Only records of calls of this tool.
+	ToolName *string `form:"tool_name,omitempty" json:"tool_name,omitempty"`
+
+	// McpMethod Only records of this MCP method.
+	McpMethod *string `form:"mcp_method,omitempty" json:"mcp_method,omitempty"`
+
+	// Outcome Only records with this outcome.
+	Outcome *McpCallOutcome `form:"outcome,omitempty" json:"outcome,omitempty"`
+
+	// CreatedAt The time window, written `created_at[gt]=<date-time>` and `created_at[lt]=<date-time>`
+	// (both exclusive, at most 31 days apart).
+	CreatedAt *TimeWindow `json:"created_at,omitempty"`
+
+	// Limit The largest number of items to return in one page.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// NextCursor The opaque `next_cursor` of the previous page. Omit it, or send it empty
+	// (`next_cursor=`), for the first page. A cursor this server did not issue is rejected (400).
+	NextCursor *NextCursor `form:"next_cursor,omitempty" json:"next_cursor,omitempty"`
+}
+
+// ListLogsParamsLogType defines parameters for ListLogs.
+type ListLogsParamsLogType string
 
 // CreateIntegratedAccountJSONRequestBody defines body for CreateIntegratedAccount for application/json ContentType.
 type CreateIntegratedAccountJSONRequestBody = IntegratedAccountCreate
@@ -1067,7 +1389,7 @@ type ClientInterface interface {
 	//
 	// Lists the MCP servers of one integrated account, oldest first. Pages are stable under
 	// concurrent inserts: pass the `next_cursor` of one page to get the next; it is `null` on the
-	// last page. Tokens are never listed.
+	// last page. Tokens are never listed; expired servers are not listed (they are deleted).
 	//
 	// Corresponds with GET /integrated-account/{integrated_account_id}/mcp (the `ListMcpServers` operationId).
 	ListMcpServers(ctx context.Context, integratedAccountId IntegratedAccountID, params *ListMcpServersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1077,6 +1399,12 @@ type ClientInterface interface {
 	// Creates an MCP server for an integrated account. The response carries the server's secret
 	// `token` and its `url`; they are shown only here, so store them now. Lists in `config` are
 	// normalised: lower-cased, duplicates dropped, first-seen order kept.
+	//
+	// The `config` must allow at least one tool of the account's integration, else 400 (pointer
+	// `/config`) naming the integration's methods and tags; a server started with
+	// `--ai-ready-check=false` stores any config as given. `expires_at` must be at least 60
+	// seconds ahead (else 422). An integrated account holds at most
+	// `--max-mcp-servers-per-account` MCP servers (default 100); one more answers 409.
 	//
 	// Send an `Idempotency-Key` to make retries safe. The token is stored only as a hash, so a
 	// replayed creation carries the same server but **no `token` and `url`**; rotate the token
@@ -1092,6 +1420,12 @@ type ClientInterface interface {
 	// Creates an MCP server for an integrated account. The response carries the server's secret
 	// `token` and its `url`; they are shown only here, so store them now. Lists in `config` are
 	// normalised: lower-cased, duplicates dropped, first-seen order kept.
+	//
+	// The `config` must allow at least one tool of the account's integration, else 400 (pointer
+	// `/config`) naming the integration's methods and tags; a server started with
+	// `--ai-ready-check=false` stores any config as given. `expires_at` must be at least 60
+	// seconds ahead (else 422). An integrated account holds at most
+	// `--max-mcp-servers-per-account` MCP servers (default 100); one more answers 409.
 	//
 	// Send an `Idempotency-Key` to make retries safe. The token is stored only as a hash, so a
 	// replayed creation carries the same server but **no `token` and `url`**; rotate the token
@@ -1127,9 +1461,15 @@ type ClientInterface interface {
 	// - `name`: a string replaces it; `null` is rejected (400), a name cannot be removed.
 	// - `config`: an object is merged into the stored one. `config.methods` or `config.tags`
 	//   present replaces that list as a whole (normalised like on create); `null` removes it,
-	//   making the server unrestricted in that dimension. `config: null` removes both.
-	// - `expires_at`: a future date-time sets it; a past one is rejected (422); `null` clears
-	//   it, and the server never expires.
+	//   making the server unrestricted in that dimension. `config.tool_exposure` and
+	//   `config.require_api_token_auth` present replace the stored value; `null` resets it to
+	//   its default (`all`, `false`). `config: null` resets all four. A patch that sends
+	//   `config` is refused (400, pointer `/config`) when the resulting config allows no tool
+	//   of the account's integration (unless the server runs with `--ai-ready-check=false`);
+	//   a patch without `config` is not checked.
+	// - `expires_at`: a date-time at least 60 seconds ahead sets it; an earlier one is rejected
+	//   (422); `null` clears it, and the server never expires.
+	// - An expired server is gone: it answers 404 like a deleted one and cannot be revived.
 	// - Unknown and read-only members (`id`, `created_at`, …) are rejected (400).
 	//
 	// The update is atomic: concurrent updates of different members all take effect. A patch
@@ -1155,9 +1495,15 @@ type ClientInterface interface {
 	// - `name`: a string replaces it; `null` is rejected (400), a name cannot be removed.
 	// - `config`: an object is merged into the stored one. `config.methods` or `config.tags`
 	//   present replaces that list as a whole (normalised like on create); `null` removes it,
-	//   making the server unrestricted in that dimension. `config: null` removes both.
-	// - `expires_at`: a future date-time sets it; a past one is rejected (422); `null` clears
-	//   it, and the server never expires.
+	//   making the server unrestricted in that dimension. `config.tool_exposure` and
+	//   `config.require_api_token_auth` present replace the stored value; `null` resets it to
+	//   its default (`all`, `false`). `config: null` resets all four. A patch that sends
+	//   `config` is refused (400, pointer `/config`) when the resulting config allows no tool
+	//   of the account's integration (unless the server runs with `--ai-ready-check=false`);
+	//   a patch without `config` is not checked.
+	// - `expires_at`: a date-time at least 60 seconds ahead sets it; an earlier one is rejected
+	//   (422); `null` clears it, and the server never expires.
+	// - An expired server is gone: it answers 404 like a deleted one and cannot be revived.
 	// - Unknown and read-only members (`id`, `created_at`, …) are rejected (400).
 	//
 	// The update is atomic: concurrent updates of different members all take effect. A patch
@@ -1183,9 +1529,15 @@ type ClientInterface interface {
 	// - `name`: a string replaces it; `null` is rejected (400), a name cannot be removed.
 	// - `config`: an object is merged into the stored one. `config.methods` or `config.tags`
 	//   present replaces that list as a whole (normalised like on create); `null` removes it,
-	//   making the server unrestricted in that dimension. `config: null` removes both.
-	// - `expires_at`: a future date-time sets it; a past one is rejected (422); `null` clears
-	//   it, and the server never expires.
+	//   making the server unrestricted in that dimension. `config.tool_exposure` and
+	//   `config.require_api_token_auth` present replace the stored value; `null` resets it to
+	//   its default (`all`, `false`). `config: null` resets all four. A patch that sends
+	//   `config` is refused (400, pointer `/config`) when the resulting config allows no tool
+	//   of the account's integration (unless the server runs with `--ai-ready-check=false`);
+	//   a patch without `config` is not checked.
+	// - `expires_at`: a date-time at least 60 seconds ahead sets it; an earlier one is rejected
+	//   (422); `null` clears it, and the server never expires.
+	// - An expired server is gone: it answers 404 like a deleted one and cannot be revived.
 	// - Unknown and read-only members (`id`, `created_at`, …) are rejected (400).
 	//
 	// The update is atomic: concurrent updates of different members all take effect. A patch
@@ -1210,6 +1562,27 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /integrated-account/{integrated_account_id}/mcp/{id}/token (the `RotateMcpServerToken` operationId).
 	RotateMcpServerToken(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *RotateMcpServerTokenParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListLogs List logs
+	//
+	// Lists the records of one kind of log of the caller's environment, newest first. The only
+	// kind is `mcp`: one record per MCP request that reached an MCP server (`initialize`,
+	// `tools/list`, `tools/call`, …), with its identities, outcome, status codes and
+	// durations. Arguments, results and credentials are never recorded.
+	//
+	// Logs are best-effort: records are written in batches off the request path, usually
+	// readable within a second or two of the call; under overload, or when the database is
+	// unavailable, records are dropped (and counted in the metric
+	// `mcpapi_call_logs_dropped_total`) rather than slowing the calls down. They are kept for
+	// the server's `--log-retention` (30 days by default).
+	//
+	// The filters combine with AND. The time window is `created_at[gt]` (exclusive) to
+	// `created_at[lt]` (exclusive), at most 31 days: without `created_at[lt]` it ends now,
+	// without `created_at[gt]` it starts 31 days before its end. Pages are stable: pass the
+	// `next_cursor` of one page to get the next; it is `null` on the last page.
+	//
+	// Corresponds with GET /log (the `ListLogs` operationId).
+	ListLogs(ctx context.Context, params *ListLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CallMcpWithBody Speak MCP with an MCP server
 	//
@@ -1483,7 +1856,7 @@ func (c *Client) UpdateIntegratedAccountWithApplicationMergePatchPlusJSONBody(ct
 //
 // Lists the MCP servers of one integrated account, oldest first. Pages are stable under
 // concurrent inserts: pass the `next_cursor` of one page to get the next; it is `null` on the
-// last page. Tokens are never listed.
+// last page. Tokens are never listed; expired servers are not listed (they are deleted).
 //
 // Corresponds with GET /integrated-account/{integrated_account_id}/mcp (the `ListMcpServers` operationId).
 func (c *Client) ListMcpServers(ctx context.Context, integratedAccountId IntegratedAccountID, params *ListMcpServersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1503,6 +1876,12 @@ func (c *Client) ListMcpServers(ctx context.Context, integratedAccountId Integra
 // Creates an MCP server for an integrated account. The response carries the server's secret
 // `token` and its `url`; they are shown only here, so store them now. Lists in `config` are
 // normalised: lower-cased, duplicates dropped, first-seen order kept.
+//
+// The `config` must allow at least one tool of the account's integration, else 400 (pointer
+// `/config`) naming the integration's methods and tags; a server started with
+// `--ai-ready-check=false` stores any config as given. `expires_at` must be at least 60
+// seconds ahead (else 422). An integrated account holds at most
+// `--max-mcp-servers-per-account` MCP servers (default 100); one more answers 409.
 //
 // Send an `Idempotency-Key` to make retries safe. The token is stored only as a hash, so a
 // replayed creation carries the same server but **no `token` and `url`**; rotate the token
@@ -1528,6 +1907,12 @@ func (c *Client) CreateMcpServerWithBody(ctx context.Context, integratedAccountI
 // Creates an MCP server for an integrated account. The response carries the server's secret
 // `token` and its `url`; they are shown only here, so store them now. Lists in `config` are
 // normalised: lower-cased, duplicates dropped, first-seen order kept.
+//
+// The `config` must allow at least one tool of the account's integration, else 400 (pointer
+// `/config`) naming the integration's methods and tags; a server started with
+// `--ai-ready-check=false` stores any config as given. `expires_at` must be at least 60
+// seconds ahead (else 422). An integrated account holds at most
+// `--max-mcp-servers-per-account` MCP servers (default 100); one more answers 409.
 //
 // Send an `Idempotency-Key` to make retries safe. The token is stored only as a hash, so a
 // replayed creation carries the same server but **no `token` and `url`**; rotate the token
@@ -1593,9 +1978,15 @@ func (c *Client) GetMcpServer(ctx context.Context, integratedAccountId Integrate
 //   - `name`: a string replaces it; `null` is rejected (400), a name cannot be removed.
 //   - `config`: an object is merged into the stored one. `config.methods` or `config.tags`
 //     present replaces that list as a whole (normalised like on create); `null` removes it,
-//     making the server unrestricted in that dimension. `config: null` removes both.
-//   - `expires_at`: a future date-time sets it; a past one is rejected (422); `null` clears
-//     it, and the server never expires.
+//     making the server unrestricted in that dimension. `config.tool_exposure` and
+//     `config.require_api_token_auth` present replace the stored value; `null` resets it to
+//     its default (`all`, `false`). `config: null` resets all four. A patch that sends
+//     `config` is refused (400, pointer `/config`) when the resulting config allows no tool
+//     of the account's integration (unless the server runs with `--ai-ready-check=false`);
+//     a patch without `config` is not checked.
+//   - `expires_at`: a date-time at least 60 seconds ahead sets it; an earlier one is rejected
+//     (422); `null` clears it, and the server never expires.
+//   - An expired server is gone: it answers 404 like a deleted one and cannot be revived.
 //   - Unknown and read-only members (`id`, `created_at`, …) are rejected (400).
 //
 // The update is atomic: concurrent updates of different members all take effect. A patch
@@ -1631,9 +2022,15 @@ func (c *Client) UpdateMcpServerWithBody(ctx context.Context, integratedAccountI
 //   - `name`: a string replaces it; `null` is rejected (400), a name cannot be removed.
 //   - `config`: an object is merged into the stored one. `config.methods` or `config.tags`
 //     present replaces that list as a whole (normalised like on create); `null` removes it,
-//     making the server unrestricted in that dimension. `config: null` removes both.
-//   - `expires_at`: a future date-time sets it; a past one is rejected (422); `null` clears
-//     it, and the server never expires.
+//     making the server unrestricted in that dimension. `config.tool_exposure` and
+//     `config.require_api_token_auth` present replace the stored value; `null` resets it to
+//     its default (`all`, `false`). `config: null` resets all four. A patch that sends
+//     `config` is refused (400, pointer `/config`) when the resulting config allows no tool
+//     of the account's integration (unless the server runs with `--ai-ready-check=false`);
+//     a patch without `config` is not checked.
+//   - `expires_at`: a date-time at least 60 seconds ahead sets it; an earlier one is rejected
+//     (422); `null` clears it, and the server never expires.
+//   - An expired server is gone: it answers 404 like a deleted one and cannot be revived.
 //   - Unknown and read-only members (`id`, `created_at`, …) are rejected (400).
 //
 // The update is atomic: concurrent updates of different members all take effect. A patch
@@ -1669,9 +2066,15 @@ func (c *Client) UpdateMcpServer(ctx context.Context, integratedAccountId Integr
 //   - `name`: a string replaces it; `null` is rejected (400), a name cannot be removed.
 //   - `config`: an object is merged into the stored one. `config.methods` or `config.tags`
 //     present replaces that list as a whole (normalised like on create); `null` removes it,
-//     making the server unrestricted in that dimension. `config: null` removes both.
-//   - `expires_at`: a future date-time sets it; a past one is rejected (422); `null` clears
-//     it, and the server never expires.
+//     making the server unrestricted in that dimension. `config.tool_exposure` and
+//     `config.require_api_token_auth` present replace the stored value; `null` resets it to
+//     its default (`all`, `false`). `config: null` resets all four. A patch that sends
+//     `config` is refused (400, pointer `/config`) when the resulting config allows no tool
+//     of the account's integration (unless the server runs with `--ai-ready-check=false`);
+//     a patch without `config` is not checked.
+//   - `expires_at`: a date-time at least 60 seconds ahead sets it; an earlier one is rejected
+//     (422); `null` clears it, and the server never expires.
+//   - An expired server is gone: it answers 404 like a deleted one and cannot be revived.
 //   - Unknown and read-only members (`id`, `created_at`, …) are rejected (400).
 //
 // The update is atomic: concurrent updates of different members all take effect. A patch
@@ -1707,6 +2110,37 @@ func (c *Client) UpdateMcpServerWithApplicationMergePatchPlusJSONBody(ctx contex
 // Corresponds with POST /integrated-account/{integrated_account_id}/mcp/{id}/token (the `RotateMcpServerToken` operationId).
 func (c *Client) RotateMcpServerToken(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *RotateMcpServerTokenParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRotateMcpServerTokenRequest(c.Server, integratedAccountId, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListLogs List logs
+//
+// Lists the records of one kind of log of the caller's environment, newest first. The only
+// kind is `mcp`: one record per MCP request that reached an MCP server (`initialize`,
+// `tools/list`, `tools/call`, …), with its identities, outcome, status codes and
+// durations. Arguments, results and credentials are never recorded.
+//
+// Logs are best-effort: records are written in batches off the request path, usually
+// readable within a second or two of the call; under overload, or when the database is
+// unavailable, records are dropped (and counted in the metric
+// `mcpapi_call_logs_dropped_total`) rather than slowing the calls down. They are kept for
+// the server's `--log-retention` (30 days by default).
+//
+// The filters combine with AND. The time window is `created_at[gt]` (exclusive) to
+// `created_at[lt]` (exclusive), at most 31 days: without `created_at[lt]` it ends now,
+// without `created_at[gt]` it starts 31 days before its end. Pages are stable: pass the
+// `next_cursor` of one page to get the next; it is `null` on the last page.
+//
+// Corresponds with GET /log (the `ListLogs` operationId).
+func (c *Client) ListLogs(ctx context.Context, params *ListLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListLogsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -2558,6 +2992,152 @@ func NewRotateMcpServerTokenRequest(server string, integratedAccountId Integrate
 	return req, nil
 }
 
+// NewListLogsRequest constructs an http.Request for the ListLogs method
+func NewListLogsRequest(server string, params *ListLogsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/log")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "log_type", params.LogType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.McpServerId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "mcp_server_id", *params.McpServerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.IntegratedAccountId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "integrated_account_id", *params.IntegratedAccountId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ToolName != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tool_name", *params.ToolName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.McpMethod != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "mcp_method", *params.McpMethod, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Outcome != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "outcome", *params.Outcome, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CreatedAt != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("deepObject", true, "created_at", *params.CreatedAt, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "object", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.NextCursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "next_cursor", *params.NextCursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewCallMcpRequest calls the generic CallMcp builder with application/json body
 func NewCallMcpRequest(server string, token string, body CallMcpJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -2867,7 +3447,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Lists the MCP servers of one integrated account, oldest first. Pages are stable under
 	// concurrent inserts: pass the `next_cursor` of one page to get the next; it is `null` on the
-	// last page. Tokens are never listed.
+	// last page. Tokens are never listed; expired servers are not listed (they are deleted).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2879,6 +3459,12 @@ type ClientWithResponsesInterface interface {
 	// Creates an MCP server for an integrated account. The response carries the server's secret
 	// `token` and its `url`; they are shown only here, so store them now. Lists in `config` are
 	// normalised: lower-cased, duplicates dropped, first-seen order kept.
+	//
+	// The `config` must allow at least one tool of the account's integration, else 400 (pointer
+	// `/config`) naming the integration's methods and tags; a server started with
+	// `--ai-ready-check=false` stores any config as given. `expires_at` must be at least 60
+	// seconds ahead (else 422). An integrated account holds at most
+	// `--max-mcp-servers-per-account` MCP servers (default 100); one more answers 409.
 	//
 	// Send an `Idempotency-Key` to make retries safe. The token is stored only as a hash, so a
 	// replayed creation carries the same server but **no `token` and `url`**; rotate the token
@@ -2894,6 +3480,12 @@ type ClientWithResponsesInterface interface {
 	// Creates an MCP server for an integrated account. The response carries the server's secret
 	// `token` and its `url`; they are shown only here, so store them now. Lists in `config` are
 	// normalised: lower-cased, duplicates dropped, first-seen order kept.
+	//
+	// The `config` must allow at least one tool of the account's integration, else 400 (pointer
+	// `/config`) naming the integration's methods and tags; a server started with
+	// `--ai-ready-check=false` stores any config as given. `expires_at` must be at least 60
+	// seconds ahead (else 422). An integrated account holds at most
+	// `--max-mcp-servers-per-account` MCP servers (default 100); one more answers 409.
 	//
 	// Send an `Idempotency-Key` to make retries safe. The token is stored only as a hash, so a
 	// replayed creation carries the same server but **no `token` and `url`**; rotate the token
@@ -2933,9 +3525,15 @@ type ClientWithResponsesInterface interface {
 	// - `name`: a string replaces it; `null` is rejected (400), a name cannot be removed.
 	// - `config`: an object is merged into the stored one. `config.methods` or `config.tags`
 	//   present replaces that list as a whole (normalised like on create); `null` removes it,
-	//   making the server unrestricted in that dimension. `config: null` removes both.
-	// - `expires_at`: a future date-time sets it; a past one is rejected (422); `null` clears
-	//   it, and the server never expires.
+	//   making the server unrestricted in that dimension. `config.tool_exposure` and
+	//   `config.require_api_token_auth` present replace the stored value; `null` resets it to
+	//   its default (`all`, `false`). `config: null` resets all four. A patch that sends
+	//   `config` is refused (400, pointer `/config`) when the resulting config allows no tool
+	//   of the account's integration (unless the server runs with `--ai-ready-check=false`);
+	//   a patch without `config` is not checked.
+	// - `expires_at`: a date-time at least 60 seconds ahead sets it; an earlier one is rejected
+	//   (422); `null` clears it, and the server never expires.
+	// - An expired server is gone: it answers 404 like a deleted one and cannot be revived.
 	// - Unknown and read-only members (`id`, `created_at`, …) are rejected (400).
 	//
 	// The update is atomic: concurrent updates of different members all take effect. A patch
@@ -2961,9 +3559,15 @@ type ClientWithResponsesInterface interface {
 	// - `name`: a string replaces it; `null` is rejected (400), a name cannot be removed.
 	// - `config`: an object is merged into the stored one. `config.methods` or `config.tags`
 	//   present replaces that list as a whole (normalised like on create); `null` removes it,
-	//   making the server unrestricted in that dimension. `config: null` removes both.
-	// - `expires_at`: a future date-time sets it; a past one is rejected (422); `null` clears
-	//   it, and the server never expires.
+	//   making the server unrestricted in that dimension. `config.tool_exposure` and
+	//   `config.require_api_token_auth` present replace the stored value; `null` resets it to
+	//   its default (`all`, `false`). `config: null` resets all four. A patch that sends
+	//   `config` is refused (400, pointer `/config`) when the resulting config allows no tool
+	//   of the account's integration (unless the server runs with `--ai-ready-check=false`);
+	//   a patch without `config` is not checked.
+	// - `expires_at`: a date-time at least 60 seconds ahead sets it; an earlier one is rejected
+	//   (422); `null` clears it, and the server never expires.
+	// - An expired server is gone: it answers 404 like a deleted one and cannot be revived.
 	// - Unknown and read-only members (`id`, `created_at`, …) are rejected (400).
 	//
 	// The update is atomic: concurrent updates of different members all take effect. A patch
@@ -2989,9 +3593,15 @@ type ClientWithResponsesInterface interface {
 	// - `name`: a string replaces it; `null` is rejected (400), a name cannot be removed.
 	// - `config`: an object is merged into the stored one. `config.methods` or `config.tags`
 	//   present replaces that list as a whole (normalised like on create); `null` removes it,
-	//   making the server unrestricted in that dimension. `config: null` removes both.
-	// - `expires_at`: a future date-time sets it; a past one is rejected (422); `null` clears
-	//   it, and the server never expires.
+	//   making the server unrestricted in that dimension. `config.tool_exposure` and
+	//   `config.require_api_token_auth` present replace the stored value; `null` resets it to
+	//   its default (`all`, `false`). `config: null` resets all four. A patch that sends
+	//   `config` is refused (400, pointer `/config`) when the resulting config allows no tool
+	//   of the account's integration (unless the server runs with `--ai-ready-check=false`);
+	//   a patch without `config` is not checked.
+	// - `expires_at`: a date-time at least 60 seconds ahead sets it; an earlier one is rejected
+	//   (422); `null` clears it, and the server never expires.
+	// - An expired server is gone: it answers 404 like a deleted one and cannot be revived.
 	// - Unknown and read-only members (`id`, `created_at`, …) are rejected (400).
 	//
 	// The update is atomic: concurrent updates of different members all take effect. A patch
@@ -3018,6 +3628,29 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /integrated-account/{integrated_account_id}/mcp/{id}/token (the `RotateMcpServerToken` operationId).
 	RotateMcpServerTokenWithResponse(ctx context.Context, integratedAccountId IntegratedAccountID, id McpServerID, params *RotateMcpServerTokenParams, reqEditors ...RequestEditorFn) (*RotateMcpServerTokenResponse, error)
+
+	// ListLogsWithResponse List logs
+	//
+	// Lists the records of one kind of log of the caller's environment, newest first. The only
+	// kind is `mcp`: one record per MCP request that reached an MCP server (`initialize`,
+	// `tools/list`, `tools/call`, …), with its identities, outcome, status codes and
+	// durations. Arguments, results and credentials are never recorded.
+	//
+	// Logs are best-effort: records are written in batches off the request path, usually
+	// readable within a second or two of the call; under overload, or when the database is
+	// unavailable, records are dropped (and counted in the metric
+	// `mcpapi_call_logs_dropped_total`) rather than slowing the calls down. They are kept for
+	// the server's `--log-retention` (30 days by default).
+	//
+	// The filters combine with AND. The time window is `created_at[gt]` (exclusive) to
+	// `created_at[lt]` (exclusive), at most 31 days: without `created_at[lt]` it ends now,
+	// without `created_at[gt]` it starts 31 days before its end. Pages are stable: pass the
+	// `next_cursor` of one page to get the next; it is `null` on the last page.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /log (the `ListLogs` operationId).
+	ListLogsWithResponse(ctx context.Context, params *ListLogsParams, reqEditors ...RequestEditorFn) (*ListLogsResponse, error)
 
 	// CallMcpWithBodyWithResponse Speak MCP with an MCP server
 	//
@@ -4004,7 +4637,7 @@ type CreateMcpServerResponse struct {
 	// JSON201 the response for an HTTP 201 `application/json` response
 	JSON201 *McpServerCreated
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationproblemJSON400 *BadRequest
+	ApplicationproblemJSON400 *McpServerBadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
@@ -4012,7 +4645,7 @@ type CreateMcpServerResponse struct {
 	// ApplicationproblemJSON406 the response for an HTTP 406 `application/problem+json` response
 	ApplicationproblemJSON406 *NotAcceptable
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
-	ApplicationproblemJSON409 *Conflict
+	ApplicationproblemJSON409 *McpServerConflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
@@ -4045,7 +4678,7 @@ func (r CreateMcpServerResponse) GetJSON201() *McpServerCreated {
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r CreateMcpServerResponse) GetApplicationproblemJSON400() *BadRequest {
+func (r CreateMcpServerResponse) GetApplicationproblemJSON400() *McpServerBadRequest {
 	return r.ApplicationproblemJSON400
 }
 
@@ -4065,7 +4698,7 @@ func (r CreateMcpServerResponse) GetApplicationproblemJSON406() *NotAcceptable {
 }
 
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
-func (r CreateMcpServerResponse) GetApplicationproblemJSON409() *Conflict {
+func (r CreateMcpServerResponse) GetApplicationproblemJSON409() *McpServerConflict {
 	return r.ApplicationproblemJSON409
 }
 
@@ -4428,7 +5061,7 @@ type UpdateMcpServerResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *McpServer
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationproblemJSON400 *BadRequest
+	ApplicationproblemJSON400 *McpServerBadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
@@ -4469,7 +5102,7 @@ func (r UpdateMcpServerResponse) GetJSON200() *McpServer {
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r UpdateMcpServerResponse) GetApplicationproblemJSON400() *BadRequest {
+func (r UpdateMcpServerResponse) GetApplicationproblemJSON400() *McpServerBadRequest {
 	return r.ApplicationproblemJSON400
 }
 
@@ -4691,6 +5324,110 @@ func (r RotateMcpServerTokenResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RotateMcpServerTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListLogsResponse401Headers the declared response headers of an HTTP 401 response for ListLogs
+type ListLogsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListLogsResponse429Headers the declared response headers of an HTTP 429 response for ListLogs
+type ListLogsResponse429Headers struct {
+	RetryAfter *int
+}
+
+// ListLogsResponse503Headers the declared response headers of an HTTP 503 response for ListLogs
+type ListLogsResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ListLogsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LogList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON406 the response for an HTTP 406 `application/problem+json` response
+	ApplicationproblemJSON406 *NotAcceptable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalServerError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListLogsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListLogsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListLogsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListLogsResponse) GetJSON200() *LogList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListLogsResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListLogsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON406 returns the response for an HTTP 406 `application/problem+json` response
+func (r ListLogsResponse) GetApplicationproblemJSON406() *NotAcceptable {
+	return r.ApplicationproblemJSON406
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListLogsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListLogsResponse) GetApplicationproblemJSON500() *InternalServerError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListLogsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListLogsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListLogsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListLogsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListLogsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5206,7 +5943,7 @@ func (c *ClientWithResponses) UpdateIntegratedAccountWithApplicationMergePatchPl
 //
 // Lists the MCP servers of one integrated account, oldest first. Pages are stable under
 // concurrent inserts: pass the `next_cursor` of one page to get the next; it is `null` on the
-// last page. Tokens are never listed.
+// last page. Tokens are never listed; expired servers are not listed (they are deleted).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5224,6 +5961,12 @@ func (c *ClientWithResponses) ListMcpServersWithResponse(ctx context.Context, in
 // Creates an MCP server for an integrated account. The response carries the server's secret
 // `token` and its `url`; they are shown only here, so store them now. Lists in `config` are
 // normalised: lower-cased, duplicates dropped, first-seen order kept.
+//
+// The `config` must allow at least one tool of the account's integration, else 400 (pointer
+// `/config`) naming the integration's methods and tags; a server started with
+// `--ai-ready-check=false` stores any config as given. `expires_at` must be at least 60
+// seconds ahead (else 422). An integrated account holds at most
+// `--max-mcp-servers-per-account` MCP servers (default 100); one more answers 409.
 //
 // Send an `Idempotency-Key` to make retries safe. The token is stored only as a hash, so a
 // replayed creation carries the same server but **no `token` and `url`**; rotate the token
@@ -5245,6 +5988,12 @@ func (c *ClientWithResponses) CreateMcpServerWithBodyWithResponse(ctx context.Co
 // Creates an MCP server for an integrated account. The response carries the server's secret
 // `token` and its `url`; they are shown only here, so store them now. Lists in `config` are
 // normalised: lower-cased, duplicates dropped, first-seen order kept.
+//
+// The `config` must allow at least one tool of the account's integration, else 400 (pointer
+// `/config`) naming the integration's methods and tags; a server started with
+// `--ai-ready-check=false` stores any config as given. `expires_at` must be at least 60
+// seconds ahead (else 422). An integrated account holds at most
+// `--max-mcp-servers-per-account` MCP servers (default 100); one more answers 409.
 //
 // Send an `Idempotency-Key` to make retries safe. The token is stored only as a hash, so a
 // replayed creation carries the same server but **no `token` and `url`**; rotate the token
@@ -5302,9 +6051,15 @@ func (c *ClientWithResponses) GetMcpServerWithResponse(ctx context.Context, inte
 //   - `name`: a string replaces it; `null` is rejected (400), a name cannot be removed.
 //   - `config`: an object is merged into the stored one. `config.methods` or `config.tags`
 //     present replaces that list as a whole (normalised like on create); `null` removes it,
-//     making the server unrestricted in that dimension. `config: null` removes both.
-//   - `expires_at`: a future date-time sets it; a past one is rejected (422); `null` clears
-//     it, and the server never expires.
+//     making the server unrestricted in that dimension. `config.tool_exposure` and
+//     `config.require_api_token_auth` present replace the stored value; `null` resets it to
+//     its default (`all`, `false`). `config: null` resets all four. A patch that sends
+//     `config` is refused (400, pointer `/config`) when the resulting config allows no tool
+//     of the account's integration (unless the server runs with `--ai-ready-check=false`);
+//     a patch without `config` is not checked.
+//   - `expires_at`: a date-time at least 60 seconds ahead sets it; an earlier one is rejected
+//     (422); `null` clears it, and the server never expires.
+//   - An expired server is gone: it answers 404 like a deleted one and cannot be revived.
 //   - Unknown and read-only members (`id`, `created_at`, …) are rejected (400).
 //
 // The update is atomic: concurrent updates of different members all take effect. A patch
@@ -5336,9 +6091,15 @@ func (c *ClientWithResponses) UpdateMcpServerWithBodyWithResponse(ctx context.Co
 //   - `name`: a string replaces it; `null` is rejected (400), a name cannot be removed.
 //   - `config`: an object is merged into the stored one. `config.methods` or `config.tags`
 //     present replaces that list as a whole (normalised like on create); `null` removes it,
-//     making the server unrestricted in that dimension. `config: null` removes both.
-//   - `expires_at`: a future date-time sets it; a past one is rejected (422); `null` clears
-//     it, and the server never expires.
+//     making the server unrestricted in that dimension. `config.tool_exposure` and
+//     `config.require_api_token_auth` present replace the stored value; `null` resets it to
+//     its default (`all`, `false`). `config: null` resets all four. A patch that sends
+//     `config` is refused (400, pointer `/config`) when the resulting config allows no tool
+//     of the account's integration (unless the server runs with `--ai-ready-check=false`);
+//     a patch without `config` is not checked.
+//   - `expires_at`: a date-time at least 60 seconds ahead sets it; an earlier one is rejected
+//     (422); `null` clears it, and the server never expires.
+//   - An expired server is gone: it answers 404 like a deleted one and cannot be revived.
 //   - Unknown and read-only members (`id`, `created_at`, …) are rejected (400).
 //
 // The update is atomic: concurrent updates of different members all take effect. A patch
@@ -5370,9 +6131,15 @@ func (c *ClientWithResponses) UpdateMcpServerWithResponse(ctx context.Context, i
 //   - `name`: a string replaces it; `null` is rejected (400), a name cannot be removed.
 //   - `config`: an object is merged into the stored one. `config.methods` or `config.tags`
 //     present replaces that list as a whole (normalised like on create); `null` removes it,
-//     making the server unrestricted in that dimension. `config: null` removes both.
-//   - `expires_at`: a future date-time sets it; a past one is rejected (422); `null` clears
-//     it, and the server never expires.
+//     making the server unrestricted in that dimension. `config.tool_exposure` and
+//     `config.require_api_token_auth` present replace the stored value; `null` resets it to
+//     its default (`all`, `false`). `config: null` resets all four. A patch that sends
+//     `config` is refused (400, pointer `/config`) when the resulting config allows no tool
+//     of the account's integration (unless the server runs with `--ai-ready-check=false`);
+//     a patch without `config` is not checked.
+//   - `expires_at`: a date-time at least 60 seconds ahead sets it; an earlier one is rejected
+//     (422); `null` clears it, and the server never expires.
+//   - An expired server is gone: it answers 404 like a deleted one and cannot be revived.
 //   - Unknown and read-only members (`id`, `created_at`, …) are rejected (400).
 //
 // The update is atomic: concurrent updates of different members all take effect. A patch
@@ -5410,6 +6177,35 @@ func (c *ClientWithResponses) RotateMcpServerTokenWithResponse(ctx context.Conte
 		return nil, err
 	}
 	return ParseRotateMcpServerTokenResponse(rsp)
+}
+
+// ListLogsWithResponse List logs
+//
+// Lists the records of one kind of log of the caller's environment, newest first. The only
+// kind is `mcp`: one record per MCP request that reached an MCP server (`initialize`,
+// `tools/list`, `tools/call`, …), with its identities, outcome, status codes and
+// durations. Arguments, results and credentials are never recorded.
+//
+// Logs are best-effort: records are written in batches off the request path, usually
+// readable within a second or two of the call; under overload, or when the database is
+// unavailable, records are dropped (and counted in the metric
+// `mcpapi_call_logs_dropped_total`) rather than slowing the calls down. They are kept for
+// the server's `--log-retention` (30 days by default).
+//
+// The filters combine with AND. The time window is `created_at[gt]` (exclusive) to
+// `created_at[lt]` (exclusive), at most 31 days: without `created_at[lt]` it ends now,
+// without `created_at[gt]` it starts 31 days before its end. Pages are stable: pass the
+// `next_cursor` of one page to get the next; it is `null` on the last page.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /log (the `ListLogs` operationId).
+func (c *ClientWithResponses) ListLogsWithResponse(ctx context.Context, params *ListLogsParams, reqEditors ...RequestEditorFn) (*ListLogsResponse, error) {
+	rsp, err := c.ListLogs(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListLogsResponse(rsp)
 }
 
 // CallMcpWithBodyWithResponse Speak MCP with an MCP server
@@ -6423,7 +7219,7 @@ func ParseCreateMcpServerResponse(rsp *http.Response) (*CreateMcpServerResponse,
 		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest McpServerBadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -6451,7 +7247,7 @@ func ParseCreateMcpServerResponse(rsp *http.Response) (*CreateMcpServerResponse,
 		response.ApplicationproblemJSON406 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest Conflict
+		var dest McpServerConflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -6877,7 +7673,7 @@ func ParseUpdateMcpServerResponse(rsp *http.Response) (*UpdateMcpServerResponse,
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest McpServerBadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -7154,6 +7950,107 @@ func ParseRotateMcpServerTokenResponse(rsp *http.Response) (*RotateMcpServerToke
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers RotateMcpServerTokenResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListLogsResponse parses an HTTP response from a ListLogsWithResponse call
+func ParseListLogsResponse(rsp *http.Response) (*ListLogsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListLogsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LogList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListLogsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListLogsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListLogsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
