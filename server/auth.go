@@ -124,11 +124,12 @@ func unauthorized(detail, errCode string) *Problem {
 // authenticate checks `Authorization: Bearer <API token>` on the spec's routes and puts the
 // token's principal on the request context.
 //
-// Limits come before lookups: a token found in the cache counts against its own rate limit;
-// anything else (no token, a malformed header, a hash known to match nothing, or a token that
-// needs a database lookup) first counts against its client address's limit (c.RealIP(), see
-// ClientIPExtractor), so that an address over its limit is answered 429 without any query. A
-// token verified by a lookup then counts against its own limit too.
+// Limits come before lookups: a token found in the cache counts against its own rate limit.
+// Otherwise the client address's limit applies first (c.RealIP(), see ClientIPExtractor): an
+// address over it is answered 429 without any query; requests refused without a lookup (no
+// token, a malformed header, a hash known to match nothing) and lookups that find no token
+// take from its bucket, valid tokens do not. A token verified by a lookup then counts against
+// its own limit.
 func authenticate(auth TokenAuthenticator, routes routeTable, ttl time.Duration, limits *rateLimits) echo.MiddlewareFunc {
 	cache := newAuthCache(ttl)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -167,20 +168,31 @@ func verify(c echo.Context, auth TokenAuthenticator, cache *authCache, limits *r
 			return p, nil
 		}
 	}
-	if limited := limits.allowAddress(c.RealIP()); limited != nil {
-		return store.Principal{}, limited
+	ip := c.RealIP()
+	// Refusals that need no lookup take from the address's bucket.
+	refuse := func(p *Problem) (store.Principal, error) {
+		if limited := limits.allowAddress(ip); limited != nil {
+			return store.Principal{}, limited
+		}
+		return store.Principal{}, p
 	}
 	switch {
 	case header == "":
-		return store.Principal{}, unauthorized("An API token is required: send Authorization: Bearer <token>.", "")
+		return refuse(unauthorized("An API token is required: send Authorization: Bearer <token>.", ""))
 	case hash == nil:
-		return store.Principal{}, unauthorized("The Authorization header must be: Bearer <token>.", "invalid_request")
+		return refuse(unauthorized("The Authorization header must be: Bearer <token>.", "invalid_request"))
 	case cache.unknown(key, now):
-		return store.Principal{}, unauthorized("The API token is not valid.", "invalid_token")
+		return refuse(unauthorized("The API token is not valid.", "invalid_token"))
+	}
+	// An address over its limit gets no lookup; one within it spends from its bucket only when
+	// the token turns out to be unknown.
+	if limited := limits.addressOver(ip); limited != nil {
+		return store.Principal{}, limited
 	}
 	p, err := auth.Authenticate(c.Request().Context(), hash)
 	if errors.Is(err, store.ErrNotFound) {
 		cache.putUnknown(key, now)
+		_ = limits.allowAddress(ip) // spends; the answer is 401 either way, the lookup is done
 		return p, unauthorized("The API token is not valid.", "invalid_token")
 	}
 	if err != nil {

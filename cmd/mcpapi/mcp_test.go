@@ -208,13 +208,14 @@ func TestMCPRateLimits(t *testing.T) {
 		}
 		return statuses, retry
 	}
+	// The REST calls share the API token's bucket, not the MCP server's. They come first: once
+	// the address is over its limit, a token that needs a lookup is refused before it.
+	acc := a.do(http.MethodPost, "/integrated-account", `{"integration":"crm"}`).json(t)["id"].(string)
+	url := a.do(http.MethodPost, "/integrated-account/"+acc+"/mcp", `{"name":"limited"}`).json(t)["url"].(string)
 	guesses, retry := count("/mcp/mcp_guess")
 	if guesses[http.StatusUnauthorized] != 2 || guesses[http.StatusTooManyRequests] != 2 || retry != "2" {
 		t.Errorf("guessed tokens: %v (Retry-After %q), want 2 × 401 then 429 with Retry-After 2", guesses, retry)
 	}
-	// The REST calls below share the API token's bucket, not the MCP server's.
-	acc := a.do(http.MethodPost, "/integrated-account", `{"integration":"crm"}`).json(t)["id"].(string)
-	url := a.do(http.MethodPost, "/integrated-account/"+acc+"/mcp", `{"name":"limited"}`).json(t)["url"].(string)
 	valid, retry := count(strings.TrimPrefix(url, a.base))
 	if valid[http.StatusTooManyRequests] != 2 || retry != "2" || valid[http.StatusUnauthorized] != 0 {
 		t.Errorf("valid token: %v (Retry-After %q), want 2 answered then 429 with Retry-After 2", valid, retry)
