@@ -220,7 +220,8 @@ func stripBasePath(base string) echo.MiddlewareFunc {
 			if rest == "" {
 				rest = "/"
 			}
-			c.SetRequest(withPath(c.Request(), rest))
+			// In place, as Echo's own Rewrite does: Echo routes the request it was handed.
+			*c.Request().URL = *withPath(c.Request(), rest).URL
 			return next(c)
 		}
 	}

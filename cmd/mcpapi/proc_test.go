@@ -125,7 +125,6 @@ func (c *child) rssKB(t *testing.T) int {
 	return 0
 }
 
-
 // waitLog waits up to 5 s for the child's log to contain s (stderr is copied asynchronously).
 func (c *child) waitLog(s string) bool {
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {

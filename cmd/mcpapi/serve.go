@@ -99,7 +99,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if cfg.publicURL == "" {
 		cfg.publicURL = base + strings.TrimRight(cfg.basePath, "/")
 	}
-	if err := bootstrap(ctx, st, cfg.bootstrapToken, base, stderr); err != nil {
+	if err := bootstrap(ctx, st, cfg.bootstrapToken, base+strings.TrimRight(cfg.basePath, "/"), stderr); err != nil {
 		_ = ln.Close() // not served yet; the error to report is err
 		return err
 	}
