@@ -367,4 +367,3 @@ func queryInt(dbURL, query string, out *int, args ...any) error {
 	defer func() { _ = st.Close() }()
 	return st.DB().Raw(query, args...).Row().Scan(out)
 }
-
