@@ -194,7 +194,7 @@ func recoverPanics() echo.MiddlewareFunc {
 
 // ClientIP is the client's address as the rate limits and logs see it (c.RealIP() on the Echo
 // instance gives the same).
-func (s *Server) ClientIP(r *http.Request) string { return s.Echo.IPExtractor(r) }
+func (s *Server) ClientIP(r *http.Request) string { return s.IPExtractor(r) }
 
 // cleanBasePath checks --base-path: empty, or "/" followed by path segments, no trailing slash.
 func cleanBasePath(p string) (string, error) {

@@ -93,13 +93,14 @@ http {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	cmd := exec.Command(bin, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "error.log"))
+	cmd := exec.Command(bin, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "error.log")) //nolint:gosec // G204: nginx found on PATH, with the test's own files
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	var waitErr error
+	done := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGQUIT) // graceful stop of this master (and its worker)
 		select {
@@ -109,7 +110,7 @@ http {
 			<-done
 		}
 		if t.Failed() {
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			log, _ := os.ReadFile(filepath.Join(dir, "error.log")) //nolint:gosec // G304: the test's own temp dir
 			t.Logf("nginx output:\n%s\nerror.log:\n%s", out.String(), log)
 		}
 	})
@@ -120,9 +121,9 @@ http {
 			return
 		}
 		select {
-		case err := <-done:
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx exited: %v\n%s\n%s", err, out.String(), log)
+		case <-done:
+			log, _ := os.ReadFile(filepath.Join(dir, "error.log")) //nolint:gosec // G304: the test's own temp dir
+			t.Fatalf("nginx exited: %v\n%s\n%s", waitErr, out.String(), log)
 		default:
 		}
 		if time.Now().After(deadline) {
