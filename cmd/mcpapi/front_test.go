@@ -149,3 +149,18 @@ func TestTrustedProxies(t *testing.T) {
 		t.Errorf("a bad CIDR: %v", err)
 	}
 }
+
+// TestServeHelpListsFrontDoorSettings: the connection, proxy and prefix flags are documented in
+// --help, with their defaults.
+func TestServeHelpListsFrontDoorSettings(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"mcpapi", "serve", "--help"}, noEnv, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"-max-conns ", "-max-conns-per-ip ", "(default 64)", "-trusted-proxies ", "-base-path ",
+		"-idle-timeout ", "(default 1m0s)", "-max-header-bytes ", "(default 65536)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("serve --help lacks %q", want)
+		}
+	}
+}
