@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mcpapi/mcpapi/gen/api"
+	"github.com/mcpapi/mcpapi/server/credential"
 	"github.com/mcpapi/mcpapi/store"
 )
 
@@ -39,6 +40,7 @@ func (h *Handler) UpdateIntegratedAccount(ctx context.Context, req api.UpdateInt
 	if err != nil {
 		return nil, storeError(err, accountWhat)
 	}
+	h.invalidateMCP()
 	tag := etag(acc.Version)
 	return api.UpdateIntegratedAccount200JSONResponse{Body: toAPIAccount(acc), Headers: api.UpdateIntegratedAccount200ResponseHeaders{ETag: &tag}}, nil
 }
@@ -52,16 +54,13 @@ func (h *Handler) sealCredential(env uuid.UUID, typ string, name *string, value 
 	if name != nil {
 		c.Name = *name
 	}
-	switch {
-	case typ == "header" && c.Name == "":
-		return nil, badRequest("The request is invalid: credentials name is required for type header.",
-			FieldError{Pointer: "/credentials/name", Detail: "is required for type header"})
-	case typ == "bearer" && c.Name != "":
-		return nil, badRequest("The request is invalid: credentials name is only for type header.",
-			FieldError{Pointer: "/credentials/name", Detail: "is only for type header"})
-	case strings.EqualFold(c.Name, "host") || strings.EqualFold(c.Name, "content-length"):
-		return nil, badRequest("The request is invalid: credentials name cannot be "+c.Name+".",
-			FieldError{Pointer: "/credentials/name", Detail: "cannot be a header that HTTP itself sets"})
+	if err := c.Validate(); err != nil {
+		var cp *credential.Problem
+		if !errors.As(err, &cp) {
+			return nil, err
+		}
+		return nil, badRequest("The request is invalid: credentials "+cp.Member+" "+cp.Detail+".",
+			FieldError{Pointer: "/credentials/" + cp.Member, Detail: cp.Detail})
 	}
 	sealed, err := h.sealer.Seal(env, c)
 	if err != nil {

@@ -78,6 +78,7 @@ func (h *Handler) DeleteIntegratedAccount(ctx context.Context, req api.DeleteInt
 	if err != nil {
 		return nil, storeError(err, accountWhat)
 	}
+	h.invalidateMCP()
 	return api.DeleteIntegratedAccount200JSONResponse{Id: req.Id}, nil
 }
 

@@ -106,6 +106,7 @@ func (h *Handler) UpdateMcpServer(ctx context.Context, req api.UpdateMcpServerRe
 	if err != nil {
 		return nil, storeError(err, mcpWhat)
 	}
+	h.invalidateMCP()
 	tag := etag(srv.Version)
 	return api.UpdateMcpServer200JSONResponse{Body: toAPIMcpServer(srv), Headers: api.UpdateMcpServer200ResponseHeaders{ETag: &tag}}, nil
 }
@@ -120,6 +121,7 @@ func (h *Handler) DeleteMcpServer(ctx context.Context, req api.DeleteMcpServerRe
 	if err != nil {
 		return nil, storeError(err, mcpWhat)
 	}
+	h.invalidateMCP()
 	return api.DeleteMcpServer200JSONResponse{Id: req.Id}, nil
 }
 
@@ -134,6 +136,7 @@ func (h *Handler) RotateMcpServerToken(ctx context.Context, req api.RotateMcpSer
 	if err != nil {
 		return nil, storeError(err, mcpWhat)
 	}
+	h.invalidateMCP()
 	tag, noStore := etag(srv.Version), "no-store"
 	return api.RotateMcpServerToken200JSONResponse{
 		Body:    h.withToken(srv, token),
@@ -243,4 +246,12 @@ func toAPIMcpServer(s store.McpServer) api.McpServer {
 		out.ExpiresAt.Set(s.ExpiresAt.UTC())
 	}
 	return out
+}
+
+// invalidateMCP drops the MCP endpoint's token cache on this instance after a change to what
+// a token resolves to (rotation, deletion, config, expiry, credential).
+func (h *Handler) invalidateMCP() {
+	if h.mcp != nil {
+		h.mcp.Invalidate()
+	}
 }

@@ -19,6 +19,11 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+	// MCP: requests by JSON-RPC method (a known set, else "other") and outcome; tool calls by
+	// integration (the catalogue's) and outcome; upstream call latency by integration.
+	mcpRequests  *prometheus.CounterVec
+	mcpToolCalls *prometheus.CounterVec
+	mcpUpstream  *prometheus.HistogramVec
 }
 
 func newMetrics(db *sql.DB, separate bool) *metrics {
@@ -38,8 +43,21 @@ func newMetrics(db *sql.DB, separate bool) *metrics {
 			Name: "mcpapi_http_requests_in_flight",
 			Help: "HTTP requests being served now.",
 		}),
+		mcpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mcpapi_mcp_requests_total",
+			Help: "MCP requests by JSON-RPC method (initialize, ping, tools/list, tools/call, …, other, none, batch) and outcome (ok, error, unauthorized, rate_limited, rejected).",
+		}, []string{"method", "outcome"}),
+		mcpToolCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mcpapi_mcp_tool_calls_total",
+			Help: "MCP tool calls by integration and outcome (ok, tool_error, upstream_error, timeout, refused).",
+		}, []string{"integration", "outcome"}),
+		mcpUpstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "mcpapi_mcp_upstream_duration_seconds",
+			Help:    "Duration of the upstream API calls of MCP tool calls, answered or not, by integration.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"integration"}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.inFlight,
+	m.registry.MustRegister(m.requests, m.duration, m.inFlight, m.mcpRequests, m.mcpToolCalls, m.mcpUpstream,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if db != nil {

@@ -48,6 +48,8 @@ type Config struct {
 	// Catalogue lists the integrations an integrated account may name and whose tools MCP
 	// servers serve; nil means the embedded examples.
 	Catalogue *integrations.Catalogue
+	// MaxUpstreamResponse bounds the body of an upstream answer to an MCP tool call (0: 1 MiB).
+	MaxUpstreamResponse int64
 	// SecretKey (standard base64 of 32 bytes) seals upstream credentials; empty: they cannot be set.
 	SecretKey string
 	Logger    *slog.Logger
@@ -67,6 +69,8 @@ type Handler struct {
 	specJSON   map[string]any
 	catalogue  *integrations.Catalogue
 	sealer     *Sealer
+	// mcp is told when MCP tokens may resolve differently (nil: nobody to tell).
+	mcp MCPInvalidator
 }
 
 var _ api.StrictServerInterface = (*Handler)(nil)
@@ -75,18 +79,6 @@ var _ api.StrictServerInterface = (*Handler)(nil)
 type Server struct {
 	*echo.Echo
 	metrics *metrics
-	// mcp serves /mcp/{token}: MCP, outside the REST chain (no API token, no spec validation).
-	mcp      http.Handler
-	basePath string
-}
-
-// ServeHTTP sends /mcp/… to the MCP endpoint and everything else through the REST chain.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if rest, ok := strings.CutPrefix(r.URL.Path, s.basePath+"/mcp/"); ok {
-		s.mcp.ServeHTTP(w, withPath(r, "/mcp/"+rest))
-		return
-	}
-	s.Echo.ServeHTTP(w, r)
 }
 
 // MetricsHandler serves the Prometheus metrics (for --metrics-addr).
@@ -169,17 +161,23 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 		cors(cfg.CORSOrigins), // browsers' preflights, before auth
 		checkAccept(routes),   // 406
 		rejectEmptyParams,     // "/integrated-account//mcp" is no route of the spec
-		middleware.BodyLimit(fmt.Sprint(maxBodyBytes/1024)+"KiB"), // 4. body size limit ("K" would be 1000)
-		withDeadline(cfg.RequestTimeout),                          // a deadline for every database call
-		authenticate(st, routes, cfg.AuthCacheTTL, limits),        // 5.+6. auth, rate limits
-		checkContentType(routes),                                  // 415 before the validator
-		strictJSON(routes),                                        // JSON that encoding/json would let through
-		requestValidator(routes),                                  // 7. kin-openapi request validation
-		idempotent(st, routes, cfg.Logger, fp),                    // Idempotency-Key on creates
+		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{ // 4. body size limit ("K" would be 1000)
+			Limit: fmt.Sprint(maxBodyBytes/1024) + "KiB", Skipper: func(c echo.Context) bool { return c.Path() == mcpRoute }}), // MCP bounds its own
+		withDeadline(cfg.RequestTimeout),                   // a deadline for every database call
+		authenticate(st, routes, cfg.AuthCacheTTL, limits), // 5.+6. auth, rate limits
+		checkContentType(routes),                           // 415 before the validator
+		strictJSON(routes),                                 // JSON that encoding/json would let through
+		requestValidator(routes),                           // 7. kin-openapi request validation
+		idempotent(st, routes, cfg.Logger, fp),             // Idempotency-Key on creates
 	)
 	e.Use(chain...)
 	api.RegisterHandlers(e, api.NewStrictHandler(h, nil)) // 8.–10. strict handler → Handler → store
-	return &Server{Echo: e, metrics: m, mcp: newMCPHandler(st, cfg, sealer, limits), basePath: basePath}, nil
+	// MCP: its own protocol behind the same front door (no API token, spec validation, strict
+	// JSON or media-type checks: the route table marks it public and owning its body).
+	mcpHandler := newMCPHandler(st, cfg, sealer, limits, m)
+	h.mcp = mcpHandler
+	e.Any(mcpRoute, mcpEndpoint(mcpHandler))
+	return &Server{Echo: e, metrics: m}, nil
 }
 
 func recoverPanics() echo.MiddlewareFunc {

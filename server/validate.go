@@ -102,6 +102,10 @@ func newRouteTable(doc *openapi3.T) routeTable {
 					o.mediaTypes = append(o.mediaTypes, mt)
 				}
 			}
+			if op.OperationID == "callMcp" {
+				// MCP speaks its own protocol: it reads and checks its body and Accept itself.
+				o.mediaTypes, o.produces = nil, nil
+			}
 			if rt[echoPath] == nil {
 				rt[echoPath] = map[string]operation{}
 			}

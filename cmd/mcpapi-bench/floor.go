@@ -118,6 +118,13 @@ func runFloor(ctx context.Context) error {
 	mux.HandleFunc("GET /integrated-account/{account}/mcp/{id}", f.get)
 	mux.HandleFunc("GET /integrated-account/{account}/mcp", f.list)
 	mux.HandleFunc("POST /integrated-account/{account}/mcp", f.create)
+	if os.Getenv(floorUpstreamEnv) != "" {
+		mf, err := newMCPFloor(pool, floorUpstreamConns)
+		if err != nil {
+			return err
+		}
+		mux.HandleFunc("POST /mcp/{token}", mf.serve)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err

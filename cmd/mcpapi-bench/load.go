@@ -21,6 +21,11 @@ type result struct {
 	elapsed  time.Duration
 	lat      []time.Duration // sorted
 	cpu      time.Duration   // CPU time the target process used in the window; -1 if unknown
+
+	// MCP rows only.
+	upCPU   time.Duration // CPU time the upstream used in the window; -1 if unknown
+	upConns int64         // connections the upstream accepted during warm-up and window; -1 if unknown
+	mem     *memSample    // the memory row's
 }
 
 func (r result) rps() float64 {
@@ -56,6 +61,51 @@ type loadGen struct {
 	ids     []seeded
 	counter interface{ Add(int64) int64 }
 	client  *http.Client
+
+	// MCP rows: each request is mcp, sent to a random one of mcpPaths; its answer must pass check.
+	mcpPaths []string
+	mcp      mcpRequest
+	check    *mcpCheck
+}
+
+// mcpRequest is the JSON-RPC request an MCP row sends: tools/list, or tools/call of tool
+// with args (a JSON object).
+type mcpRequest struct{ method, tool, args string }
+
+func (m mcpRequest) body(id int) []byte {
+	if m.method == "tools/list" {
+		return fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%d,"method":"tools/list"}`, id)
+	}
+	return fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":%q,"arguments":%s}}`, id, m.tool, m.args)
+}
+
+// maxMCPAnswer bounds what the load generator reads of one MCP answer.
+const maxMCPAnswer = 64 << 20
+
+// newMCPLoadGen drives an MCP target: POST base+path (a random one of paths) with req, each
+// answer checked against check.
+func newMCPLoadGen(base string, conc int, paths []string, req mcpRequest, check mcpCheck) *loadGen {
+	g := newLoadGen(base, "", req.method, conc, nil, nil)
+	g.mcpPaths, g.mcp, g.check = paths, req, &check
+	return g
+}
+
+// once sends one request of an MCP load generator and returns the answer, checked.
+func (g *loadGen) once(ctx context.Context) ([]byte, error) {
+	req, err := g.request(ctx, rand.New(rand.NewPCG(1, 2)), 0) //nolint:gosec // G404: picks a path; nothing secret
+	if err != nil {
+		return nil, err
+	}
+	resp, err := g.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }() // read below; nothing to do about a close error
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxMCPAnswer))
+	if err != nil {
+		return nil, err
+	}
+	return body, g.check.check(resp.StatusCode, resp.Header.Get("Content-Type"), body, 1)
 }
 
 func newLoadGen(base, token, op string, conc int, ids []seeded, counter interface{ Add(int64) int64 }) *loadGen {
@@ -73,6 +123,17 @@ func (g *loadGen) close() { g.client.CloseIdleConnections() }
 
 // request builds the k-th request of a goroutine.
 func (g *loadGen) request(ctx context.Context, rng *rand.Rand, k int) (*http.Request, error) {
+	if g.check != nil {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.base+g.mcpPaths[rng.IntN(len(g.mcpPaths))],
+			bytes.NewReader(g.mcp.body(k+1)))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Mcp-Protocol-Version", mcpProtocolVersion)
+		return req, nil
+	}
 	s := g.ids[rng.IntN(len(g.ids))]
 	var (
 		method = http.MethodGet
@@ -119,6 +180,7 @@ func (g *loadGen) request(ctx context.Context, rng *rand.Rand, k int) (*http.Req
 // pid > 0.
 func (g *loadGen) run(ctx context.Context, d time.Duration, pid int) (result, error) {
 	type worker struct {
+		ref      answerRef // MCP rows: the answer later ones are compared with
 		lat      []time.Duration
 		errors   int
 		firstErr string
@@ -157,6 +219,21 @@ func (g *loadGen) run(ctx context.Context, d time.Duration, pid int) (result, er
 					}
 					continue
 				}
+				if g.check != nil {
+					body, err := io.ReadAll(io.LimitReader(resp.Body, maxMCPAnswer))
+					_ = resp.Body.Close() // read to its end or to the error that ended it
+					w.lat = append(w.lat, time.Since(t0))
+					if err == nil {
+						err = g.check.verify(&w.ref, resp.StatusCode, resp.Header.Get("Content-Type"), body, k+1)
+					}
+					if err != nil {
+						w.errors++
+						if w.firstErr == "" {
+							w.firstErr = fmt.Sprintf("%s %s: %v", g.mcp.method, g.mcp.tool, err)
+						}
+					}
+					continue
+				}
 				var sample []byte
 				if resp.StatusCode/100 != 2 && w.firstErr == "" {
 					sample, _ = io.ReadAll(io.LimitReader(resp.Body, 300))
@@ -178,7 +255,7 @@ func (g *loadGen) run(ctx context.Context, d time.Duration, pid int) (result, er
 		}(&workers[i], uint64(i)+1)
 	}
 	wg.Wait()
-	r := result{elapsed: time.Since(start), cpu: -1}
+	r := result{elapsed: time.Since(start), cpu: -1, upCPU: -1, upConns: -1}
 	if cpu1, ok := cpuTime(pid); ok && cpuOK && pid > 0 {
 		r.cpu = cpu1 - cpu0
 	}

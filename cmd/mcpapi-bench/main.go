@@ -3,11 +3,17 @@
 // single statement per request, without framework, validation or ORM) and the database limit
 // (pgbench -M prepared with the same statements).
 //
-// It creates a fresh database, starts the server and the floor as child processes on
-// 127.0.0.1, seeds the database with SQL, drives every target from its own load generator,
-// prints one table of medians, then stops its children and drops the database.
+// The MCP rows measure POST /mcp/{token} (tools/call and tools/list of a generated 200-tool
+// integration on a loopback upstream) against a gateway floor (net/http + one pgx query + a
+// pooled upstream client) and the go-sdk's handler alone, and mcpapi's memory under 8 calls of
+// an upstream answer at --max-upstream-response.
 //
-//	go run ./cmd/mcpapi-bench                 # the full run (make bench), ~20 minutes
+// It creates a fresh database, starts the server, the floor, the upstream and the SDK alone as
+// child processes on 127.0.0.1, seeds the database with SQL (and the MCP servers through the
+// REST API), drives every target from its own load generator, prints tables of medians, then
+// stops its children and drops the database.
+//
+//	go run ./cmd/mcpapi-bench                 # the full run (make bench), ~25 minutes
 //	go run ./cmd/mcpapi-bench --quick         # a smoke run of a few seconds
 package main
 
@@ -30,7 +36,7 @@ import (
 // same and pgbench opens at most this many connections.
 const serverPool = 25
 
-var allOps = []string{"patch", "get", "list", "create"}
+var allOps = []string{"patch", "get", "list", "create", opMCPCall, opMCPList, opMCPMem}
 
 type options struct {
 	adminURL       string
@@ -49,9 +55,23 @@ type options struct {
 	pgbenchTxQuick int      // quick mode: pgbench runs this many transactions per client instead of -T
 }
 
+// childRole runs this program in the role of one of the benchmark's child processes when the
+// environment names one (the benchmark restarts its own executable for each), and says so.
+func childRole() (code int, ok bool) {
+	switch os.Getenv(roleEnv) {
+	case roleFloor:
+		return floorMain(), true
+	case roleUpstream:
+		return upstreamMain(), true
+	case roleSDK:
+		return sdkMain(), true
+	}
+	return 0, false
+}
+
 func main() {
-	if os.Getenv(roleEnv) == roleFloor {
-		os.Exit(floorMain())
+	if code, ok := childRole(); ok {
+		os.Exit(code)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -148,11 +168,23 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	return o, nil
 }
 
-// estimate is how long the measurements take: three targets per window.
+// estimate is how long the measurements take: three targets per window (mcpapi, the floor and
+// pgbench or the SDK alone), one window per repetition for the memory row.
 func (o options) estimate() time.Duration {
-	windows := time.Duration(o.reps * len(o.ops) * len(o.concurrency))
-	return windows * 3 * (o.duration + o.warmup)
+	var windows time.Duration
+	for _, op := range o.ops {
+		if op == opMCPMem {
+			windows += time.Duration(o.reps) * (o.memWindow() + o.warmup) / (o.duration + o.warmup)
+			continue
+		}
+		windows += time.Duration(o.reps*len(o.concurrency)) * 3
+	}
+	return windows * (o.duration + o.warmup)
 }
+
+// memWindow is how long the memory row runs: --duration, at least a second, so that even
+// --quick completes a few rounds of its large calls.
+func (o options) memWindow() time.Duration { return max(o.duration, time.Second) }
 
 // command is the invocation to print under the table.
 func (o options) command() string {

@@ -45,14 +45,26 @@ func cpuTime(pid int) (time.Duration, bool) {
 	return time.Duration(utime+stime) * clockTick, true
 }
 
-// peakRSS is the largest resident set a process has had (VmHWM in /proc/<pid>/status).
-func peakRSS(pid int) (bytes int64, ok bool) {
+// peakRSS is the largest resident set a process has had (VmHWM in /proc/<pid>/status), since
+// it started or since resetPeakRSS.
+func peakRSS(pid int) (bytes int64, ok bool) { return statusBytes(pid, "VmHWM:") }
+
+// currentRSS is a process's resident set now (VmRSS).
+func currentRSS(pid int) (bytes int64, ok bool) { return statusBytes(pid, "VmRSS:") }
+
+// resetPeakRSS sets a process's VmHWM back to its current RSS (Linux ≥ 4.0; the process must
+// be ours).
+func resetPeakRSS(pid int) error {
+	return os.WriteFile("/proc/"+strconv.Itoa(pid)+"/clear_refs", []byte("5"), 0)
+}
+
+func statusBytes(pid int, field string) (int64, bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0, false
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, found := strings.CutPrefix(line, "VmHWM:"); found {
+		if rest, found := strings.CutPrefix(line, field); found {
 			f := strings.Fields(rest) // "12345 kB"
 			if len(f) == 2 && f[1] == "kB" {
 				kb, err := strconv.ParseInt(f[0], 10, 64)

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"time"
@@ -19,3 +20,7 @@ func cpuTime(int) (time.Duration, bool) { return 0, false }
 
 // peakRSS is unknown off Linux.
 func peakRSS(int) (int64, bool) { return 0, false }
+
+func currentRSS(int) (int64, bool) { return 0, false }
+
+func resetPeakRSS(int) error { return errors.ErrUnsupported }

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -40,6 +41,7 @@ type bench struct {
 
 	server    *child
 	serveArgs []string
+	serveHelp []byte // `mcpapi serve --help`: which flags this binary has
 	floor     *child
 	token     string
 	envID     string
@@ -49,6 +51,17 @@ type bench struct {
 	pgbench        string // path, "" when unavailable
 	pgbenchVersion string
 	pgbenchNote    string
+
+	// MCP rows (when --ops has any).
+	upstream        *child
+	upstreamControl string // where the upstream tells its accepted connections
+	sdk             *child
+	secretKey       string   // serve's --secret-key, "" when serve has no such flag
+	upstreamLimit   int      // mcpapi's --max-upstream-response, the memory row's body size
+	limitFlag       bool     // whether serve has --max-upstream-response (else the limit is assumed)
+	mcpTokens       []string // the MCP servers' tokens; every MCP request picks one
+	toolsFile       string   // the tools mcpapi lists, for the floor and the SDK
+	serverHWM       int64    // mcpapi's VmHWM before the memory row reset it
 
 	loadBefore string
 	counter    atomic.Int64 // unique values for PATCH and POST bodies
@@ -126,7 +139,14 @@ func (b *bench) setup(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := b.startServer(ctx, bin); err != nil {
+	b.serveHelp, _ = exec.CommandContext(ctx, bin, "serve", "--help").CombinedOutput() //nolint:gosec // G204: the mcpapi binary built here or given by --mcpapi-bin
+	var extra []string
+	if o.needsMCP() {
+		if extra, err = b.prepareMCP(); err != nil {
+			return err
+		}
+	}
+	if err := b.startServer(ctx, bin, extra); err != nil {
 		return err
 	}
 	if err := b.createToken(ctx, bin); err != nil {
@@ -135,13 +155,59 @@ func (b *bench) setup(ctx context.Context) error {
 	if err := b.seed(ctx); err != nil {
 		return err
 	}
-	return b.startFloor(ctx)
+	if o.needsMCP() {
+		if err := b.setupMCP(ctx); err != nil {
+			return err
+		}
+	}
+	if err := b.startFloor(ctx); err != nil {
+		return err
+	}
+	if o.needsMCP() {
+		return b.startSDK(ctx)
+	}
+	return nil
+}
+
+// hasFlag says whether serve --help lists --name.
+func (b *bench) hasFlag(name string) bool {
+	return bytes.Contains(b.serveHelp, []byte("-"+name+" ")) || bytes.Contains(b.serveHelp, []byte("-"+name+"\n")) ||
+		bytes.Contains(b.serveHelp, []byte("-"+name+"\t")) || bytes.Contains(b.serveHelp, []byte("-"+name+"="))
+}
+
+// prepareMCP starts the upstream and writes the integration, and returns serve's extra flags:
+// --integrations-dir, and --secret-key and --max-upstream-response when serve has them.
+func (b *bench) prepareMCP() ([]string, error) {
+	b.upstreamLimit = defaultUpstreamLimit
+	var args []string
+	if b.hasFlag("secret-key") {
+		b.secretKey = newSecretKey()
+		args = append(args, "--secret-key", b.secretKey)
+	} else {
+		b.logf("mcpapi serve has no --secret-key flag: the integrated accounts have no credential")
+	}
+	if b.hasFlag("max-upstream-response") {
+		b.limitFlag = true
+		args = append(args, "--max-upstream-response", strconv.Itoa(b.upstreamLimit))
+	} else {
+		b.logf("mcpapi serve has no --max-upstream-response flag: the memory row's answer is %d bytes all the same", b.upstreamLimit)
+	}
+	if err := b.startUpstream(b.upstreamLimit); err != nil {
+		return nil, err
+	}
+	dir, err := b.writeIntegration()
+	if err != nil {
+		return nil, err
+	}
+	return append(args, "--integrations-dir", dir), nil
 }
 
 // cleanup stops the children and drops the database; it runs on success, error and Ctrl-C.
 func (b *bench) cleanup() {
+	b.sdk.stop(5 * time.Second)
 	b.floor.stop(5 * time.Second)
 	b.server.stop(20 * time.Second)
+	b.upstream.stop(5 * time.Second)
 	if b.dbName != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -299,20 +365,20 @@ func (b *bench) startChild(name string, cmd *exec.Cmd, firstLine bool) (*child, 
 	}
 }
 
-func (b *bench) startServer(ctx context.Context, bin string) error {
-	help, _ := exec.CommandContext(ctx, bin, "serve", "--help").CombinedOutput()
+func (b *bench) startServer(ctx context.Context, bin string, extra []string) error {
 	addr, err := freeAddr()
 	if err != nil {
 		return err
 	}
 	args := []string{"serve", "--addr", addr, "--database-url", b.dbURL, "--auth-cache-ttl", "5s"}
-	if bytes.Contains(help, []byte("-rate-limit")) {
+	if b.hasFlag("rate-limit") {
 		args = append(args, "--rate-limit", "0")
 	} else {
 		b.logf("mcpapi serve has no --rate-limit flag: started without it")
 	}
+	args = append(args, extra...)
 	cmd := exec.Command(bin, args...) //nolint:gosec // G204: the mcpapi binary built here or given by --mcpapi-bin
-	cmd.Env = append(os.Environ(), "DATABASE_URL=", "MCPAPI_BOOTSTRAP_TOKEN=")
+	cmd.Env = append(os.Environ(), "DATABASE_URL=", "MCPAPI_BOOTSTRAP_TOKEN=", "MCPAPI_SECRET_KEY=", "MCPAPI_INTEGRATIONS_DIR=")
 	c, _, err := b.startChild("mcpapi", cmd, false)
 	if err != nil {
 		return err
@@ -320,6 +386,12 @@ func (b *bench) startServer(ctx context.Context, bin string) error {
 	b.server = c
 	b.serveArgs = append([]string{"mcpapi"}, args...)
 	b.serveArgs[slices.Index(b.serveArgs, "--database-url")+1] = "<fresh database>"
+	if i := slices.Index(b.serveArgs, "--secret-key"); i > 0 {
+		b.serveArgs[i+1] = "<random key>"
+	}
+	if i := slices.Index(b.serveArgs, "--integrations-dir"); i > 0 {
+		b.serveArgs[i+1] = "<the generated integration>"
+	}
 	base := "http://" + addr
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -432,6 +504,12 @@ func (b *bench) startFloor(ctx context.Context) error {
 		floorUserEnv+"="+b.userID,
 		floorPoolEnv+"="+fmt.Sprint(serverPool),
 	)
+	if b.toolsFile != "" {
+		cmd.Env = append(cmd.Env, floorUpstreamEnv+"="+b.upstream.base, floorToolsEnv+"="+b.toolsFile)
+		if b.secretKey != "" {
+			cmd.Env = append(cmd.Env, floorCredentialEnv+"="+upstreamCredential)
+		}
+	}
 	c, line, err := b.startChild("floor", cmd, true)
 	if err != nil {
 		return err
@@ -445,5 +523,3 @@ func (b *bench) startFloor(ctx context.Context) error {
 	b.logf("floor serving on %s (pid %d)", base, c.pid())
 	return ctx.Err()
 }
-
-func (b *bench) floorBase() string { return b.floor.base }

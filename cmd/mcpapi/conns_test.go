@@ -73,7 +73,7 @@ func TestIdleConnectionsCannotStarveOthers(t *testing.T) {
 			db := "sqlite://" + filepath.Join(t.TempDir(), "db", "mcpapi.db")
 			c := startChild(t, underNofile(1024), nil, "--addr", "127.0.0.1:0", "--database-url", db,
 				"--max-conns-per-ip", tc.perIP, "--read-header-timeout", "3s", "--log-format", "text")
-			if !c.waitLog("at most 824 open (open-file limit 1024)") {
+			if !c.waitLog("at most 348 open (open-file limit 1024)") {
 				t.Fatalf("the start-up log does not state the cap for ulimit -n 1024:\n%s", c.logs.String())
 			}
 			addr := strings.TrimPrefix(c.base, "http://")

@@ -8,16 +8,19 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/mcpapi/mcpapi/server"
+	"github.com/mcpapi/mcpapi/server/mcp"
 )
 
-// fdReserve is how many file descriptors the global connection cap leaves for everything else
-// the process opens: the database pool (25 PostgreSQL connections at most), pooled upstream
-// connections of MCP tool calls (up to 128 kept), the listeners, the SQLite files and their
-// WAL, logs and the runtime's own (epoll, pipes): 25 + 128 + 47.
-const fdReserve = 200
+// fdFixed is how many file descriptors the process needs besides client connections and the
+// upstream calls they make: the database pool (25 PostgreSQL connections at most), the idle
+// upstream connections the MCP transport keeps (4 × mcp.MaxUpstreamConnsPerHost), and 47 for
+// the listeners, the SQLite files and their WAL, logs and the runtime's own (epoll, pipes).
+const fdFixed = 25 + 4*mcp.MaxUpstreamConnsPerHost + 47
 
-// connCap is the global cap on open client connections for an open-file limit: the limit minus
-// fdReserve, or half the limit when it is too small for that.
+// connCap is the global cap on open client connections for an open-file limit. Each client
+// connection may carry one tool call at a time (batches are refused), so it may need a second
+// descriptor for its upstream connection: (limit − fdFixed) / 2. A limit too small for that
+// gets a quarter of it.
 func connCap(nofile uint64) int {
 	switch {
 	case nofile == 0:
@@ -25,10 +28,10 @@ func connCap(nofile uint64) int {
 	case nofile > 1<<20:
 		nofile = 1 << 20 // "unlimited" or absurdly high: still bounded
 	}
-	if nofile <= 2*fdReserve {
-		return int(nofile / 2)
+	if nofile < fdFixed+128 {
+		return int(max(nofile/4, 1))
 	}
-	return int(nofile - fdReserve)
+	return int((nofile - fdFixed) / 2)
 }
 
 // limitListener bounds the open client connections: at most total at once (accepting waits

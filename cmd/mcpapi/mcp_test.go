@@ -182,6 +182,18 @@ func TestIntegrationsAndCredentials(t *testing.T) {
 	acc = k.do(http.MethodPost, "/integrated-account", `{"integration":"crm"}`)
 	path = "/integrated-account/" + acc.json(t)["id"].(string)
 	mustStatus(t, k.do(http.MethodPatch, path, `{"credentials":{"type":"header","value":"v"}}`), http.StatusBadRequest) // header needs a name
+	// Credentials that could never be sent are refused at write time, with a pointer.
+	for body, pointer := range map[string]string{
+		`{"credentials":{"type":"header","name":"Content-Type","value":"v"}}`:      "/credentials/name",
+		`{"credentials":{"type":"header","name":"Transfer-Encoding","value":"v"}}`: "/credentials/name",
+		`{"credentials":{"type":"header","name":"Connection","value":"v"}}`:        "/credentials/name",
+		`{"credentials":{"type":"bearer","value":"a\r\nX-Evil: 1"}}`:               "/credentials/value",
+	} {
+		r := k.do(http.MethodPatch, path, body)
+		if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), `"pointer":"`+pointer+`"`) {
+			t.Errorf("%s: %d %s", body, r.status, r.body)
+		}
+	}
 	p = k.do(http.MethodPatch, path, `{"credentials":{"type":"header","name":"X-Api-Key","value":"v"}}`)
 	if p.status != http.StatusOK || p.json(t)["has_credentials"] != true || strings.Contains(string(p.body), `"v"`) {
 		t.Errorf("set credentials: %d %s", p.status, p.body)
@@ -195,7 +207,7 @@ func TestIntegrationsAndCredentials(t *testing.T) {
 // TestMCPRateLimits: the spec's 429 on /mcp/{token}: a valid token is limited per MCP server, and
 // guessed tokens per client address, both with Retry-After.
 func TestMCPRateLimits(t *testing.T) {
-	a := startApp(t, storetest.SQLiteURL(t), "--rate-limit", "0.5", "--rate-burst", "2")
+	a := startApp(t, storetest.SQLiteURL(t), "--rate-limit", "0.5", "--rate-burst", "2", "--auth-cache-ttl", "1m")
 	ping := `{"jsonrpc":"2.0","id":1,"method":"ping"}`
 	count := func(path string) (map[int]int, string) {
 		statuses, retry := map[int]int{}, ""
@@ -208,16 +220,19 @@ func TestMCPRateLimits(t *testing.T) {
 		}
 		return statuses, retry
 	}
-	// The REST calls share the API token's bucket, not the MCP server's. They come first: once
-	// the address is over its limit, a token that needs a lookup is refused before it.
+	// The REST calls below share the API token's bucket, not the MCP server's.
 	acc := a.do(http.MethodPost, "/integrated-account", `{"integration":"crm"}`).json(t)["id"].(string)
 	url := a.do(http.MethodPost, "/integrated-account/"+acc+"/mcp", `{"name":"limited"}`).json(t)["url"].(string)
-	guesses, retry := count("/mcp/mcp_guess")
-	if guesses[http.StatusUnauthorized] != 2 || guesses[http.StatusTooManyRequests] != 2 || retry != "2" {
-		t.Errorf("guessed tokens: %v (Retry-After %q), want 2 × 401 then 429 with Retry-After 2", guesses, retry)
-	}
+	// Its first request looks the token up, which costs the address one request of its
+	// budget (limits come before lookups); then it is cached and costs its server's only.
 	valid, retry := count(strings.TrimPrefix(url, a.base))
-	if valid[http.StatusTooManyRequests] != 2 || retry != "2" || valid[http.StatusUnauthorized] != 0 {
+	if valid[http.StatusOK] != 2 || valid[http.StatusTooManyRequests] != 2 || retry != "2" {
 		t.Errorf("valid token: %v (Retry-After %q), want 2 answered then 429 with Retry-After 2", valid, retry)
+	}
+	// The address has one request left: one guess is looked up, the rest are refused
+	// before any lookup.
+	guesses, retry := count("/mcp/mcp_guess")
+	if guesses[http.StatusUnauthorized] != 1 || guesses[http.StatusTooManyRequests] != 3 || retry != "2" {
+		t.Errorf("guessed tokens: %v (Retry-After %q), want 1 × 401 then 429 with Retry-After 2", guesses, retry)
 	}
 }

@@ -26,6 +26,7 @@ type serveConfig struct {
 	readHeaderTimeout, readTimeout, writeTimeout            time.Duration
 	idleTimeout                                             time.Duration
 	maxHeaderBytes, rateBurst                               int
+	maxUpstreamResponse                                     int
 	rateLimit                                               float64
 	validateResponses                                       bool
 }
@@ -45,7 +46,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	s.Duration(&cfg.writeTimeout, "write-timeout", "MCPAPI_WRITE_TIMEOUT", 30*time.Second, "time to write a response")
 	s.Duration(&cfg.idleTimeout, "idle-timeout", "MCPAPI_IDLE_TIMEOUT", 60*time.Second, "how long an idle keep-alive connection stays open")
 	s.Int(&cfg.maxHeaderBytes, "max-header-bytes", "MCPAPI_MAX_HEADER_BYTES", 64<<10, "largest request header size in bytes (larger: 431)")
-	s.Int(&cfg.maxConns, "max-conns", "MCPAPI_MAX_CONNS", 0, fmt.Sprintf("most client connections open at once (0: the open-file limit minus %d)", fdReserve))
+	s.Int(&cfg.maxConns, "max-conns", "MCPAPI_MAX_CONNS", 0, fmt.Sprintf("most client connections open at once (0: (the open-file limit − %d) / 2)", fdFixed))
 	s.Int(&cfg.maxConnsPerIP, "max-conns-per-ip", "MCPAPI_MAX_CONNS_PER_IP", 64, "most connections open at once from one client address; trusted proxies are exempt (0: no cap)")
 	s.String(&cfg.trustedProxies, "trusted-proxies", "MCPAPI_TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For / Forwarded name the client (empty: trust none)")
 	s.String(&cfg.basePath, "base-path", "MCPAPI_BASE_PATH", "", "serve everything under this path prefix (e.g. /mcpapi), for gateways that do not strip it")
@@ -56,6 +57,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	s.String(&cfg.metricsAddr, "metrics-addr", "MCPAPI_METRICS_ADDR", "", "serve /metrics on this address instead of on --addr")
 	s.String(&cfg.integrationsDir, "integrations-dir", "MCPAPI_INTEGRATIONS_DIR", "", "folder of integration OpenAPI documents (NAME.yaml|.yml|.json), besides the embedded examples")
 	s.String(&cfg.secretKey, "secret-key", "MCPAPI_SECRET_KEY", "", "32 bytes, standard base64: seals integrated accounts' upstream credentials (empty: credentials cannot be set)")
+	s.Int(&cfg.maxUpstreamResponse, "max-upstream-response", "MCPAPI_MAX_UPSTREAM_RESPONSE", 1<<20, "largest upstream answer to an MCP tool call, in bytes; past it the call is a tool error naming the limit")
 	s.Bool(&cfg.validateResponses, "validate-responses", "MCPAPI_VALIDATE_RESPONSES", false, "log every response that breaks openapi.yaml as an error (for tests and canaries)")
 	if err := s.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -110,19 +112,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	handler, err := server.New(st, server.Config{
-		Catalogue:         catalogue,
-		SecretKey:         cfg.secretKey,
-		PublicURL:         cfg.publicURL,
-		BasePath:          cfg.basePath,
-		TrustedProxies:    trusted,
-		AuthCacheTTL:      cfg.authCacheTTL,
-		RateLimit:         cfg.rateLimit,
-		RateBurst:         cfg.rateBurst,
-		RequestTimeout:    cfg.requestTimeout,
-		CORSOrigins:       splitList(cfg.corsOrigins),
-		SeparateMetrics:   cfg.metricsAddr != "",
-		ValidateResponses: cfg.validateResponses,
-		Logger:            logger,
+		Catalogue:           catalogue,
+		SecretKey:           cfg.secretKey,
+		PublicURL:           cfg.publicURL,
+		BasePath:            cfg.basePath,
+		TrustedProxies:      trusted,
+		AuthCacheTTL:        cfg.authCacheTTL,
+		MaxUpstreamResponse: int64(cfg.maxUpstreamResponse),
+		RateLimit:           cfg.rateLimit,
+		RateBurst:           cfg.rateBurst,
+		RequestTimeout:      cfg.requestTimeout,
+		CORSOrigins:         splitList(cfg.corsOrigins),
+		SeparateMetrics:     cfg.metricsAddr != "",
+		ValidateResponses:   cfg.validateResponses,
+		Logger:              logger,
 	})
 	if err != nil {
 		_ = ln.Close() // not served yet; the error to report is err

@@ -275,10 +275,10 @@ type JsonRpcMessage struct {
 	// Example: {"code":-32601,"message":"Method not found"}
 	Error *map[string]interface{} `json:"error,omitempty"`
 
-	// Id The request id (a string or a number); absent in notifications.
+	// Id The request id (a string or a number); absent in notifications; null in an error answering a message whose id is unknown (a batch).
 	//
 	// Example: 1
-	Id interface{} `json:"id,omitempty"`
+	Id nullable.Nullable[interface{}] `json:"id,omitempty"`
 
 	// Jsonrpc Always `2.0`.
 	//

@@ -1,87 +1,58 @@
 package mcp
 
 import (
-	"context"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/mcpapi/mcpapi/integrations"
 )
 
-// TestSharedServersKeepNoSessions: the servers shared between requests end each stateless
-// request's session, so they hold none once the requests are answered.
-func TestSharedServersKeepNoSessions(t *testing.T) {
-	cat, err := integrations.Load("")
+func TestCursorMatchesTheSDK(t *testing.T) {
+	// A cursor the SDK v1.8.0 made for the last name "b" (gob of pageToken{LastUID: "b"}).
+	c, err := encodeCursor("b")
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := New(Deps{
-		Resolve: func(context.Context, []byte) (Target, error) {
-			return Target{Integration: "crm", Methods: []string{"read"}}, nil
-		},
-		Catalogue: cat,
-		Logger:    slog.New(slog.DiscardHandler),
-	}).(*handler)
-	for i := range 20 {
-		body := `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`
-		if i%2 == 1 {
-			body = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_crm_contact","arguments":{}}}`
-		}
-		req := httptest.NewRequest(http.MethodPost, "/mcp/mcp_token", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json")
-		req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
-			t.Fatalf("%d %s", rec.Code, rec.Body)
-		}
+	got, err := decodeCursor(c)
+	if err != nil || got != "b" {
+		t.Fatalf("%q %v", got, err)
 	}
-	if n := len(h.servers.m); n != 1 {
-		t.Fatalf("%d cached servers, want 1", n)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for _, srv := range h.servers.m {
-		for {
-			n := 0
-			for range srv.Sessions() {
-				n++
-			}
-			if n == 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d sessions left", n)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+	if _, err := decodeCursor("zzz"); err == nil {
+		t.Error("a bad cursor decoded")
 	}
 }
 
-func TestCacheKey(t *testing.T) {
-	same := [][2]Target{
-		{{Integration: "crm", Methods: []string{"list", "get"}}, {Integration: "CRM", Methods: []string{"GET", "list", "get"}}},
-		{{Integration: "crm", Tags: []string{}}, {Integration: "crm", Tags: []string{}}},
+func TestTokenCacheBoundsAndInvalidation(t *testing.T) {
+	now := time.Now()
+	c := newTokenCache(time.Minute, time.Second, 100)
+	_, _, _, gen := c.get("a", now)
+	c.put("a", Target{ServerID: "a"}, gen, now)
+	if tg, found, _, _ := c.get("a", now); !found || tg.ServerID != "a" {
+		t.Fatal("not cached")
 	}
-	for _, p := range same {
-		if cacheKey(p[0]) != cacheKey(p[1]) {
-			t.Errorf("%+v and %+v differ", p[0], p[1])
-		}
+	if _, found, _, _ := c.get("a", now.Add(time.Minute)); found {
+		t.Error("expired entry served")
 	}
-	different := [][2]Target{
-		{{Integration: "crm"}, {Integration: "crm", Methods: []string{}}},
-		{{Integration: "crm", Methods: []string{}}, {Integration: "crm", Tags: []string{}}},
-		{{Integration: "crm", Methods: []string{"list"}}, {Integration: "crm", Tags: []string{"list"}}},
-		{{Integration: "crm", Methods: []string{"a", "b"}}, {Integration: "crm", Methods: []string{"ab"}}},
-		{{Integration: "crm"}, {Integration: "helpdesk"}},
+	_, _, _, gen = c.get("b", now)
+	c.invalidate()
+	c.put("b", Target{}, gen, now) // a lookup that started before the invalidation
+	if _, found, _, _ := c.get("b", now); found {
+		t.Error("a stale lookup was cached after an invalidation")
 	}
-	for _, p := range different {
-		if cacheKey(p[0]) == cacheKey(p[1]) {
-			t.Errorf("%+v and %+v collide", p[0], p[1])
-		}
+	for i := range 1000 {
+		_, _, _, gen := c.get("", now)
+		c.putUnknown(string(rune(i)), gen, now)
+	}
+	if _, neg := c.len(); neg > 100 {
+		t.Errorf("%d negative entries, bound 100", neg)
+	}
+}
+
+func TestAppendString(t *testing.T) {
+	in := "a\"b\\c\n\x01<>&é"
+	got := string(appendString(nil, in))
+	if want := `"a\"b\\c\n\u0001<>&é"`; got != want {
+		t.Errorf("%s, want %s", got, want)
+	}
+	if n := escapedLen([]byte(in)); n != int64(len(got)) {
+		t.Errorf("escapedLen %d, len %d", n, len(got))
 	}
 }

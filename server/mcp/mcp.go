@@ -2,25 +2,35 @@
 // plain JSON responses) with the tools of the server's integration that its config allows
 // (config.methods AND config.tags), each tool call forwarded to the integration's API.
 //
-// The handler is mounted outside the REST middleware chain, so it authenticates, bounds the
-// request body and time, and logs by itself.
+// The hot methods (initialize, ping, notifications/initialized, tools/list, tools/call) of the
+// protocol versions up to 2025-11-25 are answered on a lean path (lean.go) that writes the
+// JSON-RPC answer directly from tool definitions encoded once at start; everything else (other
+// methods, malformed messages, the 2026-07-28 protocol) goes to the official go-sdk's
+// handler, one shared server per integration whose tools/list and tools/call are the same
+// code (sdkpath.go). Both answer the same (a test compares them).
+//
+// Mounted in package server, the handler shares the REST middleware chain (request id,
+// access log, recovery, metrics, problem documents): Serve returns an *HTTPError for what it
+// refuses before MCP starts. ServeHTTP is the standalone form, for tests.
 package mcp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpapi/mcpapi/integrations"
+	"github.com/mcpapi/mcpapi/server/credential"
 	"github.com/mcpapi/mcpapi/store"
 )
 
@@ -30,17 +40,20 @@ const (
 	DefaultTimeout = 30 * time.Second
 	// DefaultMaxBodyBytes bounds the body of an MCP request.
 	DefaultMaxBodyBytes = 1 << 20
-	// DefaultMaxUpstreamBytes bounds the body of an upstream response a tool call reads.
-	DefaultMaxUpstreamBytes = 4 << 20
+	// DefaultMaxUpstreamBytes bounds the body of an upstream response a tool call reads
+	// (--max-upstream-response).
+	DefaultMaxUpstreamBytes = 1 << 20
+	// DefaultNegativeCacheTTL is how long an unknown token hash is remembered.
+	DefaultNegativeCacheTTL = 5 * time.Second
+	// MaxCachedTokens bounds the positive and the negative token cache (each).
+	MaxCachedTokens = 10000
+	// MaxUpstreamConnsPerHost is the idle keep-alive pool per upstream host of the default
+	// client: sized for the concurrency of tool calls, so calls reuse connections.
+	MaxUpstreamConnsPerHost = 64
 )
 
-// Credential authenticates the calls to the integration's API. Type "bearer" sends
-// `Authorization: Bearer <Value>`; type "header" sends the header Name with Value.
-type Credential struct {
-	Type  string
-	Name  string
-	Value string
-}
+// Credential authenticates the calls to the integration's API (package credential owns it).
+type Credential = credential.Credential
 
 // Target is what an MCP token resolves to.
 type Target struct {
@@ -58,20 +71,32 @@ type Target struct {
 	Credential *Credential
 }
 
+// Observer counts what the handler does (Prometheus, in package server). Labels are bounded:
+// methods outside the known set are "other"; integrations come from the catalogue.
+type Observer interface {
+	// Request is one MCP request: its JSON-RPC method and outcome (ok, error, unauthorized,
+	// rate_limited, rejected).
+	Request(method, outcome string)
+	// ToolCall is one tool call and its outcome (Outcome*).
+	ToolCall(integration, outcome string)
+	// Upstream is the duration of one upstream call, answered or not.
+	Upstream(integration string, d time.Duration)
+}
+
 // Deps is what the handler needs.
 type Deps struct {
 	// Resolve finds the MCP server of a token by the token's SHA-256 (store.HashSecret). Any
-	// error answers 401, like an unknown token.
+	// error answers 401, like an unknown token; store.ErrNotFound is remembered briefly.
 	Resolve func(ctx context.Context, tokenHash []byte) (Target, error)
 	// Catalogue holds the integrations whose tools are served.
 	Catalogue *integrations.Catalogue
-	// HTTPClient makes the upstream calls; nil means a client with default settings. Redirects
-	// are never followed (they could carry the credential elsewhere): a 3xx is a tool error.
+	// HTTPClient makes the upstream calls; nil means a client on NewTransport. Redirects are
+	// never followed (they could carry the credential elsewhere): a 3xx is a tool error.
 	HTTPClient *http.Client
-	// Logger gets one line per MCP request and per tool call; never tokens, credentials or
-	// arguments. nil means slog.Default().
+	// Logger gets one line per tool call (and, standalone, per request); never tokens,
+	// credentials, arguments, query strings or bodies. nil means slog.Default().
 	Logger *slog.Logger
-	// Now is the clock for expiry; nil means time.Now.
+	// Now is the clock for expiry and the caches; nil means time.Now.
 	Now func() time.Time
 	// Timeout bounds each MCP request, token lookup and upstream calls included (0:
 	// DefaultTimeout). An upstream call gets the request's deadline less a small reserve, so a
@@ -80,63 +105,100 @@ type Deps struct {
 	// MaxBodyBytes bounds each MCP request's body (0: DefaultMaxBodyBytes); past it, 413.
 	MaxBodyBytes int64
 	// MaxUpstreamBytes bounds each upstream response body (0: DefaultMaxUpstreamBytes); past
-	// it, a tool error.
+	// it, a tool error naming the limit.
 	MaxUpstreamBytes int64
-	// Admit applies rate limits once the token is judged: a valid one counts against its MCP
-	// server, an invalid one against the client's address (so guessing tokens is slow). It
-	// answers 0 to let the request through, or the seconds to put in a 429's Retry-After. nil
-	// admits everything.
+	// AuthCacheTTL is how long a resolved token is used without a lookup (0: every request
+	// looks it up). Invalidate drops the cache at once.
+	AuthCacheTTL time.Duration
+	// NegativeCacheTTL is how long an unknown token hash is answered 401 without a lookup
+	// (0: DefaultNegativeCacheTTL; negative: never).
+	NegativeCacheTTL time.Duration
+	// Admit applies rate limits. It is called with valid=false BEFORE a token is looked up
+	// (counting against the client's address, so a flood of guessed tokens is answered 429
+	// without database queries), and with valid=true and the server's id once a token is
+	// known (counting against its MCP server). It answers 0 to let the request through, or the
+	// seconds to put in a 429's Retry-After. nil admits everything.
 	Admit func(r *http.Request, serverID string, valid bool) (retryAfter int)
+	// Observer counts requests and tool calls; nil counts nothing.
+	Observer Observer
 }
 
-// unauthorizedBody is the one answer to every token that is not valid: unknown, expired, or
-// not resolvable at all.
-const unauthorizedBody = `{"type":"about:blank","title":"Unauthorized","status":401,"detail":"The MCP server token is not valid."}`
+// HTTPError is a refusal before any MCP processing (401, 404, 405, 413, 415, 429): package
+// server writes it as its problem document; ServeHTTP writes a plain one.
+type HTTPError struct {
+	Status int
+	Detail string
+	Header http.Header
+}
+
+func (e *HTTPError) Error() string { return http.StatusText(e.Status) + ": " + e.Detail }
+
+func httpError(status int, detail string, kv ...string) *HTTPError {
+	e := &HTTPError{Status: status, Detail: detail}
+	if len(kv) > 0 {
+		e.Header = http.Header{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			e.Header.Set(kv[i], kv[i+1])
+		}
+	}
+	return e
+}
+
+var errUnauthorized = httpError(http.StatusUnauthorized, "The MCP server token is not valid.", "WWW-Authenticate", `Bearer realm="mcp"`)
 
 // maxTokenLen bounds what is hashed and looked up; real tokens are 47 characters.
 const maxTokenLen = 256
 
-type handler struct {
+// Handler serves POST /mcp/{token}.
+type Handler struct {
 	deps             Deps
 	client           *http.Client
 	log              *slog.Logger
 	now              func() time.Time
+	observer         Observer
 	timeout          time.Duration
 	reserve          time.Duration
+	maxBody          int64
 	maxUpstreamBytes int64
-	streamable       *sdk.StreamableHTTPHandler // answers application/json
-	streamableSSE    *sdk.StreamableHTTPHandler // answers text/event-stream, for clients that take nothing else
-	tools            map[string][]toolEntry     // integration name → its tools, in name order
-	servers          serverCache
+	cache            *tokenCache
+	sets             map[string]*toolSet // integration name → its tools
+	missing          *sdk.Server         // the SDK server of targets whose integration is not in the catalogue
+	streamable       *sdk.StreamableHTTPHandler
+	streamableSSE    *sdk.StreamableHTTPHandler
+	leanServed       atomic.Int64 // requests the lean path answered (for tests)
 }
 
-// toolEntry pairs an integration's tool with its MCP definition and handler, built once and
-// shared (read-only) by every request.
-type toolEntry struct {
-	tool    *integrations.Tool
-	def     *sdk.Tool
-	handler sdk.ToolHandler
-}
+// handler is the old name, kept for the package's own tests.
+type handler = Handler
 
-type serverKey struct{}
-
-// callKey carries the request's *call to the tool handlers, through the SDK: it runs them
-// under a context derived from the request's (values kept, cancellation and deadline not).
+// callKey carries the request's *call to the SDK path's middleware.
 type callKey struct{}
 
-// New returns the handler of POST /mcp/{token}. It expects the full request path
-// (/mcp/<token>); other paths answer 404 and methods other than POST 405.
-func New(deps Deps) http.Handler {
+// NewTransport is the upstream transport of the default client: keep-alive connections
+// pooled per host (MaxUpstreamConnsPerHost idle ones kept), so tool calls reuse them instead
+// of opening a TCP connection each.
+func NewTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 4 * MaxUpstreamConnsPerHost
+	t.MaxIdleConnsPerHost = MaxUpstreamConnsPerHost
+	t.IdleConnTimeout = 90 * time.Second
+	return t
+}
+
+// New returns the handler of POST /mcp/{token}.
+func New(deps Deps) *Handler {
 	if deps.Resolve == nil {
 		panic("mcp.New: Deps.Resolve is nil")
 	}
-	h := &handler{
+	h := &Handler{
 		deps:             deps,
 		log:              deps.Logger,
 		now:              deps.Now,
+		observer:         deps.Observer,
 		timeout:          deps.Timeout,
+		maxBody:          deps.MaxBodyBytes,
 		maxUpstreamBytes: deps.MaxUpstreamBytes,
-		tools:            map[string][]toolEntry{},
+		sets:             map[string]*toolSet{},
 	}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -144,18 +206,25 @@ func New(deps Deps) http.Handler {
 	if h.now == nil {
 		h.now = time.Now
 	}
+	if h.observer == nil {
+		h.observer = nopObserver{}
+	}
 	if h.timeout <= 0 {
 		h.timeout = DefaultTimeout
 	}
 	h.reserve = min(time.Second, h.timeout/10)
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBodyBytes
+	}
 	if h.maxUpstreamBytes <= 0 {
 		h.maxUpstreamBytes = DefaultMaxUpstreamBytes
 	}
-	maxBody := deps.MaxBodyBytes
-	if maxBody <= 0 {
-		maxBody = DefaultMaxBodyBytes
+	negTTL := deps.NegativeCacheTTL
+	if negTTL == 0 {
+		negTTL = DefaultNegativeCacheTTL
 	}
-	client := &http.Client{}
+	h.cache = newTokenCache(deps.AuthCacheTTL, max(negTTL, 0), MaxCachedTokens)
+	client := &http.Client{Transport: NewTransport()}
 	if deps.HTTPClient != nil {
 		c := *deps.HTTPClient
 		client = &c
@@ -165,227 +234,196 @@ func New(deps Deps) http.Handler {
 
 	for _, name := range deps.Catalogue.Names() {
 		in, _ := deps.Catalogue.Get(name)
-		entries := make([]toolEntry, 0, len(in.Tools))
-		for _, t := range in.Tools {
-			entries = append(entries, toolEntry{tool: t, def: definition(t), handler: h.toolHandler(t)})
+		ts, err := newToolSet(in)
+		if err != nil {
+			panic(fmt.Sprintf("mcp.New: integration %s: %v", name, err))
 		}
-		h.tools[name] = entries
+		ts.server = h.sdkServer(in.Title, "")
+		h.sets[name] = ts
 	}
-
-	getServer := func(r *http.Request) *sdk.Server {
-		s, _ := r.Context().Value(serverKey{}).(*sdk.Server)
-		return s
-	}
-	opts := sdk.StreamableHTTPOptions{
-		// Every request stands alone: no session to keep, any replica can answer.
-		Stateless: true,
-		// Plain application/json answers, which every gateway passes through.
-		JSONResponse: true,
-		// The handler sits behind gateways and load balancers that keep the public Host:
-		// the SDK's loopback-only Host check (DNS-rebinding protection) would refuse them.
-		// The token in the path is what protects each server.
-		DisableLocalhostProtection: true,
-		MaxRequestBodyBytes:        maxBody,
-		Logger:                     h.log,
-	}
-	h.streamable = sdk.NewStreamableHTTPHandler(getServer, &opts)
-	opts.JSONResponse = false
-	h.streamableSSE = sdk.NewStreamableHTTPHandler(getServer, &opts)
+	h.missing = h.sdkServer("", "No tools are available: the MCP server's integration has no API description.")
+	h.initSDK()
 	return h
 }
 
-// definition is the MCP tool of an integration's tool.
-func definition(t *integrations.Tool) *sdk.Tool {
-	readOnly := t.HTTPMethod == http.MethodGet || t.HTTPMethod == http.MethodHead || t.HTTPMethod == http.MethodOptions
-	ann := &sdk.ToolAnnotations{
-		Title:          t.Title,
-		ReadOnlyHint:   readOnly,
-		IdempotentHint: readOnly || t.HTTPMethod == http.MethodPut || t.HTTPMethod == http.MethodDelete,
-	}
-	if !readOnly {
-		destructive := t.HTTPMethod == http.MethodDelete
-		ann.DestructiveHint = &destructive
-	}
-	return &sdk.Tool{
-		Name:        t.Name,
-		Title:       t.Title,
-		Description: t.Description,
-		InputSchema: t.InputSchema,
-		Annotations: ann,
-	}
-}
+// Invalidate forgets every cached token at once: call it when an MCP server's token, config
+// or expiry changes, or its integrated account's credential, on this instance.
+func (h *Handler) Invalidate() { h.cache.invalidate() }
 
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP serves the full request path /mcp/<token> on its own (without package server's
+// chain): refusals become plain problem documents, and it logs one line per request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w}
-	var target Target
 	defer func() {
 		if p := recover(); p != nil {
 			h.log.LogAttrs(r.Context(), slog.LevelError, "mcp request panicked", slog.Any("panic", p))
 			if sw.status == 0 {
-				writeProblem(sw, http.StatusInternalServerError, "Internal Server Error", "An unexpected error occurred.")
+				WriteProblem(sw, r, &HTTPError{Status: http.StatusInternalServerError, Detail: "An unexpected error occurred."}, "")
 			}
 		}
-		h.log.LogAttrs(r.Context(), slog.LevelInfo, "mcp request",
+		h.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method),
+			slog.String("route", "/mcp/:token"),
 			slog.Int("status", sw.statusCode()),
-			slog.Duration("duration", time.Since(start)),
-			slog.String("mcp_server_id", target.ServerID),
-			slog.String("integration", target.Integration))
+			slog.Float64("duration_ms", ms(time.Since(start))))
 	}()
-
 	token, ok := strings.CutPrefix(r.URL.Path, "/mcp/")
 	if !ok || token == "" || strings.Contains(token, "/") {
-		writeProblem(sw, http.StatusNotFound, "Not Found", "No MCP server is served at this path.")
+		WriteProblem(sw, r, httpError(http.StatusNotFound, "No MCP server is served at this path."), "")
 		return
 	}
+	if err := h.Serve(sw, r, token); err != nil {
+		var he *HTTPError
+		if !errors.As(err, &he) {
+			he = &HTTPError{Status: http.StatusInternalServerError, Detail: "An unexpected error occurred."}
+		}
+		WriteProblem(sw, r, he, "")
+	}
+}
+
+// Serve answers one MCP request for token. It writes the answer, or returns an *HTTPError
+// for the caller to write.
+func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, token string) (err error) {
+	method, outcome := "none", "ok"
+	defer func() {
+		var he *HTTPError
+		if errors.As(err, &he) {
+			switch he.Status {
+			case http.StatusUnauthorized:
+				outcome = "unauthorized"
+			case http.StatusTooManyRequests:
+				outcome = "rate_limited"
+			default:
+				outcome = "rejected"
+			}
+		}
+		h.observer.Request(method, outcome)
+	}()
 	if r.Method != http.MethodPost {
 		// Stateless: there is no session to stream (GET) or to end (DELETE).
-		sw.Header().Set("Allow", http.MethodPost)
-		writeProblem(sw, http.StatusMethodNotAllowed, "Method Not Allowed", "An MCP server answers POST only.")
-		return
+		return httpError(http.StatusMethodNotAllowed, "An MCP server answers POST only.", "Allow", http.MethodPost)
 	}
-
 	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 	defer cancel()
-	target, ok = h.authenticate(ctx, token)
-	if h.deps.Admit != nil {
-		if wait := h.deps.Admit(r, target.ServerID, ok); wait > 0 {
-			sw.Header().Set("Retry-After", strconv.Itoa(wait))
-			writeProblem(sw, http.StatusTooManyRequests, "Too Many Requests", "Too many requests; retry after "+strconv.Itoa(wait)+" second(s).")
-			return
-		}
-	}
-	if !ok {
-		writeUnauthorized(sw)
-		return
+	target, err := h.authenticate(ctx, r, token)
+	if err != nil {
+		return err
 	}
 
-	in, found := h.deps.Catalogue.Get(target.Integration)
-	if !found {
+	body, err := h.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	view := view{methods: target.Methods, tags: target.Tags}
+	srv := h.missing
+	if ts, ok := h.sets[strings.ToLower(target.Integration)]; ok {
+		view.set, srv = ts, ts.server
+	} else {
 		h.log.LogAttrs(ctx, slog.LevelWarn, "mcp server's integration has no catalogue entry",
 			slog.String("mcp_server_id", target.ServerID), slog.String("integration", target.Integration))
 	}
-	srv := h.server(target, in)
-	c := &call{h: h, target: target, in: in, reqCtx: ctx}
-	ctx = context.WithValue(context.WithValue(ctx, serverKey{}, srv), callKey{}, c)
-	r2 := r.WithContext(ctx)
-	hdr, sse := negotiate(r.Header)
-	r2.Header = hdr
-	if sse {
-		h.streamableSSE.ServeHTTP(sw, r2)
-		return
+	c := &call{h: h, target: target, view: view, reqCtx: ctx, requestID: RequestIDFrom(r.Context())}
+	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
+		// One request never makes more than one upstream call: no batches, whatever the
+		// protocol version.
+		method, outcome = "batch", "rejected"
+		writeRPC(w, http.StatusBadRequest, false, []byte("null"), nil, errBatch)
+		return nil
 	}
-	h.streamable.ServeHTTP(sw, r2)
+	var handled bool
+	method, outcome, handled = h.lean(ctx, w, r, body, c)
+	if handled {
+		h.leanServed.Add(1)
+		return nil
+	}
+	sw := &statusWriter{ResponseWriter: w}
+	h.serveSDK(ctx, sw, r, body, c, srv)
+	if sw.statusCode() >= 400 {
+		outcome = "rejected"
+	}
+	return nil
 }
 
-// server returns the MCP server whose tools are exactly the tools of in (nil: none) that
-// the target's config allows. It holds no per-request state (the tool handlers find the
-// request's *call in their context), so one is built per distinct integration and config and
-// then shared: the SDK's AddTool costs tens of microseconds per tool, too much to pay for
-// every tool of a large integration on every request.
-func (h *handler) server(target Target, in *integrations.Integration) *sdk.Server {
-	key := cacheKey(target)
-	if s := h.servers.get(key); s != nil {
-		return s
+// readBody reads the whole body, at most maxBody bytes (past it, 413), and checks its
+// media type (415).
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); baseMediaType(ct) != "application/json" {
+		return nil, httpError(http.StatusUnsupportedMediaType, "An MCP request body must be application/json.")
 	}
-	opts := &sdk.ServerOptions{Capabilities: &sdk.ServerCapabilities{Tools: &sdk.ToolCapabilities{}}}
-	impl := &sdk.Implementation{Name: "mcpapi", Title: target.Integration, Version: "1.0.0"}
-	if in != nil && in.Title != "" {
-		impl.Title = in.Title
+	if r.ContentLength > h.maxBody {
+		return nil, httpError(http.StatusRequestEntityTooLarge, fmt.Sprintf("An MCP request body must not exceed %d bytes.", h.maxBody))
 	}
-	if in == nil {
-		opts.Instructions = fmt.Sprintf("No tools are available: the integration %q has no API description.", target.Integration)
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
 	}
-	srv := sdk.NewServer(impl, opts)
-	if in != nil {
-		for _, e := range h.tools[in.Name] {
-			if integrations.Allowed(e.tool, target.Methods, target.Tags) {
-				srv.AddTool(e.def, e.handler)
-			}
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.maxBody)); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, httpError(http.StatusRequestEntityTooLarge, fmt.Sprintf("An MCP request body must not exceed %d bytes.", h.maxBody))
 		}
+		return nil, httpError(http.StatusBadRequest, "The request body could not be read.")
 	}
-	return h.servers.put(key, srv)
+	return buf.Bytes(), nil
 }
 
-// cacheKey identifies what a server's tools depend on: the integration and the config, lists
-// normalised (lower-cased, sorted, de-duplicated), nil distinct from empty.
-func cacheKey(t Target) string {
-	var b strings.Builder
-	b.WriteString(strings.ToLower(t.Integration))
-	for _, list := range [][]string{t.Methods, t.Tags} {
-		b.WriteByte(0)
-		if list == nil {
-			b.WriteByte(1) // unrestricted
-			continue
+func baseMediaType(ct string) string {
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.ToLower(strings.TrimSpace(mt))
+}
+
+// authenticate resolves a token, rate limits first: a token not known from the cache costs
+// its client address one request of its budget before it is looked up, and a known one
+// costs its MCP server's.
+func (h *Handler) authenticate(ctx context.Context, r *http.Request, token string) (Target, error) {
+	admit := func(id string, valid bool) error {
+		if h.deps.Admit == nil {
+			return nil
 		}
-		items := make([]string, len(list))
-		for i, s := range list {
-			items[i] = strings.ToLower(s)
+		if wait := h.deps.Admit(r, id, valid); wait > 0 {
+			s := strconv.Itoa(wait)
+			return httpError(http.StatusTooManyRequests, "Too many requests; retry after "+s+" second(s).", "Retry-After", s)
 		}
-		slices.Sort(items)
-		for i, s := range slices.Compact(items) {
-			if i > 0 {
-				b.WriteByte(2)
-			}
-			b.WriteString(s)
-		}
+		return nil
 	}
-	return b.String()
-}
-
-// maxCachedServers bounds the server cache; past it, an arbitrary entry makes room.
-const maxCachedServers = 4096
-
-type serverCache struct {
-	mu sync.Mutex
-	m  map[string]*sdk.Server
-}
-
-func (c *serverCache) get(key string) *sdk.Server {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.m[key]
-}
-
-// put stores s unless another request stored one first, and returns the one stored.
-func (c *serverCache) put(key string, s *sdk.Server) *sdk.Server {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old := c.m[key]; old != nil {
-		return old
-	}
-	if c.m == nil {
-		c.m = map[string]*sdk.Server{}
-	}
-	if len(c.m) >= maxCachedServers {
-		for k := range c.m {
-			delete(c.m, k)
-			break
-		}
-	}
-	c.m[key] = s
-	return s
-}
-
-// authenticate resolves a token; ok is false for every kind of invalid token.
-func (h *handler) authenticate(ctx context.Context, token string) (Target, bool) {
 	if len(token) > maxTokenLen || !tokenChars(token) {
-		return Target{}, false
-	}
-	target, err := h.deps.Resolve(ctx, store.HashSecret(token))
-	if err != nil {
-		level := slog.LevelError
-		if errors.Is(err, store.ErrNotFound) {
-			level = slog.LevelDebug
+		if err := admit("", false); err != nil {
+			return Target{}, err
 		}
-		h.log.LogAttrs(ctx, level, "mcp token not resolved", slog.String("error", err.Error()))
-		return Target{}, false
+		return Target{}, errUnauthorized
 	}
-	if target.ExpiresAt != nil && !h.now().Before(*target.ExpiresAt) {
-		return Target{}, false
+	hash := store.HashSecret(token)
+	key := string(hash)
+	now := h.now()
+	target, found, unknown, gen := h.cache.get(key, now)
+	if !found {
+		if err := admit("", false); err != nil {
+			return Target{}, err
+		}
+		if unknown {
+			return Target{}, errUnauthorized
+		}
+		var err error
+		target, err = h.deps.Resolve(ctx, hash)
+		if err != nil {
+			level := slog.LevelError
+			if errors.Is(err, store.ErrNotFound) {
+				level = slog.LevelDebug
+				h.cache.putUnknown(key, gen, now)
+			}
+			h.log.LogAttrs(ctx, level, "mcp token not resolved", slog.String("error", err.Error()))
+			return Target{}, errUnauthorized
+		}
+		h.cache.put(key, target, gen, now)
 	}
-	return target, true
+	if target.ExpiresAt != nil && !now.Before(*target.ExpiresAt) {
+		return Target{}, errUnauthorized
+	}
+	if err := admit(target.ServerID, true); err != nil {
+		return Target{}, err
+	}
+	return target, nil
 }
 
 func tokenChars(s string) bool {
@@ -402,15 +440,14 @@ func alnum(c byte) bool {
 }
 
 // negotiate picks the answer's media type: application/json whenever the client accepts it
-// (or sends no Accept), text/event-stream when that is all it accepts. The SDK insists that
-// Accept lists both, so the header passed on is completed (a copy; the request's is not
-// changed). A client that accepts neither is left to the SDK's 400.
-func negotiate(h http.Header) (_ http.Header, sse bool) {
+// (or sends no Accept), text/event-stream when that is all it accepts; ok is false when it
+// accepts neither.
+func negotiate(h http.Header) (sse, ok bool) {
 	values := h.Values("Accept")
 	absent := strings.TrimSpace(strings.Join(values, "")) == ""
 	jsonOK, sseOK := absent, absent
 	for _, v := range values {
-		for _, part := range strings.Split(v, ",") {
+		for part := range strings.SplitSeq(v, ",") {
 			mt, _, _ := strings.Cut(part, ";")
 			switch strings.ToLower(strings.TrimSpace(mt)) {
 			case "application/json", "application/*":
@@ -422,28 +459,49 @@ func negotiate(h http.Header) (_ http.Header, sse bool) {
 			}
 		}
 	}
-	if !jsonOK && !sseOK {
-		return h, false
+	return !jsonOK && sseOK, jsonOK || sseOK
+}
+
+type requestIDKey struct{}
+
+// WithRequestID puts the request's id (X-Request-ID) on its context, for the log lines.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestIDFrom is the id WithRequestID put on ctx, or "".
+func RequestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// WriteProblem writes a refusal as a problem document (RFC 9457), for ServeHTTP; package
+// server writes its own, with the request id.
+func WriteProblem(w http.ResponseWriter, r *http.Request, e *HTTPError, requestID string) {
+	for k, vs := range e.Header {
+		w.Header()[k] = vs
 	}
-	h = h.Clone()
-	h.Set("Accept", "application/json, text/event-stream")
-	return h, !jsonOK
-}
-
-func writeUnauthorized(w http.ResponseWriter) {
-	w.Header().Set("WWW-Authenticate", `Bearer realm="mcp"`)
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusUnauthorized)
-	_, _ = w.Write([]byte(unauthorizedBody))
+	w.WriteHeader(e.Status)
+	b := []byte(`{"type":"about:blank","title":`)
+	b = appendString(b, http.StatusText(e.Status))
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(e.Status), 10)
+	b = append(b, `,"detail":`...)
+	b = appendString(b, e.Detail)
+	if requestID != "" {
+		b = append(b, `,"request_id":`...)
+		b = appendString(b, requestID)
+	}
+	_, _ = w.Write(append(b, '}'))
 }
 
-func writeProblem(w http.ResponseWriter, status int, title, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = fmt.Fprintf(w, `{"type":"about:blank","title":%q,"status":%d,"detail":%q}`, title, status, detail)
-}
+type nopObserver struct{}
+
+func (nopObserver) Request(string, string)         {}
+func (nopObserver) ToolCall(string, string)        {}
+func (nopObserver) Upstream(string, time.Duration) {}
 
 // statusWriter remembers the status for the log line.
 type statusWriter struct {
@@ -473,9 +531,13 @@ func (w *statusWriter) Flush() {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+func (w *statusWriter) Status() int { return w.status }
+
 func (w *statusWriter) statusCode() int {
 	if w.status == 0 {
 		return http.StatusOK
 	}
 	return w.status
 }
+
+var _ io.Writer = (*statusWriter)(nil)

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// The SDK-alone reference: the official go-sdk's StreamableHTTPHandler configured as mcpapi
+// configures it (stateless, JSON responses, no localhost check), with no database, no upstream
+// and no auth. It runs as a child process (the same executable in the sdk role) so that its
+// CPU time is measured like the others'. Two servers:
+//
+//   - /mcp/one has one trivial tool (sdkToolName) that answers upstreamRecord: the tools/call
+//     reference, what the SDK costs by itself per call;
+//   - /mcp/all has the same tool definitions mcpapi lists for the benchmark integration (read
+//     from the file sdkToolsEnv names), each with the same trivial handler: the tools/list
+//     reference, the SDK listing as many and as large tools as mcpapi does.
+const (
+	roleSDK     = "sdk"
+	sdkToolsEnv = "MCPAPI_BENCH_SDK_TOOLS"
+	sdkToolName = "get_record"
+	sdkPathOne  = "/mcp/one"
+	sdkPathAll  = "/mcp/all"
+)
+
+func sdkMain() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := runSDK(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "sdk:", err)
+		return 1
+	}
+	return 0
+}
+
+func trivialTool(context.Context, *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
+	return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: upstreamRecord}}}, nil
+}
+
+func runSDK(ctx context.Context) error {
+	raw, err := os.ReadFile(os.Getenv(sdkToolsEnv)) //nolint:gosec // G703: a file the benchmark (our parent) wrote
+	if err != nil {
+		return err
+	}
+	var defs []*sdk.Tool
+	if err := json.Unmarshal(raw, &defs); err != nil || len(defs) == 0 {
+		return fmt.Errorf("%s: no tool definitions (%v)", sdkToolsEnv, err)
+	}
+	impl := &sdk.Implementation{Name: "sdk-alone", Version: "1.0.0"}
+	one := sdk.NewServer(impl, nil)
+	one.AddTool(&sdk.Tool{
+		Name:        sdkToolName,
+		Description: "Returns one record.",
+		InputSchema: json.RawMessage(`{"type":"object","properties":{"id":{"type":"string"}},"required":["id"]}`),
+	}, trivialTool)
+	all := sdk.NewServer(impl, nil)
+	for _, d := range defs {
+		all.AddTool(d, trivialTool)
+	}
+	opts := &sdk.StreamableHTTPOptions{Stateless: true, JSONResponse: true, DisableLocalhostProtection: true}
+	mux := http.NewServeMux()
+	mux.Handle("POST "+sdkPathOne, sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return one }, opts))
+	mux.Handle("POST "+sdkPathAll, sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return all }, opts))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second}
+	fmt.Printf("listening http://%s\n", ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
