@@ -20,9 +20,17 @@ data/secret.key:
 build:
 	$(GO) build -o bin/mcpapi ./cmd/mcpapi
 
-## test: all tests; PostgreSQL is used when reachable at TEST_DATABASE_URL
+## test: all tests; PostgreSQL is used when reachable at TEST_DATABASE_URL. The last line says
+## whether the PostgreSQL tests ran, on which server, or why not (store/storetest writes a report).
 test:
-	$(GO) test -count=1 $(PKGS)
+	@report=$$(mktemp); \
+	MCPAPI_TEST_PG_REPORT=$$report $(GO) test -count=1 $(PKGS); rc=$$?; \
+	if grep -q '^ran ' $$report; then \
+	  echo "PostgreSQL tests: ran on $$(grep '^ran ' $$report | head -n 1 | cut -d' ' -f2-) ($$(grep -c '^ran ' $$report) test binaries)"; \
+	elif grep -q '^skipped ' $$report; then \
+	  echo "PostgreSQL tests: SKIPPED, $$(grep '^skipped ' $$report | head -n 1 | cut -d' ' -f2-) (set MCPAPI_TEST_REQUIRE_POSTGRES=1 to fail instead)"; \
+	else echo "PostgreSQL tests: none asked for PostgreSQL (did the build fail?)"; fi; \
+	rm -f $$report; exit $$rc
 
 ## test-race: the same with the race detector (needs gcc)
 test-race:

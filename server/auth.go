@@ -36,15 +36,32 @@ func mustPrincipal(ctx context.Context) store.Principal {
 
 // authCache remembers verified tokens for a short while, so that the hot path needs no token
 // lookup. The TTL bounds how late a revocation takes effect; 0 turns the cache off.
+// It also remembers, for negativeTTL, hashes that matched no token, so that a flood of bad
+// tokens costs at most one lookup per distinct token per negativeTTL. Both maps are bounded by
+// maxAuthCacheEntries; a full map is emptied rather than grown (the cost is a lookup each).
 type authCache struct {
-	ttl     time.Duration
-	mu      sync.Mutex
-	entries map[string]authEntry
+	ttl      time.Duration
+	mu       sync.Mutex
+	entries  map[string]authEntry
+	negative map[string]time.Time // hash → until when it is known to match nothing
 }
 
 type authEntry struct {
 	principal store.Principal
 	expires   time.Time
+}
+
+const (
+	// maxAuthCacheEntries bounds each of the two maps of the auth cache.
+	maxAuthCacheEntries = 10000
+	// negativeTTL is how long a hash that matched no API token is answered 401 without a lookup.
+	// Tokens are 32 random bytes, so a hash unknown now is not created later (the one exception,
+	// --bootstrap-token, is made before the listener opens).
+	negativeTTL = 10 * time.Second
+)
+
+func newAuthCache(ttl time.Duration) *authCache {
+	return &authCache{ttl: ttl, entries: map[string]authEntry{}, negative: map[string]time.Time{}}
 }
 
 func (c *authCache) get(key string, now time.Time) (store.Principal, bool) {
@@ -67,10 +84,31 @@ func (c *authCache) put(key string, p store.Principal, now time.Time) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.entries) > 10000 { // bounded: drop everything rather than grow without end
+	if len(c.entries) >= maxAuthCacheEntries { // bounded: drop everything rather than grow without end
 		c.entries = map[string]authEntry{}
 	}
 	c.entries[key] = authEntry{principal: p, expires: now.Add(c.ttl)}
+}
+
+// unknown tells whether key matched no token less than negativeTTL ago.
+func (c *authCache) unknown(key string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	until, ok := c.negative[key]
+	if ok && now.After(until) {
+		delete(c.negative, key)
+		return false
+	}
+	return ok
+}
+
+func (c *authCache) putUnknown(key string, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.negative) >= maxAuthCacheEntries {
+		c.negative = map[string]time.Time{}
+	}
+	c.negative[key] = now.Add(negativeTTL)
 }
 
 func unauthorized(detail, errCode string) *Problem {
@@ -85,20 +123,22 @@ func unauthorized(detail, errCode string) *Problem {
 
 // authenticate checks `Authorization: Bearer <API token>` on the spec's routes and puts the
 // token's principal on the request context.
-// Requests that fail it count against their client address's rate limit, and requests that pass
-// against their token's.
+//
+// Limits come before lookups: a token found in the cache counts against its own rate limit.
+// Otherwise the client address's limit applies first (c.RealIP(), see ClientIPExtractor): an
+// address over it is answered 429 without any query; requests refused without a lookup (no
+// token, a malformed header, a hash known to match nothing) and lookups that find no token
+// take from its bucket, valid tokens do not. A token verified by a lookup then counts against
+// its own limit.
 func authenticate(auth TokenAuthenticator, routes routeTable, ttl time.Duration, limits *rateLimits) echo.MiddlewareFunc {
-	cache := &authCache{ttl: ttl, entries: map[string]authEntry{}}
+	cache := newAuthCache(ttl)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if op, ok := routes.lookup(c); !ok || op.public {
 				return next(c)
 			}
-			p, err := verify(c, auth, cache)
+			p, err := verify(c, auth, cache, limits)
 			if err != nil {
-				if limited := limits.allowAddress(c.RealIP()); limited != nil {
-					return limited
-				}
 				return err
 			}
 			if limited := limits.allowToken(p.TokenID.String()); limited != nil {
@@ -111,25 +151,48 @@ func authenticate(auth TokenAuthenticator, routes routeTable, ttl time.Duration,
 	}
 }
 
-// verify resolves the request's bearer token, from the cache when it can.
-func verify(c echo.Context, auth TokenAuthenticator, cache *authCache) (store.Principal, error) {
+// verify resolves the request's bearer token: from the cache when it can, else, once the
+// client address is within its limit, by one lookup.
+func verify(c echo.Context, auth TokenAuthenticator, cache *authCache, limits *rateLimits) (store.Principal, error) {
 	header := c.Request().Header.Get(echo.HeaderAuthorization)
 	scheme, token, found := strings.Cut(header, " ")
-	if header == "" {
-		return store.Principal{}, unauthorized("An API token is required: send Authorization: Bearer <token>.", "")
-	}
 	token = strings.TrimSpace(token)
-	if !found || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return store.Principal{}, unauthorized("The Authorization header must be: Bearer <token>.", "invalid_request")
+	var hash []byte
+	if found && strings.EqualFold(scheme, "Bearer") && token != "" {
+		hash = store.HashSecret(token)
 	}
-	hash := store.HashSecret(token)
 	key := string(hash)
 	now := time.Now()
-	if p, ok := cache.get(key, now); ok {
-		return p, nil
+	if hash != nil {
+		if p, ok := cache.get(key, now); ok {
+			return p, nil
+		}
+	}
+	ip := c.RealIP()
+	// Refusals that need no lookup take from the address's bucket.
+	refuse := func(p *Problem) (store.Principal, error) {
+		if limited := limits.allowAddress(ip); limited != nil {
+			return store.Principal{}, limited
+		}
+		return store.Principal{}, p
+	}
+	switch {
+	case header == "":
+		return refuse(unauthorized("An API token is required: send Authorization: Bearer <token>.", ""))
+	case hash == nil:
+		return refuse(unauthorized("The Authorization header must be: Bearer <token>.", "invalid_request"))
+	case cache.unknown(key, now):
+		return refuse(unauthorized("The API token is not valid.", "invalid_token"))
+	}
+	// An address over its limit gets no lookup; one within it spends from its bucket only when
+	// the token turns out to be unknown.
+	if limited := limits.addressOver(ip); limited != nil {
+		return store.Principal{}, limited
 	}
 	p, err := auth.Authenticate(c.Request().Context(), hash)
 	if errors.Is(err, store.ErrNotFound) {
+		cache.putUnknown(key, now)
+		_ = limits.allowAddress(ip) // spends; the answer is 401 either way, the lookup is done
 		return p, unauthorized("The API token is not valid.", "invalid_token")
 	}
 	if err != nil {

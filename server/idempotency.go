@@ -3,8 +3,12 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -34,7 +38,7 @@ var keptHeaders = []string{"Content-Type", "Location", "Etag", "Cache-Control"}
 // idempotent makes creates safe to retry (the IETF httpapi Idempotency-Key draft, with Stripe's
 // semantics): the first 2xx response to a key is kept for 24 hours and replayed to any retry with
 // the same method, path and body; a retry during the first request waits for it.
-func idempotent(st *store.Store, routes routeTable, log *slog.Logger) echo.MiddlewareFunc {
+func idempotent(st *store.Store, routes routeTable, log *slog.Logger, fp *fingerprinter) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			op, ok := routes.lookup(c)
@@ -48,7 +52,7 @@ func idempotent(st *store.Store, routes routeTable, log *slog.Logger) echo.Middl
 			req := store.IdempotencyRequest{
 				Method:      c.Request().Method,
 				Path:        c.Request().URL.Path,
-				Fingerprint: fingerprint(raw),
+				Fingerprint: fp.sum(raw),
 			}
 			deadline := time.Now().Add(idempotencyWait)
 			if d, ok := ctx.Deadline(); ok && d.Add(-100*time.Millisecond).Before(deadline) {
@@ -145,20 +149,60 @@ func withoutSecrets(body []byte) []byte {
 	return append(out, '\n')
 }
 
-// fingerprint identifies a request body by its parsed JSON, so that white space and member
-// order do not make a retry look like another request.
-func fingerprint(body []byte) []byte {
+// fingerprinter identifies a request body by its parsed JSON, so that white space and member
+// order do not make a retry look like another request. The digest is stored beside the key for
+// 24 hours, and a create body may carry an upstream credential, so it must not be a plain hash
+// that a reader of the table could match against guessed secrets offline:
+//   - with --secret-key it is HMAC-SHA-256 under a key derived from the secret key (HKDF-SHA-256,
+//     its own label), so every instance of a fleet (which shares the secret key to open
+//     credentials anyway) computes the same fingerprint, and nobody without the key can test a
+//     guess. Changing the secret key turns a retry of an earlier request into a 422.
+//   - without it no credential can be set (422), and the digest is SHA-256 of the body with its
+//     top-level "credentials" member removed, so not even a refused credential is hashed.
+type fingerprinter struct {
+	key []byte // nil: no secret key
+}
+
+// fingerprintLabel separates this use of the secret key from sealing credentials.
+const fingerprintLabel = "mcpapi idempotency fingerprint v1"
+
+func newFingerprinter(secretKeyB64 string) (*fingerprinter, error) {
+	if secretKeyB64 == "" {
+		return &fingerprinter{}, nil
+	}
+	secret, err := base64.StdEncoding.DecodeString(secretKeyB64)
+	if err != nil || len(secret) != 32 {
+		return nil, errors.New("the secret key must be 32 bytes in standard base64 (e.g. `head -c 32 /dev/urandom | base64`)")
+	}
+	key, err := hkdf.Key(sha256.New, secret, nil, fingerprintLabel, 32)
+	if err != nil {
+		return nil, err
+	}
+	return &fingerprinter{key: key}, nil
+}
+
+func (f *fingerprinter) sum(body []byte) []byte {
 	canonical := body
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var v any
 	if dec.Decode(&v) == nil {
+		if obj, ok := v.(map[string]any); ok && f.key == nil {
+			delete(obj, "credentials")
+		}
 		if b, err := json.Marshal(v); err == nil {
 			canonical = b
 		}
+	} else if f.key == nil {
+		canonical = nil // not JSON (the validator refuses it anyway): nothing of it is kept
 	}
-	sum := sha256.Sum256(canonical)
-	return sum[:]
+	if f.key == nil {
+		sum := sha256.Sum256(canonical)
+		return sum[:]
+	}
+	mac := hmac.New(sha256.New, f.key)
+	mac.Write(canonical)
+	return mac.Sum(nil)
 }
 
 // teeWriter passes a response through and keeps a copy of its body.

@@ -33,7 +33,7 @@ func (h *Handler) CreateIntegratedAccount(ctx context.Context, req api.CreateInt
 	if err != nil {
 		return nil, storeError(err, accountWhat)
 	}
-	location, tag := accountPath(acc), etag(acc.Version)
+	location, tag := h.publicPath+accountPath(acc), etag(acc.Version)
 	return api.CreateIntegratedAccount201JSONResponse{
 		Body:    toAPIAccount(acc),
 		Headers: api.CreateIntegratedAccount201ResponseHeaders{Location: &location, ETag: &tag},

@@ -49,7 +49,7 @@ func (h *Handler) CreateMcpServer(ctx context.Context, req api.CreateMcpServerRe
 	if err != nil {
 		return nil, storeError(err, accountWhat)
 	}
-	location, tag, noStore := mcpServerPath(srv), etag(srv.Version), "no-store"
+	location, tag, noStore := h.publicPath+mcpServerPath(srv), etag(srv.Version), "no-store"
 	return api.CreateMcpServer201JSONResponse{
 		Body:    h.withToken(srv, token),
 		Headers: api.CreateMcpServer201ResponseHeaders{Location: &location, CacheControl: &noStore, ETag: &tag},

@@ -62,6 +62,7 @@ func accessLog(log *slog.Logger, routes routeTable, m *metrics) echo.MiddlewareF
 				slog.String("request_id", requestID(c)),
 				slog.String("method", c.Request().Method),
 				slog.String("route", c.Path()),
+				slog.String("client_ip", c.RealIP()), // the trusted-proxy rule of ClientIPExtractor
 				slog.String("operation_id", op.id),
 				slog.Int("status", c.Response().Status),
 				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),

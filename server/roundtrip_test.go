@@ -148,3 +148,10 @@ func BenchmarkRequestPath(b *testing.B) {
 		}
 	})
 }
+
+// countStatements counts, from now on, the statements the store sends.
+func countStatements(st *store.Store) *statementCounter {
+	c := &statementCounter{Interface: logger.Discard}
+	st.DB().Logger = c
+	return c
+}

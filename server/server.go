@@ -6,7 +6,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -22,9 +24,15 @@ import (
 
 // Config is what the server needs besides its store.
 type Config struct {
-	// PublicURL is the base URL clients reach this server at: the base of MCP server URLs and the
-	// `servers` of the served spec.
+	// PublicURL is the base URL clients reach this server at: the base of MCP server URLs, the
+	// `servers` of the served spec, and (its path) the prefix of every Location header.
 	PublicURL string
+	// BasePath ("/mcpapi", or empty) mounts the whole service under a prefix, for gateways that
+	// forward the path unchanged; requests outside it answer 404.
+	BasePath string
+	// TrustedProxies are the peers whose X-Forwarded-For / Forwarded headers name the client
+	// (see ClientIPExtractor); empty: the peer is the client.
+	TrustedProxies []*net.IPNet
 	// AuthCacheTTL is how long a verified API token is trusted without a lookup; 0 disables it.
 	AuthCacheTTL time.Duration
 	// RateLimit is requests per second per API token (and per client address for requests without
@@ -61,12 +69,14 @@ type Config struct {
 type Handler struct {
 	store     *store.Store
 	publicURL string
-	now       func() time.Time
-	metrics   *metrics
-	specYAML  []byte
-	specJSON  map[string]any
-	catalogue *integrations.Catalogue
-	sealer    *Sealer
+	// publicPath is the path of publicURL ("" or "/mcpapi"): Location headers start with it.
+	publicPath string
+	now        func() time.Time
+	metrics    *metrics
+	specYAML   []byte
+	specJSON   map[string]any
+	catalogue  *integrations.Catalogue
+	sealer     *Sealer
 	// mcp is told when MCP tokens may resolve differently (nil: nobody to tell).
 	mcp MCPInvalidator
 	// checkConfig is the "a config must allow something" rule; nil when it is off.
@@ -114,6 +124,14 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 		}
 	}
 	publicURL := strings.TrimRight(cfg.PublicURL, "/")
+	pu, err := url.Parse(publicURL)
+	if err != nil || pu.Scheme == "" || pu.Host == "" || pu.RawQuery != "" || pu.Fragment != "" {
+		return nil, fmt.Errorf("the public URL %q must be an absolute http(s) URL without query or fragment", cfg.PublicURL)
+	}
+	basePath, err := cleanBasePath(cfg.BasePath)
+	if err != nil {
+		return nil, err
+	}
 	specYAML, specJSON, err := specWithServer(publicURL)
 	if err != nil {
 		return nil, err
@@ -129,7 +147,11 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{store: st, publicURL: publicURL, now: cfg.Now, metrics: m, specYAML: specYAML, specJSON: specJSON,
+	fp, err := newFingerprinter(cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{store: st, publicURL: publicURL, publicPath: pu.EscapedPath(), now: cfg.Now, metrics: m, specYAML: specYAML, specJSON: specJSON,
 		catalogue: cfg.Catalogue, sealer: sealer, maxPerAccount: cfg.MaxMcpServersPerAccount}
 	if !cfg.DisableAIReadyCheck {
 		h.checkConfig = allowsSomething(cfg.Catalogue)
@@ -138,9 +160,12 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
-	// The client address is the peer's, not a header's: behind a gateway every request would
-	// otherwise be able to claim its own rate-limit bucket.
-	e.IPExtractor = echo.ExtractIPDirect()
+	// The client address is the peer's, or a header's only when the peer is a trusted proxy:
+	// otherwise every request could claim its own rate-limit bucket.
+	e.IPExtractor = ClientIPExtractor(cfg.TrustedProxies)
+	if basePath != "" {
+		e.Pre(stripBasePath(basePath))
+	}
 	e.HTTPErrorHandler = errorHandler(cfg.Logger)
 
 	chain := []echo.MiddlewareFunc{
@@ -166,7 +191,7 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 		checkContentType(routes),                           // 415 before the validator
 		strictJSON(routes),                                 // JSON that encoding/json would let through
 		requestValidator(routes),                           // 7. kin-openapi request validation
-		idempotent(st, routes, cfg.Logger),                 // Idempotency-Key on creates
+		idempotent(st, routes, cfg.Logger, fp),             // Idempotency-Key on creates
 	)
 	e.Use(chain...)
 	api.RegisterHandlers(e, api.NewStrictHandler(h, nil)) // 8.–10. strict handler → Handler → store
@@ -187,4 +212,58 @@ func recoverPanics() echo.MiddlewareFunc {
 				Cause: fmt.Errorf("panic: %w\n%s", err, stack)}
 		},
 	})
+}
+
+// ClientIP is the client's address as the rate limits and logs see it (c.RealIP() on the Echo
+// instance gives the same).
+func (s *Server) ClientIP(r *http.Request) string { return s.IPExtractor(r) }
+
+// cleanBasePath checks --base-path: empty, or "/" followed by path segments, no trailing slash.
+func cleanBasePath(p string) (string, error) {
+	p = strings.TrimRight(p, "/")
+	if p == "" {
+		return "", nil
+	}
+	if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?#%") || strings.Contains(p, "//") ||
+		strings.Contains(p+"/", "/../") || strings.Contains(p+"/", "/./") {
+		return "", fmt.Errorf("the base path %q must look like /prefix (segments, no query, dot segments or escapes)", p)
+	}
+	return p, nil
+}
+
+// stripBasePath routes "<base>/x" as "/x" and answers 404 to everything outside the base path.
+func stripBasePath(base string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			rest, ok := strings.CutPrefix(c.Request().URL.Path, base)
+			if !ok || (rest != "" && rest[0] != '/') {
+				return withRequestID(func(echo.Context) error { return echo.ErrNotFound })(c)
+			}
+			if rest == "" {
+				rest = "/"
+			}
+			// In place, as Echo's own Rewrite does: Echo routes the request it was handed.
+			*c.Request().URL = *withPath(c.Request(), rest).URL
+			return next(c)
+		}
+	}
+}
+
+// withPath is r with its path replaced (a shallow copy; the escaped form is dropped when it no
+// longer matches, as url.URL wants).
+func withPath(r *http.Request, path string) *http.Request {
+	r2 := new(http.Request)
+	*r2 = *r
+	u := *r.URL
+	if u.RawPath != "" {
+		u.RawPath = strings.TrimPrefix(u.RawPath, strings.TrimSuffix(r.URL.Path, path))
+	}
+	u.Path = path
+	if u.RawPath != "" && u.RawPath != path {
+		if unescaped, err := url.PathUnescape(u.RawPath); err != nil || unescaped != path {
+			u.RawPath = ""
+		}
+	}
+	r2.URL = &u
+	return r2
 }

@@ -58,3 +58,26 @@ func BenchmarkUpdateMcpServer(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSQLiteSynchronous measures one acknowledged write (a one-statement PATCH) on the
+// embedded SQLite with synchronous=NORMAL (the old setting) and FULL (the default): what
+// durability across power loss costs per write.
+func BenchmarkSQLiteSynchronous(b *testing.B) {
+	for _, level := range []string{"NORMAL", "FULL"} {
+		b.Run(level, func(b *testing.B) {
+			restore := store.SetSQLiteSynchronous(level)
+			s := storetest.OpenStore(b, storetest.Open(b, storetest.SQLite))
+			restore()
+			f := newFixture(b, s)
+			m := f.server(b, "bench", store.Config{})
+			ctx := context.Background()
+			i := 0
+			for b.Loop() {
+				i++
+				if _, err := s.UpdateMcpServer(ctx, f.env, f.account.ID, m.ID, store.Patch{Name: set(fmt.Sprint("n", i))}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -7,3 +7,11 @@ func SetCheckAttempts(n int) (restore func()) {
 	checkAttempts = n
 	return func() { checkAttempts = old }
 }
+
+// SetSQLiteSynchronous changes the synchronous level of SQLite stores opened from now on (for
+// the benchmark that measures what FULL costs); the returned func restores it.
+func SetSQLiteSynchronous(level string) (restore func()) {
+	old := sqliteSynchronous
+	sqliteSynchronous = level
+	return func() { sqliteSynchronous = old }
+}

@@ -137,3 +137,47 @@ func TestSQLiteTransactionsBeginImmediate(t *testing.T) {
 	must(t, tx1.Rollback())
 	must(t, <-began) // and it gets its turn once the first ends
 }
+
+// TestSQLiteFilesArePrivate: a new data folder is 0700 and the database file (and its WAL)
+// 0600, whatever the umask lets through.
+func TestSQLiteFilesArePrivate(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	ctx := ctxT(t)
+	s, err := store.Open(ctx, "") // the default ./data/mcpapi.db
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, s.Migrate(ctx)) // writes, so the -wal and -shm files exist
+	for path, want := range map[string]os.FileMode{
+		"data":               0o700 | os.ModeDir,
+		"data/mcpapi.db":     0o600,
+		"data/mcpapi.db-wal": 0o600,
+		"data/mcpapi.db-shm": 0o600,
+	} {
+		fi, err := os.Stat(filepath.Join(dir, path))
+		if err != nil {
+			t.Errorf("%s: %v", path, err)
+			continue
+		}
+		if fi.Mode() != want {
+			t.Errorf("%s has mode %v, want %v", path, fi.Mode(), want)
+		}
+	}
+	must(t, s.Close())
+}
+
+// TestSQLiteIsSynchronousFull: every pooled connection syncs the WAL at each commit, so an
+// acknowledged write survives power loss.
+func TestSQLiteIsSynchronousFull(t *testing.T) {
+	s := storetest.OpenStore(t, storetest.Open(t, storetest.SQLite))
+	sqlDB, err := s.DB().DB()
+	must(t, err)
+	for range 3 { // several connections of the pool, each with its own pragmas
+		var level int
+		must(t, sqlDB.QueryRowContext(ctxT(t), "PRAGMA synchronous").Scan(&level))
+		if level != 2 {
+			t.Fatalf("PRAGMA synchronous = %d, want 2 (FULL)", level)
+		}
+	}
+}

@@ -21,6 +21,8 @@ import (
 type serveConfig struct {
 	addr, databaseURL, publicURL, logFormat, bootstrapToken string
 	metricsAddr, corsOrigins, integrationsDir, secretKey    string
+	trustedProxies, basePath                                string
+	maxConns, maxConnsPerIP                                 int
 	authCacheTTL, shutdownTimeout, requestTimeout           time.Duration
 	readHeaderTimeout, readTimeout, writeTimeout            time.Duration
 	idleTimeout                                             time.Duration
@@ -46,8 +48,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	s.Duration(&cfg.readHeaderTimeout, "read-header-timeout", "MCPAPI_READ_HEADER_TIMEOUT", 5*time.Second, "time to read request headers")
 	s.Duration(&cfg.readTimeout, "read-timeout", "MCPAPI_READ_TIMEOUT", 30*time.Second, "time to read a whole request")
 	s.Duration(&cfg.writeTimeout, "write-timeout", "MCPAPI_WRITE_TIMEOUT", 30*time.Second, "time to write a response")
-	s.Duration(&cfg.idleTimeout, "idle-timeout", "MCPAPI_IDLE_TIMEOUT", 120*time.Second, "how long an idle keep-alive connection stays open")
-	s.Int(&cfg.maxHeaderBytes, "max-header-bytes", "MCPAPI_MAX_HEADER_BYTES", 1<<20, "largest request header size in bytes")
+	s.Duration(&cfg.idleTimeout, "idle-timeout", "MCPAPI_IDLE_TIMEOUT", 60*time.Second, "how long an idle keep-alive connection stays open")
+	s.Int(&cfg.maxHeaderBytes, "max-header-bytes", "MCPAPI_MAX_HEADER_BYTES", 64<<10, "largest request header size in bytes (larger: 431)")
+	s.Int(&cfg.maxConns, "max-conns", "MCPAPI_MAX_CONNS", 0, fmt.Sprintf("most client connections open at once (0: (the open-file limit − %d) / 2)", fdFixed))
+	s.Int(&cfg.maxConnsPerIP, "max-conns-per-ip", "MCPAPI_MAX_CONNS_PER_IP", 64, "most connections open at once from one client address; trusted proxies are exempt (0: no cap)")
+	s.String(&cfg.trustedProxies, "trusted-proxies", "MCPAPI_TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For / Forwarded name the client (empty: trust none)")
+	s.String(&cfg.basePath, "base-path", "MCPAPI_BASE_PATH", "", "serve everything under this path prefix (e.g. /mcpapi), for gateways that do not strip it")
 	s.Duration(&cfg.requestTimeout, "request-timeout", "MCPAPI_REQUEST_TIMEOUT", 15*time.Second, "deadline of every API request and its database calls; past it, 503")
 	s.Float(&cfg.rateLimit, "rate-limit", "MCPAPI_RATE_LIMIT", 50, "requests per second per API token, and per client address for requests without a valid token (0: no limit)")
 	s.Int(&cfg.rateBurst, "rate-burst", "MCPAPI_RATE_BURST", 100, "requests a token or address may send at once before --rate-limit applies")
@@ -69,6 +75,23 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
+	if err := checkTimeouts(cfg); err != nil {
+		return err
+	}
+	trusted, err := server.ParseTrustedProxies(cfg.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	nofile := openFileLimit()
+	maxConns := connCap(nofile)
+	switch {
+	case cfg.maxConns < 0 || cfg.maxConnsPerIP < 0:
+		return errors.New("--max-conns and --max-conns-per-ip must not be negative")
+	case cfg.maxConns > maxConns:
+		return fmt.Errorf("--max-conns %d leaves too few of the %d open files (ulimit -n) for the database, upstream calls and files: at most %d", cfg.maxConns, nofile, maxConns)
+	case cfg.maxConns > 0:
+		maxConns = cfg.maxConns
+	}
 	logger, err := newLogger(cfg.logFormat, stderr)
 	if err != nil {
 		return err
@@ -85,9 +108,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	base := "http://" + ln.Addr().String()
 	if cfg.publicURL == "" {
-		cfg.publicURL = base
+		cfg.publicURL = base + strings.TrimRight(cfg.basePath, "/")
 	}
-	if err := bootstrap(ctx, st, cfg.bootstrapToken, base, stderr); err != nil {
+	if err := bootstrap(ctx, st, cfg.bootstrapToken, base+strings.TrimRight(cfg.basePath, "/"), stderr); err != nil {
 		_ = ln.Close() // not served yet; the error to report is err
 		return err
 	}
@@ -109,6 +132,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Catalogue:           catalogue,
 		SecretKey:           cfg.secretKey,
 		PublicURL:           cfg.publicURL,
+		BasePath:            cfg.basePath,
+		TrustedProxies:      trusted,
 		AuthCacheTTL:        cfg.authCacheTTL,
 		MaxUpstreamResponse: int64(cfg.maxUpstreamResponse),
 		RateLimit:           cfg.rateLimit,
@@ -154,7 +179,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		MaxHeaderBytes:    cfg.maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	_, _ = fmt.Fprintf(stdout, "mcpapi serving on %s (database: %s)\n", base, describeDatabase(cfg.databaseURL)) // informational too
+	logger.Info(describeConnLimits(maxConns, cfg.maxConnsPerIP, nofile))
+	ln = limitListener(ln, maxConns, cfg.maxConnsPerIP, trusted)
+	_, _ = fmt.Fprintf(stdout, "mcpapi serving on %s (database: %s)\n", base+strings.TrimRight(cfg.basePath, "/"), describeDatabase(cfg.databaseURL)) // informational too
 
 	go purgeIdempotencyKeys(ctx, st, logger)
 	go sweep(ctx, st, logger, cfg.sweepInterval, cfg.logRetention)
@@ -173,6 +200,23 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	if err := handler.Close(sctx); err != nil { // the call logs still buffered
 		return fmt.Errorf("shutdown: call logs: %w", err)
+	}
+	return nil
+}
+
+// checkTimeouts refuses settings under which a request could run past the time the connection
+// has to write its answer: the client would get a dropped connection for work that was done.
+func checkTimeouts(cfg serveConfig) error {
+	if cfg.writeTimeout <= 0 {
+		return nil // no write deadline: any request timeout fits
+	}
+	if cfg.requestTimeout <= 0 || cfg.requestTimeout >= cfg.writeTimeout {
+		req := "none"
+		if cfg.requestTimeout > 0 {
+			req = cfg.requestTimeout.String()
+		}
+		return fmt.Errorf("--request-timeout (%s) must be shorter than --write-timeout (%s), or the answer to a slow request is lost: lower --request-timeout or raise --write-timeout",
+			req, cfg.writeTimeout)
 	}
 	return nil
 }

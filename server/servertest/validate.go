@@ -27,6 +27,9 @@ type ValidatingTransport struct {
 	t      testing.TB
 	base   http.RoundTripper
 	router routers.Router
+	// BasePath is the server's --base-path: it is taken off request paths before they are
+	// matched against the spec.
+	BasePath string
 }
 
 // NewValidatingTransport wraps base (nil: http.DefaultTransport).
@@ -78,7 +81,8 @@ func (v *ValidatingTransport) Check(req *http.Request, reqBody []byte, resp *htt
 	if req.Method == http.MethodOptions && resp.StatusCode == http.StatusNoContent {
 		return nil // a CORS preflight or OPTIONS probe: HTTP's, not an operation of the API
 	}
-	if strings.HasPrefix(req.URL.Path, "/mcp/") {
+	path := strings.TrimPrefix(req.URL.Path, v.BasePath)
+	if strings.HasPrefix(path, "/mcp/") {
 		// MCP's own answers stand there (the spec says so); ours, 401 and 429, are problems.
 		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusTooManyRequests {
 			return checkProblem(resp, body)
@@ -91,6 +95,7 @@ func (v *ValidatingTransport) Check(req *http.Request, reqBody []byte, resp *htt
 		}
 	}
 	r2 := req.Clone(context.Background())
+	r2.URL.Path, r2.URL.RawPath = path, ""
 	r2.Body = io.NopCloser(bytes.NewReader(reqBody))
 	route, params, err := v.router.FindRoute(r2)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,6 +36,9 @@ const (
 const (
 	EnvDatabaseURL     = "TEST_DATABASE_URL"
 	EnvRequirePostgres = "MCPAPI_TEST_REQUIRE_POSTGRES"
+	// EnvReport names a file to which each test binary appends one line, the first time a test
+	// asks for PostgreSQL: "ran <server>" or "skipped <server>: <reason>" (make test sums it up).
+	EnvReport          = "MCPAPI_TEST_PG_REPORT"
 	DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 )
 
@@ -102,7 +106,9 @@ func SQLiteURL(tb testing.TB) string {
 func PostgresURL(tb testing.TB) string {
 	tb.Helper()
 	admin := AdminURL()
-	if err := reachable(admin); err != nil {
+	err := reachable(admin)
+	report(admin, err)
+	if err != nil {
 		if RequirePostgres() {
 			tb.Fatalf("storetest: PostgreSQL at %s is required (%s=1) but unreachable: %v",
 				redact(admin), EnvRequirePostgres, err)
@@ -183,4 +189,26 @@ func redact(raw string) string {
 		return "(unparsable URL)"
 	}
 	return u.Redacted()
+}
+
+var reportOnce sync.Once
+
+// report appends this test binary's PostgreSQL outcome to the EnvReport file, once.
+func report(admin string, err error) {
+	path := os.Getenv(EnvReport)
+	if path == "" {
+		return
+	}
+	reportOnce.Do(func() {
+		line := "ran " + redact(admin) + "\n"
+		if err != nil {
+			line = "skipped " + redact(admin) + ": " + strings.ReplaceAll(err.Error(), "\n", " ") + "\n"
+		}
+		f, ferr := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600) //nolint:gosec // G304: the file make test names
+		if ferr != nil {
+			return // the summary then says no test asked; the tests themselves are unaffected
+		}
+		_, _ = f.WriteString(line) // one short O_APPEND write: whole lines, even from parallel binaries
+		_ = f.Close()
+	})
 }
