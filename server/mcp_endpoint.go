@@ -67,12 +67,15 @@ func newMCPHandler(st *store.Store, cfg Config, sealer *Sealer, limits *rateLimi
 			return err == nil && p.EnvironmentID.String() == environmentID
 		},
 		CallLog: func(r mcp.CallRecord) { callLog.Record(callLogEntry(r)) },
-		Admit: func(r *http.Request, serverID string, valid bool) int {
+		Admit: func(r *http.Request, serverID string, stage mcp.AdmitStage) int {
 			var err error
-			if valid {
-				err = limits.allowToken("mcp:" + serverID)
-			} else {
+			switch stage {
+			case mcp.AdmitLookup:
+				err = limits.addressOver(clientAddress(r))
+			case mcp.AdmitUnknown:
 				err = limits.allowAddress(clientAddress(r))
+			case mcp.AdmitServer:
+				err = limits.allowToken("mcp:" + serverID)
 			}
 			if err == nil {
 				return 0

@@ -224,16 +224,16 @@ func TestMCPRateLimits(t *testing.T) {
 	// The REST calls below share the API token's bucket, not the MCP server's.
 	acc := a.do(http.MethodPost, "/integrated-account", `{"integration":"crm"}`).json(t)["id"].(string)
 	url := a.do(http.MethodPost, "/integrated-account/"+acc+"/mcp", `{"name":"limited"}`).json(t)["url"].(string)
-	// Its first request looks the token up, which costs the address one request of its
-	// budget (limits come before lookups); then it is cached and costs its server's only.
+	// Its first request looks the token up after checking that the address still has budget
+	// (limits come before lookups); a valid token spends only its server's budget.
 	valid, retry := count(strings.TrimPrefix(url, a.base))
 	if valid[http.StatusOK] != 2 || valid[http.StatusTooManyRequests] != 2 || retry != "2" {
 		t.Errorf("valid token: %v (Retry-After %q), want 2 answered then 429 with Retry-After 2", valid, retry)
 	}
-	// The address has one request left: one guess is looked up, the rest are refused
-	// before any lookup.
+	// The address has its whole burst of 2: each bad guess spends one (the first is looked up,
+	// the second answered from the negative cache), then guesses are refused before any lookup.
 	guesses, retry := count("/mcp/mcp_guess")
-	if guesses[http.StatusUnauthorized] != 1 || guesses[http.StatusTooManyRequests] != 3 || retry != "2" {
-		t.Errorf("guessed tokens: %v (Retry-After %q), want 1 × 401 then 429 with Retry-After 2", guesses, retry)
+	if guesses[http.StatusUnauthorized] != 2 || guesses[http.StatusTooManyRequests] != 2 || retry != "2" {
+		t.Errorf("guessed tokens: %v (Retry-After %q), want 2 × 401 then 429 with Retry-After 2", guesses, retry)
 	}
 }

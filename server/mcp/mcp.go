@@ -160,12 +160,14 @@ type Deps struct {
 	// NegativeCacheTTL is how long an unknown token hash is answered 401 without a lookup
 	// (0: DefaultNegativeCacheTTL; negative: never).
 	NegativeCacheTTL time.Duration
-	// Admit applies rate limits. It is called with valid=false BEFORE a token is looked up
-	// (counting against the client's address, so a flood of guessed tokens is answered 429
-	// without database queries), and with valid=true and the server's id once a token is
-	// known (counting against its MCP server). It answers 0 to let the request through, or the
-	// seconds to put in a 429's Retry-After. nil admits everything.
-	Admit func(r *http.Request, serverID string, valid bool) (retryAfter int)
+	// Admit applies rate limits, by stage (the same rule as the REST API's): AdmitLookup comes
+	// BEFORE a token that is not cached is looked up, and only looks at the client address's
+	// budget (an address that has spent it is answered 429 without a database query);
+	// AdmitUnknown spends from the address's budget for a token that is not valid (so a flood
+	// of guessed tokens soon costs no lookups); AdmitServer, with the server's id, spends from
+	// its MCP server's. It answers 0 to let the request through, or the seconds to put in a
+	// 429's Retry-After. nil admits everything.
+	Admit func(r *http.Request, serverID string, stage AdmitStage) (retryAfter int)
 	// Observer counts requests and tool calls; nil counts nothing.
 	Observer Observer
 	// VerifyAPIToken tells whether bearer is a valid, unrevoked API token of environmentID.
@@ -198,6 +200,16 @@ func httpError(status int, detail string, kv ...string) *HTTPError {
 	}
 	return e
 }
+
+// AdmitStage says at which point of a request Deps.Admit is asked.
+type AdmitStage int
+
+// The stages of Deps.Admit, in the order a request meets them.
+const (
+	AdmitLookup  AdmitStage = iota // before a token lookup: look at the address's budget
+	AdmitUnknown                   // the token is not valid: spend from the address's budget
+	AdmitServer                    // the token is valid: spend from its MCP server's budget
+)
 
 var errUnauthorized = httpError(http.StatusUnauthorized, "The MCP server token is not valid.", "WWW-Authenticate", `Bearer realm="mcp"`)
 
@@ -465,18 +477,18 @@ func baseMediaType(ct string) string {
 // its client address one request of its budget before it is looked up, and a known one
 // costs its MCP server's.
 func (h *Handler) authenticate(ctx context.Context, r *http.Request, token string) (Target, error) {
-	admit := func(id string, valid bool) error {
+	admit := func(id string, stage AdmitStage) error {
 		if h.deps.Admit == nil {
 			return nil
 		}
-		if wait := h.deps.Admit(r, id, valid); wait > 0 {
+		if wait := h.deps.Admit(r, id, stage); wait > 0 {
 			s := strconv.Itoa(wait)
 			return httpError(http.StatusTooManyRequests, "Too many requests; retry after "+s+" second(s).", "Retry-After", s)
 		}
 		return nil
 	}
 	if len(token) > maxTokenLen || !tokenChars(token) {
-		if err := admit("", false); err != nil {
+		if err := admit("", AdmitUnknown); err != nil {
 			return Target{}, err
 		}
 		return Target{}, errUnauthorized
@@ -486,10 +498,13 @@ func (h *Handler) authenticate(ctx context.Context, r *http.Request, token strin
 	now := h.now()
 	target, found, unknown, gen := h.cache.get(key, now)
 	if !found {
-		if err := admit("", false); err != nil {
+		if err := admit("", AdmitLookup); err != nil {
 			return Target{}, err
 		}
 		if unknown {
+			if err := admit("", AdmitUnknown); err != nil {
+				return Target{}, err
+			}
 			return Target{}, errUnauthorized
 		}
 		var err error
@@ -501,6 +516,9 @@ func (h *Handler) authenticate(ctx context.Context, r *http.Request, token strin
 				h.cache.putUnknown(key, gen, now)
 			}
 			h.log.LogAttrs(ctx, level, "mcp token not resolved", slog.String("error", err.Error()))
+			if err := admit("", AdmitUnknown); err != nil {
+				return Target{}, err
+			}
 			return Target{}, errUnauthorized
 		}
 		h.cache.put(key, target, gen, now)
@@ -508,7 +526,7 @@ func (h *Handler) authenticate(ctx context.Context, r *http.Request, token strin
 	if target.ExpiresAt != nil && !now.Before(*target.ExpiresAt) {
 		return Target{}, errUnauthorized
 	}
-	if err := admit(target.ServerID, true); err != nil {
+	if err := admit(target.ServerID, AdmitServer); err != nil {
 		return Target{}, err
 	}
 	return target, nil

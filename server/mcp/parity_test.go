@@ -105,8 +105,8 @@ func hasKey(m map[string]any, k string) bool { _, ok := m[k]; return ok }
 // the limiter chose, in whole seconds.
 func TestRetryAfterOnRetryableAnswers(t *testing.T) {
 	e := newEnv(t, envOptions{deps: func(d *mcp.Deps) {
-		d.Admit = func(_ *http.Request, _ string, valid bool) int {
-			if valid {
+		d.Admit = func(_ *http.Request, _ string, stage mcp.AdmitStage) int {
+			if stage == mcp.AdmitServer {
 				return 7
 			}
 			return 0
@@ -138,7 +138,7 @@ func TestRequireAPIToken(t *testing.T) {
 			asked.Add(1)
 			return env == "env1" && bearer == "api_good"
 		}
-		d.Admit = func(*http.Request, string, bool) int {
+		d.Admit = func(*http.Request, string, mcp.AdmitStage) int {
 			if limited.Load() {
 				return 3
 			}
