@@ -24,7 +24,7 @@ build:
 ## whether the PostgreSQL tests ran, on which server, or why not (store/storetest writes a report).
 test:
 	@report=$$(mktemp); \
-	MCPAPI_TEST_PG_REPORT=$$report $(GO) test -count=1 $(PKGS); rc=$$?; \
+	MCPAPI_TEST_PG_REPORT=$$report $(GO) test $(TEST_FLAGS) -count=1 $(PKGS); rc=$$?; \
 	if grep -q '^ran ' $$report; then \
 	  echo "PostgreSQL tests: ran on $$(grep '^ran ' $$report | head -n 1 | cut -d' ' -f2-) ($$(grep -c '^ran ' $$report) test binaries)"; \
 	elif grep -q '^skipped ' $$report; then \
@@ -32,9 +32,9 @@ test:
 	else echo "PostgreSQL tests: none asked for PostgreSQL (did the build fail?)"; fi; \
 	rm -f $$report; exit $$rc
 
-## test-race: the same with the race detector (needs gcc)
+## test-race: the same with the race detector (needs gcc), ending with the same PostgreSQL line
 test-race:
-	CGO_ENABLED=1 $(GO) test -race -count=1 $(PKGS)
+	@CGO_ENABLED=1 $(MAKE) --no-print-directory test TEST_FLAGS=-race
 
 ## fuzz: each fuzz target of server/fuzz_test.go for $(FUZZTIME), one after another (their seeds
 ## alone run in `make test`); a failing input is written to server/testdata/fuzz/
