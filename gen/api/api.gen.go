@@ -374,7 +374,7 @@ type JsonRpcMessage struct {
 	// Id The request id (a string or a number); absent in notifications; null in an error answering a message whose id is unknown (a batch).
 	//
 	// Example: 1
-	Id nullable.Nullable[interface{}] `json:"id,omitempty"`
+	Id *JsonRpcMessage_Id `json:"id,omitempty"`
 
 	// Jsonrpc Always `2.0`.
 	//
@@ -396,6 +396,19 @@ type JsonRpcMessage struct {
 	// Example: {}
 	Result               *map[string]interface{} `json:"result,omitempty"`
 	AdditionalProperties map[string]interface{}  `json:"-"`
+}
+
+// JsonRpcMessageId0 defines model for JsonRpcMessage.Id.0.
+type JsonRpcMessageId0 = string
+
+// JsonRpcMessageId1 defines model for JsonRpcMessage.Id.1.
+type JsonRpcMessageId1 = int
+
+// JsonRpcMessage_Id The request id (a string or a number); absent in notifications; null in an error answering a message whose id is unknown (a batch).
+//
+// Example: 1
+type JsonRpcMessage_Id struct {
+	union json.RawMessage
 }
 
 // JsonRpcMessageJsonrpc Always `2.0`.
@@ -1173,9 +1186,11 @@ func (a JsonRpcMessage) MarshalJSON() ([]byte, error) {
 		}
 	}
 
-	object["id"], err = json.Marshal(a.Id)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'id': %w", err)
+	if a.Id != nil {
+		object["id"], err = json.Marshal(a.Id)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'id': %w", err)
+		}
 	}
 
 	object["jsonrpc"], err = json.Marshal(a.Jsonrpc)
@@ -1211,6 +1226,68 @@ func (a JsonRpcMessage) MarshalJSON() ([]byte, error) {
 		}
 	}
 	return json.Marshal(object)
+}
+
+// AsJsonRpcMessageId0 returns the union data inside the JsonRpcMessage_Id as a JsonRpcMessageId0
+func (t JsonRpcMessage_Id) AsJsonRpcMessageId0() (JsonRpcMessageId0, error) {
+	var body JsonRpcMessageId0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromJsonRpcMessageId0 overwrites any union data inside the JsonRpcMessage_Id as the provided JsonRpcMessageId0
+func (t *JsonRpcMessage_Id) FromJsonRpcMessageId0(v JsonRpcMessageId0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeJsonRpcMessageId0 performs a merge with any union data inside the JsonRpcMessage_Id, using the provided JsonRpcMessageId0
+func (t *JsonRpcMessage_Id) MergeJsonRpcMessageId0(v JsonRpcMessageId0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsJsonRpcMessageId1 returns the union data inside the JsonRpcMessage_Id as a JsonRpcMessageId1
+func (t JsonRpcMessage_Id) AsJsonRpcMessageId1() (JsonRpcMessageId1, error) {
+	var body JsonRpcMessageId1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromJsonRpcMessageId1 overwrites any union data inside the JsonRpcMessage_Id as the provided JsonRpcMessageId1
+func (t *JsonRpcMessage_Id) FromJsonRpcMessageId1(v JsonRpcMessageId1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeJsonRpcMessageId1 performs a merge with any union data inside the JsonRpcMessage_Id, using the provided JsonRpcMessageId1
+func (t *JsonRpcMessage_Id) MergeJsonRpcMessageId1(v JsonRpcMessageId1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t JsonRpcMessage_Id) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *JsonRpcMessage_Id) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
 }
 
 // ServerInterface represents all server handlers.
@@ -5218,223 +5295,223 @@ func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L35dts4mij+Kvhx5ndiZyhZkpfE8uk/3K5Ut6vixOM4k+4qZUyYhCS2KYBFgJbVdX1Pv8O9zzDzHvMo",
-	"/ST34MNCcNNiO0kt+aNOxeIGfPj29WcvZLOUUUIF94Y/e+QOz9KEwL+Pw5DlVJxjEU5PMhIRKmKcwCWe",
-	"z2Y4W3hD7x0RSEwJylMuMoJnKLR3IkwjFCYEZ3CHIBRTgeLI871bnOREvigsv5fiGfGG3l86x2nc+Z4s",
-	"PN8Ti1T+NCU4IlnxqGc+2MFp3Lkhi87e/oF373vqM1dx5A1pniT39753SgWZZFiQSG+pvIVjimJ7B8L6",
-	"lvIi5aUrLLyhN+gN9jq9fqffu+wdDnu9Ya/3g+d7U8yvSpsZ44QT35Pr8PrXuD/e6/U7L/ovdzt7L8L9",
-	"ziHZPeyQl2Sw/4Lshi8O9z3fM6uIGfWGXpjNvNJ2PBzOSCdkWer5Xp5GK9Ykd34Wpu9Idkuy2o7PTs4R",
-	"V5fcnTI6jifyXzMipizi3vBHL4m5BMeECO+j7wk8gV9DRgUOBfd8QCFMY8K9j/d+K7T6vQJa5p5ruZpe",
-	"2MeD692wsxftk87B+EWv87J/OOjg3eu9cD86IC/GLz3fI3dpnBFu3rvb6/QHnd3+5WB3uH843D+U7wUw",
-	"DVZD+8CBtlyqOvOrTQ5Lo+oFwVGH0WSB/pxfv0uZaD2b/mV/MNwtzgbo6oKo97ino34DmlEnBISUkTTB",
-	"IUGx4EgdDvws8ATJA+JoiwuWkQglbE6yTog5ibZXnq1cvud7J3Ae7vGeFMf7DZEILY9W7/m92p+LQ3ZD",
-	"70KW1vajVg5QAk6g13wEf+nNyB8QF3jBEeYoFijmzauvIeDHe/v19zQjXGRxKKpLmLFb4n7O3BczquA4",
-	"JQgwbLECZsBUytio+My9r5kUcLJXlxieiwgPszjVNH2MuMgYnSDJJsQCIMHG8PGMcJZnIXnGUZhnGaEC",
-	"3ZKMy/VtXXx7gg77/R76n/9+2X3Z3d3uolOBwimmE8LRPBbTESW3JFugjOBEX/BhXwbotIvecwJwpSg4",
-	"HXfOJLwCuEf++YZRon/rjiiQG0gCb+iNvN2R5/keD6dkhuEIFE+WEKQTOPvTiMxSJggVcNoLEtU3f54R",
-	"Tqjw5fkGIstJ4KP5lFCz/ZRRuUKu/5avkcDBFBGcJTHJUEZ+ygkXsGNFH5JQAvvxcCGFRtAtLV9+qbR6",
-	"QvOZRCC48NFv2M1rFmouXN3D5ZSgFIupOTXNyOzplT+9U/CYjuYxO+uwl51ZmO6sycaWncob9k7yhAY8",
-	"TOaS0ALKOsA1Ah/xmIakfBQhzrKYcIQRJ2FGRHlz5tlG2NqLjfD98OHDcS6RUsSh5DuNYMbFHZII4BsE",
-	"CYZyThRJHLzY722XF/VHgjNAFJzM/jDyZmGK03gF9t77XoozPCNC066DT1IHaaDiGwKouWB5hsIpi0OC",
-	"tvr//Mf/GezvozSLqcDXCUHH705OTyU1ZjiU795GYooFmuEbAKrCHcTxGLaVEZEtuiN6Klkfuma55EpM",
-	"YRlOEpI944jQ2zhjdAZk5HAzw8Ekaiq6vyGpQIM9NGV5xrvoeETh/RXSkfswz8IP1yxaoC0Q6FKWYI5S",
-	"nHESoe/evX2zralSUeg4zrgY0cHdncUYX72+IEjRMexgiDTFg1IIO+eIMjGN6aSL3kou5b6JjyjOCOzC",
-	"R5whPBZSDqK9u7vy6md4ga6JxIlIfRyjkGUZCSVVyt100aV7v2KWWH6ZZGq7LFMkjSmfk4yjvcHgCGGk",
-	"4TWNE1Ls17KgmCMu4iRBWU5pTCcjOsdSNI9ZJpnsVp7Kw+v3JOkwGvFtOC9qIRgL+V37yd5hlevujfvh",
-	"AL8kHQWszjS/5ikTHakEgvbiKsVaMFcYYQnrZ/juNaETMfWGg/1935vF1PzdlwQgBMnkO//zx9HobtDr",
-	"jEZ3L159/Ld/9ZoI+HQMoqKBNNJUC3kDKBBAcauMC6SgDCQ4GSWaqxr6liJvRP/nv/u73X63v+0jlhkM",
-	"ex741Zcicif1oC56K492HnNi8MtIyiHa6w/apFszQLWcbINkvzfYa4aPlKdtMIJDR7u9PdgMywXCChM3",
-	"BZOEiAXIiLp6AsBssN1FJ4aW5wTfJAugpuDDDmw7QDO5RMJRoP7eFDiF1rAxhKo22ek3zWLg9Bsja+tG",
-	"Wpn3r21leUOJ79NiJ82mgO9JHI4zqctI5uXucMyyGaj3eQ53NugQ8SwWzVtKcDaRpEHz2TXJ5PZiQWZc",
-	"C4E8k/YonHOKJ2WNYtDT6/8pJ6Cp6g0k8DF3gREZ4zwR6pEZvotnUjD3ez2gfP2XXTcAQKvx1mZcfSKF",
-	"AVA+ibUtsPpJPBbsb8idOMkzzrLmxbMU/5QTFFByJ65CuDEw20kzchuznCu4o7czqS0LIDJOaCR5Npml",
-	"YjGiW+7zfwi2feD7hZRQLzhG6gYkplJcKFsuiiPJl1DMeQ7abkb+pqTV1l6vt12lwLO/HS/enPTmZ+96",
-	"d2ff/vvd2TdsDv99y7xmXHBW1i4ADvwmNchKX3n/H3F0oXi4toSkPJf/xGmaaK1sJ83YdUJm//Y3rrRl",
-	"138U01ucxFGDswV+RzMi0d81tyIicJzok3IkrX4CkCzLmNTSfnTunuWSmJiQioC0xTzfS5lE6Uzq4ACW",
-	"+4++xwUWOfeGe5IIRCyUwogjZLZpYYKvWS6G1wmmNwowBRT/NSNjb+j9y07hN9tRV/nOuQKGeqSOes6G",
-	"ZjiRqEwiiVt6d0coUJsLkFwyRwSH0s4YExpJIabA1fXufWmcjxNt5D7oYL5N4sm0YiNf1nQcrSvGHDSn",
-	"KQaFDY1jGvMpiRoP7rjh4YpWUqhOMUVpxiYZ4VwebXE+h8X52K1+wsM5XtewbFz6kdYUEywUH3S8ABfy",
-	"Sud4LEgDO3qnNEPJ9qXuiK7JmGVEvU1qxS4f6DcYMAXTNgI1ozhRvPuVxKQHo4d6U41wc0ruUsWrAFOb",
-	"MaB+H2Ih6DGRe8r7LhWaxSO1evRKv/7THXnTKqnjc+uiNwwZSCC1O46kTRLFPEwYl7txpeWj2SVOEjbn",
-	"b5TKWoE9Uo4oZT+qGxFlSDCWtPJP/Uj5blA2CjczCrNZF51alyIfatvMRxFJiPz/hAgfnHM+Un7NI3BB",
-	"CjyRNxvPr4+MO04+iRPexqtXLqfMvLUD7jHs2/8qiD6JIEKXU4BImOQR2OsoUKcVNKFpuxL/jLsoIPUf",
-	"l6y+ijoHkRNjU5S3ogEJy8byTOnCUc3hNziMlo1cNh4LwklGcKSA0e/13Ddq3xPjwrwYbXU6M3zXmYVp",
-	"R9/USUlmvJ7bR5qfgFkDoP+iEv+yZLygEFNNtcafS9l82IKvBWBYEvECEmcn5yNqQO5q/JoQtoKlIArq",
-	"IAKPB8Ij+hj1BG056ok2L76MhnIWpu8pzsWUZfHfVYDgqayKNwzxPJy6ZyrYDaGt+F69UYJOooBl7wVq",
-	"9gvULC3/86GnXWFObyibUx9lTCiUnOOFEdUR2gL8kNJZPwg8vYq/28rhyQUKiiBWcFTglXJKgkUrOX9F",
-	"pf3w4UOn6rxv2qZ+ZKfq679XgQlxHIYkBT/5AxGBVt9R0peSmFChBRHcxZUn8i9nr1uQAkxx7UqMOcK3",
-	"OE7AjQ/PSR7qLEwuqIwmBwWavGECOUv7xIgSqE8FSEEckTslkcFlrzg17CAjqQrAKVUL5LGzZ9Bm3zDx",
-	"Lctp9PAjsY/XidN8aR2inBsJLF9XBvReGdDqg59cY9KIETEVtlDOZsln2+IzBp5nLIrHcVM8tPRixbel",
-	"rJUv1O7eSXxLqAnYOhHaI6lVQXDDaww6L6NHuEdHzBcJw9ElY69xNnkoGQrncZcCVWgF2NeUIOOgXK5h",
-	"wzNWiSZ3ISEROtjf3z1A1wtByqpTf7dABL0VdMkYUqv5TCq0cttz5dKVW8UUHeyh7+M/wvmfZyBBY/nk",
-	"tzhOHiz1uMBVJldCHxXhiHQUNxZAQJlK7lhJbBLryi+QR2ayDywSmmBI+RQGzik4u0V6u5+JMBtDJRKJ",
-	"pDJVIqOCglRsaF5s/nHUpBf6sPNNi6ddItI/o4iFuWQqD2KdGldVdlOv/93hDy/+ffAfu9+/PNt7s39+",
-	"cPHi3cvLw/f/8UWZ7DFdKC/MEKlEFq2EsDFSi0J7vR5ow9fsVsnnGnB00HBv/8U2BH1HVD1KOPgvbICY",
-	"IpYS7XDAGdESkuikIwQqVhGLOVJiUuIRF1hqw2OWjaiO06noNKgZSuXgaIpvlQ6vvEoSZEqXgn3ZT2tD",
-	"V1q5cUjeU6tvPBCD8vIbynwiwgJfY5Vd497Yhk5crQqScaSNkeEsThbuo2VXnsOK9YbQ+9JnPikTKO8u",
-	"k0qrUtyk6swQT9j8F+KkvWTsDNOF9vPwh4tc+ZYGcYCFFrUSFORuinOJ983HzJjyFGj2YP3YKtWirxMX",
-	"Ssx+4Jjp8nm5CmQ38ylPubpYZZw7+9XupePzU20ubbFMReXMI06wHay8EYUbfZvKpUwGHEXSbN4uQbCL",
-	"LhzYBA7GBCbB40ta1k9gVueVV5TUd+UmtbBtcYdV7lKxTRXJ/UVY1KWVzWLOYzrxCw+ob8xrBEhzy25q",
-	"GsGT2L7vaZqxkHAuedQryAN9qNKAuXilclarrm2VymrsE3lj46EVDgCldl8T88g4F3lGljq6qzeXvd1O",
-	"gmzJ5z0YuKfvgAJpWHw+5/ecJElHu7+vc+G4AeEESDSE5NMaKJVbjo5o3QOXEScTrSHJTEv995Tnacoy",
-	"QaIzEsX4cpE+XO7bVzWaYKCbaGX4u3dv32xghBlAtPk8+vvuUdplINgSgj19ZjMMEiuokyOlnT8kQjNY",
-	"lFwN73rFAgCGleoWHCkbBifnmdTXREyKgo5q6NipdzE5II0xDlsgc3x+6iMuRQ1giVILIUQS4kRFxAQf",
-	"Ucfd3kUfslgQKDMYai1VJ/sTGmYL2N/W8at3ncH+QedPJ2cop5E2vNUrnnGdwjuiN2SxDUmYkDGulVwS",
-	"HaGgUsISIEGShKP5lAAaS6CCU1tUclQeV7bTH+xKikgdSJsXNjlMtJNL3qDEeyC/FKBAXQjQlpE5cvsZ",
-	"qeQHu0t0s9QGL5dlRB53fsCdv/c6h//fv/zr/z/Ke73BwbPn/9b9z6vgf/3vTmOOpPmhuoXgGhKUA0go",
-	"4ig41tIPKGyIdPqy/MRuCCCDf5LgqNigelIUsAgkMIIiOADPwbZ1Mrb6phVl3kcXIvZibQcOm6iegkIm",
-	"50v2dY3nW4L1Xu/woArseh5XkQP2o7pq1lMklLPrvxEIE80ldbylyUIljN37LkGfmyTMjaiakrlL2cBE",
-	"dQWOgr2mP0ZVEmZA8yQJlNUIpSaxcKnWR0l8Q1DgrKtcpWAVO3scq+rc5AeVsaeS5L4S0G+UgOR5f3YC",
-	"+kaFlJYlgGIbd2osfvl5g2K8Gv+Po1Wpp0u/vW4C6up0UheKcVSH3b3vfRuTJLL5VuU1v5Uys5RloiCn",
-	"9ZYKwKw6phYAwQb6TKgkbZ0ZPskTnEmdVBqp8iMN6TI7Ak/4Tq8OVvOB6jI/aB1xDrVpOopYhuhmS6qR",
-	"gl1jvZZGKqVIX9d1PYe9/rbUolipkkAqecBs5Y9QImnydk31TqX6qgyNVcdrlugbMDUd9p8JTsS0haYF",
-	"FnZN2oNWOWGjOnvspn465mJbsRa7CRCjCKNBr+dyJ3ZTZkjsZuVe9aeadthYLF3H6pBRqpLnTFqEKtVz",
-	"U3nKe/+VVlFXT8ndRg0L4hlBWKD5NNbU0ZA+AgEH9ZIK02qGiWVScqkdEc9IE4HVIFencaXGCzdhCDJY",
-	"cNWGiUVhrqjyKeeGWHCSjMHYKhkQpb0olcSoNIwlBIPd28TX39P4p5ygGD4wjhWLfMJ6jxVMvoIwTYTt",
-	"ZihCMMDAL+YOHYhpxvLJtLxGjX413abAx+oH/8ryDLE5bQBImHPBZiRzNU4ooKXSNpN4BZGu8gpcdK/q",
-	"jLV1ufTwYOROMBc6V/TpMLwui8sH58K0Tg2lrgSlba7FAnV5/EOMiBVI/PMG7KqJFbn0vsyP4no4nhzl",
-	"hyWJjCkiVGQLjbUmJ66c5olCLHDCJjlBW5hazyu8A/zG48KPtjcY+BrrVKcDeKt21VLCazUzCoiOxnyw",
-	"t0JffixFlmF0TRJGJxwJ1k6KVdtpBbo757UWxr6OeYvgTvGEuGnXBWLyCma6hUTQ4wAKhKCo7MePdZeN",
-	"e3cTSulaKA05eTusxWVmOgMfGIipfVvJs8yalqGxs0lkMFp/PImkbmlTUqESbxU11XWk+8LRmWV4UTtA",
-	"vUi/BKa1TvJh/osZySZQDh5OlU79YvfwYLuiozk8SVVgq4pyaaZw5aFUiRF1Rc5lO5s6Lj4pc1PQWk7P",
-	"ijHbdkQV/41qWFQ1f5aR7goMvW845e84oxdpeEY4x5MlgkW9sMli6lycn6BBt4dm6h3KbQMJCZRJJqXb",
-	"JkAsS1X1wfGfnZw3mOl93/sbZzRLQymlu9JYUgUh3tATjCV8B5oA1Q6JGLN3/eVLstT1NtISHkOaUItB",
-	"HLKIeMPO7uCg15cr0tDyzlTXA5vl4jXBOG5NudMBoAhtYaTtWpYhrOtxt48Qvgbsj2kJlvwIijrkz1LG",
-	"wR5Umop8A7YnMZ8yLvVZJ2NXfulaouZ2NbJbRp575xzazMBBtxe45p88rpL9p86vxifNgTbBRLeRcH0T",
-	"EiTu7itNVQqkaLL2pUHON8eLog2HERNqYWW0aDrsQghs9kX1nNo4z8OQcD7Ok2Z0rH+3wuTN0TXx9dds",
-	"slomJ2yCMhKyLPoNymK9sYr8pWS+ufw9C9MTnCSv2eTpBK/zziXLlyCTxtbZybklFB0cwOFUClS3tRq0",
-	"aVJGttId5QH5I8pyEbIZ8U1um+RzHIJyUa60PJWtPtQ2Ns4mkOHGfY2wXB6UIyFrETmVzHKlwgAKX/RP",
-	"Oq3T/rqiW1u3P9jd2z+QZppZ25U8oF3fmwqRXhmn1aDX026aXv+wN36BB50X1/2w8yIMdzuHeL/f2R0P",
-	"opfk4LqP93qPb7/WZDYlbHKlz3UWgqQO06smOaauqDO62qRnnD4442RbP7NSfrx0GkY7uipBtXLNAFf3",
-	"HKsoSO4R/9xSQaJuesZ1vAe8BbFQrkqIXqGtQN1zSsesqwIhbIyCmMYSs+K/k6ASAQoTnEekg+N1GEIV",
-	"6VauU9/ZtNTyMnrdPsi51UtY4rD7ULQfU7SMsyy+XeK2aCCL9fxzpWNudK2YhhqERuCKRoKxG5tTYLW7",
-	"mKJZnCSxSTtzV7o3cJYTU3Gw5zntPnr1dh8VIm46nT9fXp4bPuW0/TCrfMa1DlTpU9L4sY3cf4rhVg59",
-	"Pd6ytsuvwnzWMyFXdT/5In7JNX2mLf7IgnM2fecmppFWT3yEtRo6C9MATUlWCpRKtlvSRRUfruuiDmNu",
-	"+qK1cArF1KXSLZc9+SgoWHvxV4iTJPDRP//xX9tNqqu83LYyRzD8vKIyT4p+cOjjRJoxW7GAjmSQA35N",
-	"CLVxSqir2P4UUUpHKq2lNb3Vd9+X5dcSU+kZR8FfOjrPt3P6TVAlymWCr+ZoKyRh0ydtIhSJTHpCcZxH",
-	"iCScaA21vAh5+FdhNrty+tKu4e5uEsKt3Nmht2dcp5OymxpLrrnndTmONFfVzkpL391fwbRbtuHw1ZrC",
-	"sIqRN+9GMXISrd6AvME0Mmpj/6uW3eTRt3zIb+3JVSbQahDAYSwuqhU0UpZ4ddCVJXULivgl5aum5ZQI",
-	"q6SALDE83hZEXD67P7O5sSoM/yM0ItEQIsJHikCuwB0RoC1TjggHZg7UFr7Il8jbRxTu91VhJraNLQpL",
-	"Y/sIBXbv7svraKNdOCwbUftB4yCRr5EqEcuFfr5oFA7ZjiXtBmWYIpYrCRvPyPbRiAY6FqAft6XwuIgS",
-	"6OT5GJ4fKqRUbQl8KBHoQImA/Msme5uYQRFC1+hiGtuU9y6vql3A4cJnVwbdfe+uIz/QucUZNNKQX9LH",
-	"/Fberv99yVhiGt7on97rr1d+vrRr0D9cmKVUe33Xut2UjVLuVL2DhZniTKjU05oL7tfREVxZTr+a/t81",
-	"Y86CeYUEL7qixCutm3rEtlImuCoNwT2g9cwc9xiryymSt3IuFzBltt3GMnV6TWRYqSW52NJqB9pYpaIP",
-	"LljK0ZxlN1ArUojFWJKKph394ioUGxvUN0JxpZ6ynt1kTMVHdmX8xMYT+P4cPHR6HX8aM6pZ1/xzPsO0",
-	"kxEcQe0JBJ5XAbCJ1h+ZQlEhyDVSJ1w28vDUCa24tClZmh2ViKZE3JslVFT51mbRzHchSyFGM656V4/V",
-	"1ABT4qLDNrZHg+nxf6S02GsmlaCM6Pt80zN/eXsqVQeYQsM3FGghqPvmS8kXoJDNrmNKlJJ1/OYbX+pB",
-	"Ep8nKuMKamlAIZFnnxDMVVm6+93GXlhoK6cJ4dxNo0BZTrnu+dvp4BhQeNEJpyS8+QOAL9juogvTyNOY",
-	"6yHOsoVRFeVu8ozAJkDBAuS4wml8BWzvCueiNgZgiQLQ/AJ7msv1A6N36UWpFnF1AWk/vlxCwviJ1zpW",
-	"2bYupztuI8KBNAhsv3LHQWnOkjPVEXZp+rmtN9Qp6FoLH9FqoaRpxWKFj9NG5Agx28665iEs2of3K6dl",
-	"QF/LwFOHsQEQK6ez/ElQZc29jZHvCit4fHYDG9u+czWGoBvetFVuHBlprmo2+IhC53Y7Q4RERSw4IfhW",
-	"tQjIqWkXsRk9VVfjLgZyJpzlcCLgW4KpYjCNr11zh5FU8ylLCFLQNY/pIjIxJbNlJLzh5Jel1SYOcdZ1",
-	"AErm7oyX5nIZ005Bj2Qpyb6Gtdoo4dIkr8YKlI/FP6+6w87H543FJzN8d6q+sd/uytARx+WMpikHt2Ao",
-	"vMpRMC0Ygwsqc+IaE9BWYJh9Pe+2ZbkNXKD5tMx8noccVR17fnGnVeNoLVCQ4tnctvwocJLog9D+BOVc",
-	"jmIeMqlilF0Fxc8Pyh0qOOjDs1JbNNynMffXGdTVaj0/nWW8gb1nTLihVNCU8KBcQHoYyBHbYC8WLZYh",
-	"cP7Ylch72110bNS9AzsHBOEpwZFtLg/IhEvhhLJRWUlt3cSs/MyW0PIBI8ttEljZx9XIHulGyW/H0I9g",
-	"LYzw7v0lFXgBHGdgp+AEeZYE6DqPE4HGGZtBIecfjeVgRPi8gj8xH1Hjy9AFFApNdKNGNfamSCvDznwr",
-	"O0YKNH6Yj6Z9cyNqdRXdgRBNMZ+qETq2VwGfsjlFeIJjqr2aZQJSLTtaqhBLxeHqw5C0UlSYr/vtMoLM",
-	"wvTqp93X/awXnfSmg+9mvagX/oVd/jTpZ7s3P/2w+KH3V7E/Pfxu9nowf/mq0ZDOkuZVv794XdHKdUa6",
-	"BPqRJCpgTTFV+p7aVGl1UyHS4c5Of/Ci2+v2uv3hy97LHgzd2nzdhf8hi701GPjHRo6cLKwvzHUJFP08",
-	"i/OBI3h/8drX0IcDYrRWa7aSlf8OPbOaFh6Anm2VYi6kAGOfELlK01hWZw+6HSN+idmD6w41eVSWodv3",
-	"+gky/V0p8nSJhuqVnyCz33WObZLR/0lHgz6JRmcT+5epdUq51Q17cJvyVdXll6lfn86n354CIffQpoXB",
-	"3E8rfpsSIRpOYHPdrIa0TnfLWmhRh5Ih3oxMC8Zad8a2WvemNj5fdMzCRkXzc9AGi7J53VK5nj2+ap/1",
-	"cJXeePWz37JMdVpTCqMGM/ebpzRUMqfW5ntOU4P7ugWtrKOQrJ6PWuRIE4sRZhoMqhYVfI5xqQ3CZHkO",
-	"VBG1tNlnUiMrJ0TpAWC6BRZoaAmboISxmzx9TLbUugk9IYvKTB2Q3s592z88dHKK9pqzMzWJNMwsnspN",
-	"6c5iBhomKVCfamUMaxOVrWrtcozeX5yijIxJRlQTYmmIm/gmX/1Vl4zXbImi9uwva4hQeMMbVgzuZjY2",
-	"Dk41L2XLhokUWugVosBkKE6ICKANv4QlnsgnIJQ0RFin56SYc8JN9pXTmd7M5C1anM1gGjSZqelEIeak",
-	"E1NOKI9FfEugNncBl7RBp4aJq6L9ES2mhevRmlGuOr4RjqKMpSkppsuC6tThhFDEsohkMJ61i6QImKVi",
-	"oYChpl2MqJntWnZgVJ1JlhmVM/lWle8+ma+wytku4xn5ENOIzTdWzKTgR3N49kgxYxXXhvhhmOQ8vq3q",
-	"XZNq2wnHmEgqySPFtZqEmjQaBtDyX5XcGNNStS8Vam4POLja6/M3Tv1I1l2FTtdaYxn9jZfRpLuUglJu",
-	"8M+4aWvpdm5CMVjZivmYWTdwdYjA7atL0rXwBXo8QoF18errIyqmGYFyNtyBx2HnBEdoK+AEZ+H0Cn7W",
-	"3AH+uFLCWP4U4iSB34ykwRMpruVrsVUIpyyJ0DSnUUYiyNXXwryc6rbUNd2YFC3FEAnzLBaLdzCEG5BO",
-	"1fseN8Y5jmk5ugktAZzJ1QYTVBhbDenWd6tLAdpimZqkLRFmoSLgamQTFzpXzTwIWm6w3UXv9JBOvKIv",
-	"mBuUVcBRw8UbmnlJY141n4zpmJkWnVjNo9I2j17GDMfgdSIZL/kC+HBnZxKLaX7dDdlsR92t/+fVulqe",
-	"YYonhJfs2Pa+krzedQelCRaSVLojOqLHFD1/Xn/u+XMzSniNPj5oyxVijJIRNX0PnnHjXNkGOfD8ebHu",
-	"58+dRgiqe2TDLCUaIS4FLNdJMWw8osp9KokEU3R8qpAd8uph9LsO93ZtLsbxm29MDLgLcnS7i17h8jgg",
-	"O8t+RF1nWuFEC0mDV9dgqvbfguux5BsGd6NcmTIYAeYnjN5KpYVRPhzRDnpVbvyOKCGrOtdVUwe66FjT",
-	"RxmkI4rKyQKQ0aIGG8QCcUJUpaCafw1eXQlsPVgeizJZqj1aVUMeBbJdbJ07bZSD3OFQJAvV3BCbnsqq",
-	"rAwiIHL7F4XRAweQqfIOtBVUm8sGRyg4P748+XOgAqIC3xAu11C6ExwgHXCAQEPcwEfWDdJF73XBtXF6",
-	"YOiqrSbswnKkhFc/y6d2d3cPkZUnkiuj95cnOlNDqMFeszjMmPIgoDQjYcxV+35zsqoSPAZsDdra9gbN",
-	"Ywr+o7DklMEH8gKOtdGci6kdzuebefelBmq2a5rpOlxpliZfXfRLA+aXxCGh3G3kepzicEo6qpC8zMnm",
-	"83kXw+UuyyY7+lm+8/r05NWbd6/gmcKWMLzxn//4vy4xzoDJATCOz08937P1gV6/21NvYCmhkkMOvd1u",
-	"r7vrgdI3BdGzM4UubH8H3YeItgnrHA16PWeAv+41DSeVSGUMnTrJYoLlOifPjhNQXXIlscIQQx1GsIR8",
-	"GnlD709E6J5wlfHJg15vSUfnpk7O7KbSwFku0m3XXOoet34PZb2+lhbKNahI4O/1Dtreaje5Ux7iBS/X",
-	"itWqJ4uuzoVq4Q1//Og7u38d3xJKOIwV0I7Htwby3PsoH23wF7SixGvTOahNirbNcao4jtE5iGdlT8mN",
-	"j6hqthwyaibQSPMrE3yIpBWnoorVceNmurtkxBMirCP9SEeclWdvRGt+dKDYMgrKrdXaxnBPt2GAdgqt",
-	"0dLilh01sP7eX3mjM2L9/uOjsT7Fk4aBJXbDLv4vC2P8avsLftyAkpvbPDUQ9spGT0DjvdWU6kw1hkf6",
-	"qx8pjXR4MC/ZGxyufqo6TuXe9/bX2VXTrGx4dnf1sw0Dex7M+hxmB8PkagflML/ThqsQu2NNnikVteHN",
-	"3Z6Wjq1TVpRUZWrDDQQb0Rm+UWNKpC7H8ZgMQWUU2aIynfSGLECAgh6ish144UWyTYmaGJpafL3J1qYc",
-	"zdnA92ShmRWgyh9ZtNiQT03za54yUZ2xoM0f13rSrrkFyzPbII67fOyhDbR0q/wNOgY+grXouN992XGq",
-	"mxRVeH5/Q1iGRTJP05rMrU191h6+oTYFaHmLVjVHSDkqLD6JzgUgNIkCX/uxuA4RmKweacOarJ7tBw+W",
-	"872Gb656tHjEPgENiELbSmDZ0/Y+ANcvXEj01hASdp60fKC/BoevzsWE5/bX2VPDUBcQZYN1Hq5PBfrd",
-	"iUHFc5qF1kpR2GwQ7PwcR/dKPiZENESdVKf7Nklpi3iUrW3ns7j+ORidHOsxzZA3l46ozgxFWKjcLATf",
-	"0X4ZSJhzc0W76IPiMGY+pV/JPFVZeEI7fM1ozi1oh7DXH2w3iVG1sycQo+MzlXzxeGU/KsYKlPX9emP/",
-	"RgywInR9hX0DGWiGHqwvKDA4nMve2jnJ7C4+s6K9txYP/da0THwg0+0P1qHv2uDb3x03U+j0QG7mN7sx",
-	"LiBwy9vc6Uv8GA6LcSZJQ9AophPldC+P0FWzw/Ug1pij3d6eM0MRxk83cJ0/EfEULEeu8cnYjuMc+iXq",
-	"m4+aO7y7JtXbOeS/QY70u2IrfyLiwTylQoXLsp2eaPpCLN+cYvCP6+gCVJiXTUqXyFYN5fkIkYCwIex8",
-	"jjNpVCcLXULfptRtQcTkDBJpIa/UiSANUWBt6QBt4RHVHYJ1SaZvMkehT7T8RU3TC0qT87YwLaoya7Wn",
-	"UCuib/YrNajyhV10rCpF3CCWLTs9sk2FVSaPznIf0XLIS7XG2drr9SAyLkD3dBapIxsNMwLRDVmM6FZw",
-	"dnJ+fH569e7VycWry6vvX/012D6yAgAK2EviYW8waFBj1XweEU71TE0+olqXRW2qLDrWT6jkBh27NPPa",
-	"bwhJOQoKz6qt3RlRJbeapJLKin1qXfihvqQ1eptbmeS2gS9NcXi4ZNK51Pe+tyyu+gtd9BruqN+YeoCw",
-	"LcYyCVxEc7hHaQ5f7RJrl3x1C/2SNR7FvJ/aLdRUZHa/MwvTNWLIpSqjcYs1tipyrKb0juiniBzrAqwR",
-	"LSLH6FL5p+QCVJFLEnMh9QmVuxTZHcEdTOjrUJOqMoi1V2O7LQpta3Z+xdHnYwVdnVtji9s0641Fa0B6",
-	"RVWbG6n+2lPvU/TU2ySSXi6rXBFBLxVWfjWffwOh9gYevkq6OLc3mdKr7Iaq+nf6DbCvldF7J2sO8r6b",
-	"pzfpUSawcZvq2jj+3e13AHVMeZYER06RSFFTPiUZ8RFnSvmE1HZE2byLlByMqW28JJ8cUSoN9yTmJBqi",
-	"oqwk8htKSvyWWpIRHVG5F/viB/dO81Wr6L1eD23p3MgRDfRI2GAbUTyT1mS9o61mycqoxBN+VNSHQua5",
-	"Tlsf0bb2awpc8gULpD6H7GRGFBT8VW/umriVqpCdXJSqGrN4MFD51Q3GgZ7hqXJVYVUzfNeZhWlHY2sn",
-	"JZlRe4IS1m+ZDjb9Xm/7COA6kyddBKYO4USWZYSgWkKIwkbbX7axjQSgFR7RTAeoiwYYJeTFM5uLfZ0L",
-	"9Pw5ZaWGHYC8z58f6TYbRbuHEd0Kzt++u0T//Md/QXXgz1K3U09uG80JoxzUapgt0ZqGUlSAf9H0E4ln",
-	"akJ3WVmx/h+XSxitQXXrsHqDm4Lyxfv8PEBWf6aUFBe85WZJzQ05nhqun0O1azuvr206HtKm46Go3Bpq",
-	"bunTXOaspohT8daYmuJzRQdHtsmQZIYNaURDBB0utyVDRpTEkOZguCtlmeKuijE6PqYTKA04YVRkLFnl",
-	"bHrD3kn2L9W231rSkz3KX5Giv066VKnvxte8qV9Z3lSp60ez6bK5Q2yTHKriW0eopVveujlRI7peUhTa",
-	"OCfqETrdF8mFKp1qOQdqLVn9dDlQFcH0Nc3pa5pTkea0BvNZI63JQbH2cdUlRUh5s406pILQI9qS6YSe",
-	"MNHpMXzkSROcuB38sjSA6XQz21xlXc0SvuYxfXXEbpzHtBbTeAJn6+rIksV045vdIMvIYVpLsot81eSA",
-	"3BaNucScoZnUekdULFJdo0+o2B6O6Ih20LGp/K4MuYg5SsjY7UYv7w5ggOsQ2bnmNvsoFra9PBiJqiJe",
-	"5Qf5CKsS8aKznMpG0i/VTtMhKrKaYq4aEUZFwXnRV7+Lai0apDnpdmiAMvR6d34sdBMhjrBubr9VuJVV",
-	"nwFmmoRsH9Vzp3z54hm+Mb5dfSZuT39lKWOBonhGKNTyF2tr6OeP7NUnbewvXyxFUbmLuI9sX3fz2SEq",
-	"PYyTBI1ZnlXSpDihEXcWq4+5yALzbYsAxws+L+bf8jxRKWLaZQ1tnFThO0vki9edVILWH1RyBA0m9DaM",
-	"xHU3ABMH5RMGFR33ucRy27mhvdujSdw7gi40OEtgxCwlLhnIZWztDQYFRtnsPt92v9Lbqrbn7kD/q1IE",
-	"Xb56wigZonJHcNMno7BfSKWfckZuY0N275uy/GxK4FYQR9AZyDoL9bDTUscLnf9nwiqKYQEXEWwWh0O3",
-	"at1wMzZGUTyGJmxOBmKSQDsORMZjEgqLfKYDUSVJbyv4+T6APptAAByRn3KcoBqn4NsWPtCrQVeQjqht",
-	"QoK5Mvp83Y1Bu6nc9D+qu1woZQ4BK6iExGJef61aBcBmddai9rGNK+1huIiTpG6CBs+DEZ3J53UcSF/Z",
-	"dqe5GFgZ2Bk8czIq+4OiqFYfk01yhA2C4ziLOaP28XkWS208Iwq94JwRFyRtT4t8KnP44bEN0wx1qfYK",
-	"wvRC3QvqK0vXfAha+EFPcSsH1nvwfXH/AzTmh+VZ/tah8QkSODU3qLtSNKWq3B2MFGh1n6PKXJqVUZxM",
-	"9UMOa/2QnUBOZPsh/5bzcxpbDK+RoPNJjM4vmh37awwCfE2T/c2nyX66KMCOnSbyZUzyxnSpP8W3pJqX",
-	"qxl8bXBGpj2NUrO3upW8E6Kdvg5MSBbDkmhEl4QvjsoJVkb5U3kpjnoq9VHXJ+nEMlTaCm8MZECKjLS5",
-	"5gxlOARjXt4eM8rNzA/oN8ubFLsLeLMF36XOU/hiwQ49B6dVQut023FG+PQBWRW/81EmP4jD9MPg7t9v",
-	"X7zOzvbo9y/5H3ejbw+m3/XDv+5PLnvk/QBfvIjfHs7bcyQGl72Xm+VIbPLVT5wjYdJy1Ny2tiE51RSJ",
-	"7ufObPhadfP7DZNdVFIUaxNblorqhE3WKEsxnbZ1mYhplp+wyfIOh5TMnToVEH5QUQoviDl0Wg6G8E71",
-	"CZTqKZbFfAcsUEYkBUVVf3gQ01jEOIn/TgIfMpBtc23ftNoOlfPzn//4r22/IGfV/F/EhPuI5SJkM+K7",
-	"Ew+48tBGuW4L2UXH2QSarHJfuzR1DqRT91rUv6i9aB/QazZR164JFx0yHrNMDC1E5YV5FgtBqGQj19q3",
-	"w8bl0RApFlMf5TzHiYSfHaondwRj33QbWZaBXHcO5UhVAyF2SzKpP4PzzLpnbUvSmI9oXuClX1qg6de/",
-	"pdI+c2q93dB5PIvDEdVNs6+go3jCJvxKP3UlmMBJsI0yDC42McUU8YTNjStdPsFRxOYUUESli9+QFGYY",
-	"jmhJGQo6nYRNOhkRqhFygLZ2eyjCC46uF8blXfglx3EiFY7aJG0d5y0a6wMyFpL+x4n4GKAt215/G/zq",
-	"7g1J5QbfdvXd7cN6ho7fufJYLBCh0Px17o9o020TfRskhnPzStPgXmIwoVG98Kso7xrRx9V3rW4MKtHa",
-	"W6Pw3+UVgoFHpDbRz5Tz/5Tr4aVKO0nY5EqP02iv6jft5+VrPja0mF86OcAMyG4bR7m2MlZfvFRk1CvV",
-	"5Pv1+xCsseRakYmeefB0nRUqu2mb5/+Eu1JswOxFcu/y6iXmXIXZ7MpxizUtFUJt8G93ec7Uj/7g5cpB",
-	"VWtjjbIbyistJM8S3FAPtq2xPplksyUWM6O0eCuvkN20rEzf7W2gU5/gJHmrH7tvHonqMFrfSrsKv/uD",
-	"alBvA29mtr3pgeFw0JZbR3TrmolpMRSlxpMRTnEmtmvTyx88LoXcpQmL7Cy2Jog65uO6QHVmxcCkpoWa",
-	"7kxI+tbMHvmVNl2u6abPuKL7Dboxw2TWKwPdBOcR6eBYGuHqStHyvdftQ6P5VRZ8tz/Y3ds/kKdtNL6r",
-	"GfeGewMfLNUr0x990OtpK73XP+yNX+BB58V1P+y8CMPdziHe73d2x4PoJTm47uO93uOt9KaGrFYoGsnp",
-	"MJMK6ymLoLWlmeEBmk24c8xWDBmznLeZW5u+s1clKO/uO1ccSG9UdvuaTdYpuJVKiGaRFePEyfpqQXd3",
-	"6EIV7ed2spNb4+Pql1L9NmzIRfbGcYXFBL9hMcUZENi8zk4qJHchIZF588rBhuXbS/MNHSp5xJDD9Y+s",
-	"sGbv6zOvLIMqwcKZBJLZZkWBoYjAlzfgRGoiJNK6v/wNZATVkEsYnRgrxIgFliE9DcNq2Fr1BmsJo2sc",
-	"6eG0XTsmY0TVULbKPI3SDIyvrc1b/R712ulEWRTGVwEGhnJSQJAAnBv3DRGCZR68yghyGCYa06JA+bHD",
-	"xRu6kBknc7vJUhqaerBK0fsIEAArm7e6as7UdWOUn2dMigSScyTIHRjSMwxeB3Xq0lgu5gbBrCQgdx8l",
-	"GOpKR3Qac8EmGZ6Bx0M/FlM0TuLJVPiF5yBlLIHHYy7ikPvoTwxlOVXJUzDZBgJoXfRGTzzRwY8u+lAf",
-	"i+RWQktjX++7g6MoC3ztbNAmr3woMhELcBSNqLyPcJPzAiOaxbRS/NGYcK3hu1IBkuDcSRMc12SAc0Su",
-	"EBiTOUpiqvKfZvYzphe79pqAmmHAfBXTKwVm1JdMpMRSKzmjlYOGFENwh+ozR71ur7vXMAi22fdtcrb0",
-	"Qruf0eH7pENeHLgUMG8d96JHAnWNaG8ksUtTOP42JfT4/LSYu4Q5Cuw7FniWBMBnvnv39o3p8K5N9QBx",
-	"YEXKRWNZVJpfJ3GIgJzeX7wuSEUPB2rGWb0O+ZnHzwgym2kIpJmxeOAvNLe55UJ6gF15NNN6w5cq+kLz",
-	"XEzFP2uTAM05wJtK46ArkxqbUb16jL+U+USXkm0dn58+43VMgxTw7XVQWaLhUlSuvRvYpeHEEi+0u9vM",
-	"YsMckdk1iSLl+7VxbovbEqGFTcVsxW350QkWZA4GOY2QstvQhFC5F5ZJk5DKJbBMqKmLIwouys3o4q/H",
-	"Z683owsDsyehC4PqQ4WfIyrJZDiiCAGdDNE6E8zk7ZqKhgiIaIU8aCUL4EgSJCAn1pYHv0oikdtcSiSQ",
-	"Mb7ulLdqpMQoEzr0wijRwRfdGWa/t1tDVPSa4WhEr3GCaSgf5lOWJxHKWC4IEhkej+NQqTKCQVL2AplZ",
-	"6LwFzS8IjmI9yOyJB8TJVy8++YA4rqwC2zGogDAkmuNo8Qhs++zx2BZEdU+pGR/LD5fn3/74EUxxHbGt",
-	"GzvHKGEhTpr6CKFANdDJKRg5S/IuwNzXa6s1jKpOcW0YDHuks9ql4shrbc2sXdTURbHuLnbjGmqQqNRo",
-	"CcJmwKiUMW3lm8/0eFfnq27Eu9k5Le8gNAJHiP5kecTrM20rqjoXjrAov7/hvRdFpGAu3zjFaUooiXzE",
-	"83AqWbGJ4ThRD9ICODCE699QxOUDpQCGOeaRsX4K7j9mmbb4pICVNxgZ3EVvNJuCzs0kcj7tYOr9x/v/",
-	"FwAA//8=",
+	"7L1pdhs5lii8FXzs/o4ld5AiqcEWdeqHSumsUqZlq2W5XZVJtwKKAMkoBQEmgBDFyqd3ag/vraF7H72U",
+	"Wsk7uBgCMXGQZDsH/8iTFmMCLu48/tyK2HTGKKFStAY/t8gdns5SAv8+jiKWUXmOZTQ54SQmVCY4hUsi",
+	"m04xX7QGrXdEIjkhKJsJyQmeosjdiTCNUZQSzOEOSSimEiVxK2jd4jQj6kVR8b0UT0lr0PpL+3iWtL8n",
+	"i1bQkouZ+mlCcEx4/mjLfrCNZ0n7hizae/sHrfugpT9zlcStAc3S9P4+aJ1SScYcSxKbLRW3cExR4u5A",
+	"2NxSXKS6dIVla9Dqd/t77W6v3etedg8H3e6g2/2hFbQmWFwVNjPCqSBBS62j1bvGvdFet9d+0Xu52957",
+	"Ee23D8nuYZu8JP39F2Q3enG43wpadhUJo61BK+LTVmE7LRxNSTtifNYKWtksXrEmtfOzaPaO8FvCKzs+",
+	"OzlHQl/yd8roKBmrf02JnLBYtAY/ttJEKHCMiWx9DFoSj+HXiFGJIylaAaAQpgkRrY/3QSO0et0cWvae",
+	"a7WabtTD/evdqL0X75P2wehFt/2yd9hv493rvWg/PiAvRi9bQYvczRJOhH3vbrfd67d3e5f93cH+4WD/",
+	"UL0XwNRfDe0DD9pqqfrMrzY5LIOqFwTHbUbTBfpzdv1uxmTj2fQue/3Bbn42QFcXRL/HPx39G9CMPiEg",
+	"JE5mKY4ISqRA+nDgZ4nHSB2QQFtCMk5ilLI54e0ICxJvrzxbtfxW0DqB8/CP9yQ/3m+IQmh1tGbP7/X+",
+	"fBxyG3oXsVllP3rlACXgBGbNR/CX2Yz6AQmJFwJhgRKJElG/+goCfrx3X39PORGSJ5EsL2HKbon/OXtf",
+	"wqiG44QgwLDFCpgBUylio+Yz94FhUsDJXl1ieC4mIuLJzND0MRKSMzpGik3IBUCCjeDjnAiW8Yg8EyjK",
+	"OCdUolvChVrf1sW3J+iw1+ui//nvl52Xnd3tDjqVKJpgOiYCzRM5GVJyS/gCcYJTcyGAfVmg0w56LwjA",
+	"laLwdNQ+U/AK4R715xtGifmtM6RAbiAJWoPWsLU7bLWClogmZIrhCDRPVhCkYzj705hMZ0wSKuG0FySu",
+	"bv6cE0GoDNT5hpJnJAzQfEKo3f6MUbVCYf5Wr1HAwRQRzNOEcMTJTxkREnas6UMRSug+Hi2U0Ag7heWr",
+	"LxVWT2g2VQgEFz4GNbt5zSLDhct7uJwQNMNyYk/NMDJ3esVP7+Q8pm14zM467GVnGs121mRjy07lDXun",
+	"eEINHqZzRWghZW3gGmGAREIjUjyKCHOeEIEwEiTiRBY3Z5+tha27WAvfDx8+HGcKKWUSKb5TC2ac36GI",
+	"AL5BkGQoE0STxMGL/e52cVF/JJgDouB0+odhaxrN8CxZgb33QWuGOZ4SaWjXwyelg9RQ8Q0B1FywjKNo",
+	"wpKIoK3eP//xf/r7+2jGEyrxdUrQ8buT01NFjRxH6t3bSE6wRFN8A0DVuIMEHsG2OJF80RnSU8X60DXL",
+	"FFdiGstwmhL+TCBCbxPO6BTIyONmloMp1NR0f0NmEvX30IRlXHTQ8ZDC+0uko/Zhn4Ufrlm8QFsg0JUs",
+	"wQLNMBckRt+9e/tm21ClptBRwoUc0v7dncOYQL8+J0jZtuxggAzFg1IIOxeIMjlJ6LiD3iou5b9JDCnm",
+	"BHYRIMEQHkklB9He3V1x9VO8QNdE4USsP45RxDgnkaJKtZsOuvTv18wSqy8TrrfLuCZpTMWccIH2+v0j",
+	"hJGB1yRJSb5fx4ISgYRM0hTxjNKEjod0jpVoHjGumOxWNlOH1+sq0mE0FttwXtRBMJHqu+6T3cMy190b",
+	"9aI+fknaGljtSXYtZky2lRII2ouvFBvBXGKEBayf4rvXhI7lpDXo7+8HrWlC7d89RQBSEq7e+Z8/Dod3",
+	"/W57OLx78erjv/1rq46AT0cgKmpIYzYzQt4CCgRQ0ijjQiUoQwVORonhqpa+lcgb0v/5795up9fpbQeI",
+	"cYthz8Og/FJE7pQe1EFv1dHOE0EsfllJOUB7vX6TdKsHqJGTTZDsdft79fBR8rQJRnDoaLe7B5thmURY",
+	"Y+KmYFIQcQAZUl9PAJj1tzvoxNLynOCbdAHUFH7YgW2HaKqWSAQK9d+bAifXGjaGUNkmO/2mXgycfmNl",
+	"bdVIK/L+ta2s1kDh+yTfSb0pELQUDidc6TKKefk7HDE+BfU+y+DOGh0imSayfksp5mNFGjSbXhOutpdI",
+	"MhVGCGRc2aNwzjM8LmoU/a5Z/08ZAU3VbCCFj/kLjMkIZ6nUj0zxXTJVgrnX7QLlm7/cugEARo13NuPq",
+	"E8kNgOJJrG2BVU/isWB/Q+7kScYF4/WLZzP8U0ZQSMmdvIrgxtBuZ8bJbcIyoeGO3k6VtiyByAShseLZ",
+	"ZDqTiyHd8p//Q7gdAN/PpYR+wTHSNyA5UeJC23JxEiu+hBIhMtB2OfmbllZbe93udpkCz/52vHhz0p2f",
+	"vevenX3773dn37A5/Pcta9XjgreyZgFwENSpQU76qvv/iOMLzcONJaTkufonns1So5XtzDi7Tsn03/4m",
+	"tLbs+48SeovTJK5xtsDvaEoU+vvmVkwkTlJzUp6kNU8AknHOlJb2o3f3NFPExKRSBJQt1gpaM6ZQmisd",
+	"HMBy/zFoCYllJlqDPUUEMpFaYcQxstt0MMHXLJOD6xTTGw2YHIr/ysmoNWj9y07uN9vRV8XOuQaGfqSK",
+	"et6GpjhVqExihVtmd0co1JsLkVqyQARHys4YERorIabB1WndB8o4H6XGyH3QwXybJuNJyUa+rOg4RldM",
+	"BGhOEwwKGxolNBETEtce3HHNwyWtJFedEopmnI05EUIdbX4+h/n5uK1+wsM5XtewrF36kdEUUyw1H/S8",
+	"ABfqSvt4JEkNO3qnNUPF9pXuiK7JiHGi36a0Yp8P9GoMmJxpW4HKKU41736lMOnB6KHfVCHcjJK7meZV",
+	"gKn1GFC9D7EI9JjYP+V9nwrt4pFePXplXv/pjrxuldTzuXXQG4YsJJDenUDKJokTEaVMqN340vLR7BKn",
+	"KZuLN1plLcEeaUeUth/1jYgyJBlLG/mneaR4NygbuZsZRXzaQafOpSgGxjYLUExSov4/JjIA51yAtF/z",
+	"CFyQEo/VzdbzGyDrjlNP4lQ08eqVyykyb+OAewz7Dr4Kok8iiNDlBCASpVkM9joK9WmFdWjarMQ/Ez4K",
+	"KP3HJ6uvos5D5NTaFMWtGEDCsrE6U7rwVHP4DQ6jYSOXtceCcMoJjjUwet2u/0bje2JC2hejrXZ7iu/a",
+	"02jWNje1Z4Rbr+f2keEnYNYA6L+oxL8sGC8owtRQrfXnUjYfNOBrDhiWxiKHxNnJ+ZBakPsavyGErXAp",
+	"iMIqiMDjgfCQPkY9QVueemLMiy+joZxFs/cUZ3LCePJ3HSB4KqviDUMiiyb+mUp2Q2gjvpdvVKBTKODY",
+	"e46avRw1C8v/fOjpVpjRG8rmNECcSY2Sc7ywojpGW4AfSjqbB4Gnl/F3Wzs8hURhHsQKj3K80k5JsGgV",
+	"5y+ptB8+fGiXnfd12zSP7JR9/fc6MCGPo4jMwE/+QESg5XcU9KU0IVQaQQR3Ce2J/MvZ6wakAFPcuBIT",
+	"gfAtTlJw48Nziod6C1MLKqLJQY4mb5hE3tI+MaKE+lMh0hBH5E5LZHDZa04NO+BkpgNwWtUCeeztGbTZ",
+	"N0x+yzIaP/xI3ONV4rRfWoco51YCq9cVAb1XBLT+4CfXmAxixEyHLbSzWfHZpviMhecZi5NRUhcPLbxY",
+	"820la9ULjbt3nNwSagO2XoT2SGlVENxo1Qadl9Ej3GMi5ouU4fiSsdeYjx9KhtJ73KdAHVoB9jUhyDoo",
+	"l2vY8IxTosldREiMDvb3dw/Q9UKSourU280RwWwFXTKG9Go+kwqt3fZCu3TVVjFFB3vo++SPcP7nHCRo",
+	"op78Fifpg6WekLjM5ArooyMcsYniJhIIiOvkjpXEprCu+AJ1ZDb7wCGhDYYUT6HvnYK3W2S2+5kIszZU",
+	"opBIKVMFMsopSMeG5vnmH0dNZqEPO99Z/rRPROZnFLMoU0zlQazT4KrObur2vjv84cW/9/9j9/uXZ3tv",
+	"9s8PLl68e3l5+P4/viiTPaYL7YUZIJ3IYpQQNkJ6UWiv2wVt+JrdavlcAY4JGu7tv9iGoO+Q6keJAP+F",
+	"CxBTxGbEOBwwJ0ZCEpN0hEDFymMxR1pMKjwSEitteMT4kJo4nY5Og5qhVQ6BJvhW6/Daq6RApnUp2Jf7",
+	"tDF0lZWbROQ9dfrGAzEoK76hyCdiLPE11tk1/o1N6CT0qiAZR9kYHPMkXfiPFl15His2G0LvC5/5pEyg",
+	"uDuulFatuCnVmSGRsvkvxEl7ydgZpgvj5xEPF7nqLTXiAEsjahUoyN0EZwrv64+ZMe0pMOzB+bF1qkXP",
+	"JC4UmH3fM9PV82oVyG3mU55yebHaOPf2a9xLx+enxlzaYlxH5ewjXrAdrLwhhRsDl8qlTQYcx8ps3i5A",
+	"sIMuPNiEHsaENsHjS1rWT2BWZ6VXFNR37SZ1sG1wh5Xu0rFNHcn9RVjUhZVNEyESOg5yD2hgzWsESHPL",
+	"bioawZPYvu/pjLOICKF41CvIA32o0oCFfKVzVsuubZ3Kau0TdWPtoeUOAK12XxP7yCiTGSdLHd3lm4ve",
+	"bi9BtuDz7vf90/dAgQwsPp/ze07StG3c39eZ9NyAcAIkHkDyaQWU2i1Hh7TqgePEy0SrSTIzUv89Fdls",
+	"xrgk8RmJE3y5mD1c7rtX1ZpgoJsYZfi7d2/fbGCEWUA0+Tx6+/5RumUg2BKCPX1mMwwSK6iXI2WcPyRG",
+	"U1iUWo3otPIFAAxL1S041jYMTs+50tdkQvKCjnLo2Kt3sTkgtTEOVyBzfH4aIKFEDWCJVgshRBLhVEfE",
+	"pBhSz93eQR94IgmUGQyMlmqS/QmN+AL2t3X86l27v3/Q/tPJGcpobAxv/YpnwqTwDukNWWxDEiZkjBsl",
+	"l8RHKCyVsIRIkjQVaD4hgMYKqODUlqUclceV7fT6u4oiZh6k7QvrHCbGyaVu0OI9VF8KUagvhGjLyhy1",
+	"fU5K+cH+Ev0stf7LZRmRx+0fcPvv3fbh//cv//r/D7Nut3/w7Pm/df7zKvxf/7tdmyNpfyhvIbyGBOUQ",
+	"EooECo+N9AMKGyCTvqw+sRsByOCfJDzKN6iflDksQgWMMA8OwHOwbZOMrb/pRFnrow8Rd7GyA49NlE9B",
+	"I5P3Jfe62vMtwHqve3hQBnY1jyvPAftRX7XryRPK2fXfCISJ5oo63tJ0oRPG7gOfoM9tEuZGVE3J3Kds",
+	"YKKmAkfD3tAfozoJM6RZmobaaoRSk0T6VBugNLkhKPTWVaxScIqdO45VdW7qg9rY00lyXwnoN0pA6rw/",
+	"OwF9o0NKyxJAsYs71Ra//LxBMV6F/yfxqtTTpd9eNwF1dTqpD8UkrsLuPmh9m5A0dvlWxTW/VTKzkGWi",
+	"IWf0lhLAnDqmFwDBBvpM6iRtkxk+zlLMlU6qjFT1kZp0mR2Jx2KnWwWr/UB5mR+MjjiH2jQTRSxCdLMl",
+	"VUjBrbFaS6OUUmSum7qew25vW2lRrFBJoJQ8YLbqRyiRtHm7tnqnVH1VhMaq47VLDCyY6g77zwSnctJA",
+	"0xJLtybjQSudsFWdW+ymejr2YlOxFrsJEaMIo36363MndlNkSOxm5V7Np+p2WFssXcXqiFGqk+dsWoQu",
+	"1fNTeYp7/5VWUZdPyd9GBQuSKUFYovkkMdRRkz4CAQf9khLTqoeJY1JqqW2ZTEkdgVUgV6VxrcZLP2EI",
+	"Mlhw2YZJZG6u6PIp74ZECpKOwNgqGBCFvWiVxKo0jKUEg91bx9ff0+SnjKAEPjBKNIt8wnqPFUy+hDB1",
+	"hO1nKEIwwMIvER4dyAln2XhSXKNBv4puk+Nj+YN/ZRlHbE5rABJlQrIp4b7GCQW0VNlmCq8g0lVcgY/u",
+	"ZZ2xsi6fHh6M3CkW0uSKPh2GV2Vx8eB8mFapodCVoLDNtVigKY9/iBGxAol/3oBd1bEin96X+VF8D8eT",
+	"o/ygIJExRYRKvjBYa3PiimmeKMISp2ycEbSFqfO8wjvAbzzK/Wh7/X5gsE53OoC3GlctJaJSM6OB6GnM",
+	"B3sr9OXHUmQRRtckZXQskGTNpFi2nVagu3dea2Hs60Q0CO4ZHhM/7TpHTFHCTL+QCHocQIEQFJX9+LHq",
+	"svHvrkMpUwtlIKduh7X4zMxk4AMDsbVvK3mWXdMyNPY2iSxGm4+nsdItXUoqVOKtoqaqjnSfOzo5x4vK",
+	"AZpFBgUwrXWSD/NfTAkfQzl4NNE69Yvdw4Ptko7m8SRdga0rypWZIrSHUidGVBU5n+1s6rj4pMxNQ2s5",
+	"PWvG7NoRlfw3umFR2fxZRrorMPS+5pS/E4xezKIzIgQeLxEs+oV1FlP74vwE9TtdNNXv0G4bSEigTDEp",
+	"0zYBYlm6qg+O/+zkvMZM7wWtvwlG+SxSUrqjjCVdENIatCRjqdiBJkCVQyLW7F1/+YosTb2NsoRHkCbU",
+	"YBBHLCatQXu3f9DtqRUZaLXOdNcDl+XSqoOxPnpMF29HELxaxUiqsdWPS+NHMdrCyJjFjCNsynm3jxC+",
+	"BuJJaOEoxBHUhKiflYgEEOgsF/UG7A5yPmFCqcNewq/60rXC7KIzrnfvHVuT1djvdEPfWlSnWzAX9XFX",
+	"2Ko9/zq2arpO+K4MBQJ/t6UeLDkO1TkHlP0uNkejvGuHlSp6YUUsqsONXGZs9kX9nN64yKKICDHK0nrs",
+	"rX63JBPs0dWJgddsvFqEp2yMOIkYj3+DottsrCSuKZlvLq7PotkJTtPXbPx0ctp755LlK5Ap2+zs5NwR",
+	"iokl4Gii5K/fiQ26OmmbXKua6oCCIWWZjNiUBDYVTrFFATG8ONNKoU5uHxiTHPMxJMSJwCCsUAflCdRK",
+	"AE/nvlzpqIHGF/OTyQJ1v65o7tbp9Xf39g+UVWfXdqUOaDdoTaScXVkfV7/bNV6dbu+wO3qB++0X172o",
+	"/SKKdtuHeL/X3h3145fk4LqH97qP79ZWZ2WlbHxlznUagWCPZld1Yk9f0Wd0tUmLOXNw1ie3fiKm+njh",
+	"NKwydVWAaumaBa5pUVbSp/wj/rmh4ETf9EyY8BA4FxKpPZsQ7EJbob7nlI5YR8dN2AiFCU0UZiV/J2Ep",
+	"YBSlOItJGyfrMIQy0q1cp7mzbqnFZXQ7PZBzq5ewxL/3Ie9WpmkZc57cLvFy1JDFeu68wjHXemJs/w1C",
+	"Y/BcI8nYjUtBcMpgQtE0SdPEZqn5K93re8tJqDzYa3ndQbrV7iAlIq47nT9fXp5bPuV1CbGrfCaMzlNq",
+	"a1L7sY28hZrhlg59Pd6ytoewxHzWszhXNUv5Im7MNV2sDe7LnHPWfecmobFRTwKEjRo6jWYhmhBeiKsq",
+	"tlvQRTUfruqiHmOu+6IziHLF1KfSLZ89BSjMWXv+V4TTNAzQP//xX9t1qqu63LQyTzD8vKKQT4l+8P/j",
+	"VFk9W4mEBmaQMn5NCHVhTSjD2P4UQU1PKq2lNb01d98X5dfPzabRM4HCv7RNWnD79JuwTJTLBF/FL5dL",
+	"wrpPurwpEttshvw4jxBJBTEaanER6vCvIj698trYruEdrxPCjdzZo7dnwmSfspsKS6548031jrJu9c4K",
+	"S9/dX8G0G7bh8dWKwrCKkdfvRjNyEq/egLrB9j1qYv+rll0XAHB8KGhs4VUk0HLMwGMsPqrlNFKUeFXQ",
+	"FSV1A4oEBeWrouUUCKuggCwxPN7mRFw8uz+zubUqLP8jNCbxAALIR5pArsD9EKItW70IB2YP1NXJqJeo",
+	"24cU7g90HSd2fTByS2P7CIVu7/7Lq2hjPD6MD6n7oHWIqNcolYhl0jyf9xWH5MiCdoM4pohlWsImU7J9",
+	"NKShCR2Yx13lPM6DCibXPoHnBxopdReDACoK2lBRoP5yueE2xJBH3A262D44xb2rq3oXcLjw2ZUx+qB1",
+	"11YfaN9iDn031JfMMb9Vt5t/XzKW2v445qf35uulny/dGswPF3Yp5dbgleY4RaNUeEXyYGHOMJc6U7Xi",
+	"sft1NBDXltOvpl14xZhzYF4hwfMmKslK66Ya4C1VFa7KWvAPaD0zxz/G8nLyXK9MqAVMmOvOsUydXhMZ",
+	"VmpJPrY02oEutKnpQ0g2E2jO+A2UluRiMVGkYmjHvLgMxdp+9rVQXKmnrGc3WVPxkU0cP7HxBL4/Dw+9",
+	"1sifxoyq1zX/nE0xbXOCYyhVgTj1KgDW0fojMy5KBLlGpoXPRh6eaWEUlyYly7CjAtEUiHuz/Isy39os",
+	"+PkuYjOIyYzK3tVjPWTAVsSYMI1r6WBHAhxpLfaaKSWIE3NfYFvsL+9mpcsGZ9AfDoVGCJo2+0ryhShi",
+	"0+uEEq1kHb/5JlB6kMLnsU7QgtIbUEjU2acEC13F7n+3tnUW2spoSoTwsy4Qz6gwLYLbbZwACi/a0YRE",
+	"N38A8IXbHXRh+35acz3CnC+sqqh2k3ECmwAFC5DjCs+SK2B7VziTlakBSxSA+he401yuH1i9yyxKd5Sr",
+	"Ckj38eUSEqZVvDahzaZ1ec10axEOpEHo2pt7Dkp7loLpBrJLs9VdeaLJWDda+JCW6ypt5xYnfLyuI0eI",
+	"ue7XFQ9h3m28VzotC/pKwp4+jA2AWDqd5U+CKmvvrQ2Ul1jB45Mh2Mi1qaswBNMfp6nQ48hKc13iIYYU",
+	"Gr27kSMkzmO/KcG3uqNARm13ic3oqbwafzGQYuEtRxAJ35JM144ZfO3YO6ykmk9YSpCGrn3M1JzJCZku",
+	"I+ENB8UsLU7xiLOqA1Ay90fC1FfX2O4LZoJLQfbVrNVFCZfmhNUWrHzM/3nVGbQ/Pq+tVZniu1P9jf1m",
+	"V4aJOC5nNHUpuzlDEWWOgmnOGHxQ2RM3mIC2Qsvsq2m6Dcut4QL1p2XH+TzkqKrY84s7rQpHa4CCEs/2",
+	"tuVHgdPUHITxJ2jncpyIiCkVo+gqyH9+UKpRzkEfnsTaoOE+jbm/zlyvRuv56SzjDew9a8INlIKmhQcV",
+	"ErLJQI64fnyJbLAMgfMnvkTe2+6gY6vuHbixIQhPCI5dL3pAJlwIJxSNylIm7CZm5We2hJbPI1luk8DK",
+	"Pq5G9tj0VTYZYGthBGSCNRbshXCcoRuaE2Y8DdF1lqQSjTibQt3nH63lYEX4vIQ/iRhS68sw9RYaTUxf",
+	"Rz0lJ08jw944LDd1CjR+GKdmfHND6nQV07AQTbCY6Ik7rrWBmLA5RXiME2q8mkUC0h0+GooWC7Xk+sOQ",
+	"tJIXpK/77SKCTKPZ1U+7r3u8G590J/3vpt24G/2FXf407vHdm59+WPzQ/avcnxx+N33dn798VWtI87R+",
+	"1e8vXpe0cpPAroB+pIgKWFNCtb6nN1VY3UTK2WBnp9d/0el2up3e4GX3ZRdmdG2+7tz/wJPWGgz8Yy1H",
+	"ThfOF+a7BPL2n/n5wBG8v3gdGOjDATFaKU1bycp/h55ZQwsPQM+mwjIfUoCxT4hcheEtq7MH/QYTv8Ts",
+	"wXVnoDwqy9Bvk/0EhQG+FHm6REP9yk9QCOA7xzYpAPikk0SfRKNzdQDL1Dqt3Jr+PrhJ+Srr8svUr0/n",
+	"029OgVB7aNLCYEyoE791iRA1J7C5blZBWq8ZZiW0aELJEG9GtmNjpZljU2l8XdefLzqVYaMa+zlog3mV",
+	"venAXM0eX7XParjKbLz82W8Z143ZtMJowCyC+qEOpcyptfme1wPhvmpBa+soIqvHqeY50sRhhB0eg8pF",
+	"BZ9jumqNMFmeA5VHLV32mdLIiglRZl6Y6ZgFGlrKxihl7CabPSZbat2EnojFRaYOSO/GxO0fHno5RXv1",
+	"2ZmGRGpGHE/UpkwjMgsNmxRoTrU0tbWOylZ1gjlG7y9OEScjwonuWawMcRvfFKu/6pPxmh1U9J6DZf0T",
+	"cm94zYrB3cxG1sGpx6tsuTCRRguzQhTaDMUxkSF07VewxGP1BISSBgib9JwZFoIIm33lNbK3I3zzjmhT",
+	"GB5NpnqYUYQFaSdUECoSmdwSKOVdwCVj0OnZ47rGf0jz4eJmEmec6QZxRKCYs9mM5MNoQXVqC0IoYjwm",
+	"HKa5dpASAdOZXGhg6OEYQ2pHwRYdGGVnkmNGxUy+VdW+T+YrLHO2y2RKPiQ0ZvONFTMl+NEcnj3SzFjH",
+	"tSF+GKWZSG7Lete43KXCMybSUvJIfq0ioca1hgFMCNAlN9a01N1OpR7zAw6u5nL+jVM/0nVXYdK11lhG",
+	"b+Nl1OkuhaCUH/yzbtpKup2fUAxWtmY+djQOXB0gcPuaCnYjfIEej1DoXLzm+pDKCSdQzobb8DjsnOAY",
+	"bYWCYB5NruBnwx3gjystjNVPEU5T+M1KGjxW4lq9FjuFcMLSGE0yGnMSQ66+EebFVLelrunapGglhkiU",
+	"8UQu3sHMbkA6XR58XBvnOKbF6CZ0EPAGXVtM0GFsPdPb3K0vhWiLcT14WyHMQkfA9YQnIU2umn0QtNxw",
+	"u4PemZmeeEUbMT8oq4GjZ5HX9P5SxrzuVZnQEbMdPbEeX2VsHrOMKU7A60S4KPgCxGBnZ5zISXbdidh0",
+	"R99t/teqNME8wxSPiSjYsc1tKEW1SQ+apVgqUukM6ZAeU/T8efW558/t5OE12v6gLV+IMUqG1LZJeCas",
+	"c2Ub5MDz5/m6nz/3+iboZpM1o5dojIQSsMIkxbDRkGr3qSISTNHxqUZ2yKuHSfEm3NtxuRjHb76xMeAO",
+	"yNHtDnqFi9OD3Oj7IfWdabkTLSI1Xl2LqcZ/C67Hgm8Y3I1qZdpgBJifMHqrlBZGxWBI2+hVsU88ooSs",
+	"anRXTh3ooGNDH0WQDikqJgtARoueg5BIJAjRlYJ6XDZ4dRWwzRx6LItkqffoVA11FMg1vfXudFEOcocj",
+	"mS50L0RsWzDrsjKIgKjtX+RGDxwA1+UdaCss96INj1B4fnx58udQB0QlviFCraFwJzhA2uAAgf65YYCc",
+	"G6SD3psCa+v0wNCEWw/kheUoCa9/Vk/t7u4eIidPFFdG7y9PTKaG1HPApknEmfYgoBknUSJ0t397srry",
+	"OwFsDZu6/Ib1Uw3+I7fktMEH8gKOtdacS6ib5RfY8fiFfmuuyZptUlzqraZenbdXA+aXJhGhwu/7ejzD",
+	"0YS0dSF5kZPN5/MOhssdxsc75lmx8/r05NWbd6/gmdyWsLzxn//4vz4xToHJATCOz09bQcvVB7Z6na5+",
+	"A5sRqjjkoLXb6XZ2W6D0TUD07EygadvfQfchsmkgu0D9bteb929aU8NJpUoZQ6desphkmcnJc9MHdFNd",
+	"Raww89CEERwhn8atQetPRJoWcqVpy/1ud0kD6LrGz+ym1O9ZLdLv7lxoNrd+y2WzvoaOyxWoKODvdQ+a",
+	"3uo2uVOc+QUvN4rVqifzJtC5atEa/Pgx8Hb/OrkllAiYQmAcj28t5EXro3q0xl/QiBKvbaOhJinaNPap",
+	"5DhG5yCetT2lNj6kujdzxKgdWKPMLy7FACkrTkcVy9PJ7TB4xYjHRDpH+pGJOGvP3pBW/OhAsUUUVFur",
+	"dJkRLdOGAdopNEZL81t29Hz7+2Dljd5E9vuPj8b6GR7XzDdxG/bxf1kY41fbjvDjBpRc3xWqhrBX9oUC",
+	"Gu+uplRvCDI80lv9SGECxIN5yV7/cPVT5ekr90Frf51d1Y3Whmd3Vz9bM9/nwazPY3Ywe65yUB7zO625",
+	"CrE7VueZ0lEbUd8caumUO21FKVWmMgtBsiGd4hs91UTpcgKPyABURskXpWGmN2QBAhT0EJ3tIHIvkuth",
+	"VMfQ9OKrPbk25WjeBr4nC8OsAFX+yOLFhnxqkl2LGZPlkQzG/PGtJ+OaW7CMu35ywudjD+23ZTrrb9Bg",
+	"8BGsxcT97ouOU9NNusTzexvCMsqTeerWZG+ta8v28A01KUDLO7rqsUPaUeHwSbYvAKFJHAbGjyVMiMBm",
+	"9Sgb1mb1bD94Dl3QqvnmqkfzR9wT0IAocq0Elj3t7gNw/cKFRHcNIeHGT6sHemtw+PIYTXhuf5091cyA",
+	"AVHWX+fh6hCh350Y1DynXmitFIX1BsHOz0l8r+VjSmRN1Ek3xm+SlK6IR9vabpyL75+DScuJmeoMeXOz",
+	"ITWZoQhLnZuF4DvGLwMJc36uaAd90BzGjrMMSpmnOgtPGoevneS5Be0Q9nr97Toxqnf2BGJ0dKaTLx6v",
+	"7Mf5FIKivl+dA1CLAU6Erq+wbyAD7YyE9QUFBodz0Vs7J9zt4jMr2ntr8dBvbYfFBzLdXn8d+q7Myf3d",
+	"cTONTg/kZkG9G+MCAreiyZ2+xI/hsRhv8DQEjRI61k734sRdPWrczG1NBNrt7nkjF2FadQ3X+RORT8Fy",
+	"1BqfjO14zqFfor75qDHFu2tSvRtb/hvkSL8rtvInIh/MU0pUuCzb6YmGNSTqzTMM/nETXYAK86JJ6RPZ",
+	"qhk+HyESENWEnc8xV0Z1ujAl9E1K3RZETM4gkRbySr0I0gCFzpYO0RYeUtMR2JRkBjZzFNpKq1/08L2w",
+	"MGhvC9O8KrNSewq1IubmoFSDql7YQce6UsQPYrmy0yPXRFhn8pgs9yEthrx0a5ytvW4XIuMSdE9vkSay",
+	"UTNSEN2QxZBuhWcn58fnp1fvXp1cvLq8+v7VX8PtIycAoIC9IB72+v0aNVaP85HRxIzgFENqdFnUpMqi",
+	"Y/OETm4wsUs73v2GkJlAYe5ZdbU7Q6rlVp1U0lmxT60LP9SXtEYrdCeT/K7xhaEPD5dMJpf6Pmgti6v+",
+	"Qhe9hjvqN6YeIOyKsWwCFzEc7lGaw1e7xNklX91Cv2SNRzPvp3YL1RWZ3e9Mo9kaMeRCldGowRpbFTnW",
+	"Q32H9FNEjk0B1pDmkWN0qf1TagG6yCVNhFT6hM5dit2O4A4mzXWoSdUZxMarsd0UhXY1O7/i6POxhq7J",
+	"rXHFbYb1JrIxIL2iqs2PVH/tqfcpeuptEkkvllWuiKAXCiu/ms+/gVB7DQ9fJV282+tM6VV2Q1n9O/0G",
+	"2NfK6L2XNQd53/XDnswoE9i4S3WtnRbv9zuAOqaMp+GRVySS15RPCCcBEkwrn5Dajiibd5CWgwl1jZfU",
+	"k0NKleGeJoLEA5SXlcRBTUlJ0FBLMqRDqvbiXvzg3mmBbhW91+2iLZMbOaShmSAbbiOKp8qarHa0NSxZ",
+	"G5V4LI7y+lDIPDdp60Pa1H5Ng0u9YIH055Ab5IjCnL+azV0Tv1IVspPzUlVrFvf7Or+6xjgwIz91riqs",
+	"aorv2tNo1jbY2p4RbtWesID1W7aDTa/b3T4CuE7VSeeBqUM4kWUZIaiSEKKx0fWXrW0jAWiFh5SbAHXe",
+	"AKOAvHjqcrGvM4meP6es0LADkPf58yPTZiNv9zCkW+H523eX6J//+C+oDvxZ6Xb6yW2rOWGUgVoNsyUa",
+	"01DyCvAvmn6i8EwP9C4qK87/43MJqzXobh1Ob/BTUL54n58HyOrPlJLig7fYLKm+IcdTw/VzqHZN5/W1",
+	"TcdD2nQ8FJUbQ80NfZqLnNUWcWremlBbfK7p4Mg1GVLMsCaNaICgw+W2YsiIkgTSHCx3pYxr7qoZo+dj",
+	"OoHSgBNGJWfpKmfTG/ZOsX+ltv3Wkp7cUf6KFP110qUKfTe+5k39yvKmCl0/6k2XzR1im+RQ5d86Qg3d",
+	"8tbNiRrS9ZKi0MY5UY/Q6b5ILlThVIs5UGvJ6qfLgSoJpq9pTl/TnPI0pzWYzxppTR6KNU+3LihC2ptt",
+	"1SEdhB7Shkwn9ISJTo/hI0+a4CTc4JelAUyvm9nmKutqlvA1j+mrI3bjPKa1mMYTOFtXR5Ycplvf7AZZ",
+	"Rh7TWpJdFOgmB+Q2b8wl5wxNldY7pHIxMzX6hMrtwZAOaRsd28rv0pCLRKCUjPxu9OruEAa4DpCbY+6y",
+	"jxLp2suDkagr4nV+UICwLhHPO8vpbCTzUuM0HaA8qykRuhFhnBec5331O6jSokGZk36HBihDr3bnx9I0",
+	"ERIIm+b2W7lbWfcZYLZJyPZRNXcqUC+e4hvr2zVn4vf015YylihOpoRCLX++tpp+/shdfdLG/urFShQV",
+	"u4gHyPV1t58doMLDOE3RiGW8lCYlCI2Ft1hzzHkWWOBaBHhe8Hk+/1ZkqU4RMy5raOOkC99Zql687qQS",
+	"tP6gkiNoMGG2YSWuvwGYOKiesKjouc8VlrvODc3dHm3i3hF0ocE8hRGzlPhkoJaxtdfv5xjlsvsC1/3K",
+	"bKvcnrsN/a8KEXT16jGjZICKHcFtn4zcfiGlfsqc3CaW7N7XZfm5lMCtMImhM5BzFpphp4WOFyb/z4ZV",
+	"NMMCLiLZNIkGftW65WZshOJkBE3YvAzENIV2HIiMRiSSDvlsB6JSkt5W+PN9CH02gQAEIj9lOEUVTiG2",
+	"HXygV4OpIB1S14QEC230BaYbg3FT+el/1HS50MocAlZQCoklovpavQqAzeqsReNjG5XawwiZpGnVBA2f",
+	"h0M6Vc+bOJC5su1Pc7GwsrCzeOZlVPb6eVGtOSaX5AgbBMcxTwSj7vE5T5Q2zolGLzhnJCSZNadFPpU5",
+	"/PDYhm2GulR7BWF6oe8F9ZXN1nwIWvhBT3EnB9Z78H1+/wM05oflWf7WofEJEjgNN6i6Ugyl6twdjDRo",
+	"TZ+j0lyalVEcrvshR5V+yF4gJ3b9kH/L+Tm1LYbXSND5JEbnF82O/TUGAb6myf7m02Q/XRRgx00T+TIm",
+	"eW261J+SW1LOyzUMvjI4gxtPo9LsnW6l7oRoZ2ACE4rFsDQe0iXhi6NigpVV/nReiqeeKn3U90l6sQyd",
+	"tiJqAxmQIqNsrjlDHEdgzKvbE0aFnfkB/WZFnWJ3AW924Ls0eQpfLNhh5uA0SmiTbjviREwekFXxOx9l",
+	"8oM8nH3o3/377YvX/GyPfv9S/HE3/vZg8l0v+uv++LJL3vfxxYvk7eG8OUeif9l9uVmOxCZf/cQ5EjYt",
+	"R89taxqSU06R6HzuzIavVTe/3zDZRSlFsTKxZamoTtl4jbIU22nblInYZvkpGy/vcEjJ3KtTAeEHFaXw",
+	"gkRAp+VwAO/Un0AzM8Uyn++AJeJEUVBc9oeHCU1kgtPk7yQMIAPZNdcObKvtSDs///mP/9oOcnLWzf9l",
+	"QkSAWCYjNiWBP/FAaA9tnJm2kB10zMfQZFUExqVpciC9ute8/kXvxfiAXrOxvnZNhGyT0YhxOXAQVRfm",
+	"PJGSUMVGro1vh42KoyFmWE4ClIkMpwp+bqie2hGMfTNtZBkHue4dypGuBkLslnClP4PzzLlnXUvSRAxp",
+	"luNlUFig7de/pdM+M+q83dB5nCfRkJqm2VfQUTxlY3FlnrqSTOI03EYcg4tNTjBFImVz60pXTwgUszkF",
+	"FNHp4jdkBjMMh7SgDIXtdsrGbU6kboQcoq3dLorxQqDrhXV5537JUZIqhaMySdvEefPG+oCMuaT/cSw/",
+	"hmjLtdffBr+6f0NauiFwXX13e7Ceged3Lj2WSEQoNH+dB0Nad9vY3AaJ4cK+0ja4VxhMaFwt/MrLu4b0",
+	"cfVdqxuDKrRurVH47/MKycAjUpnoZ8v5f8rM8FKtnaRsfGXGaTRX9dv28+o1H2tazC+dHGAHZDeNo1xb",
+	"GasuXiky+pV68v36fQjWWHKlyMTMPHi6zgql3TTN83/CXWk2YPeiuHdx9QpzriI+vfLcYnVLhVAb/Ntf",
+	"njf1o9d/uXJQ1dpYo+2G4kpzybMEN/SDTWusTibZbIn5zCgj3oorZDcNKzN3tzbQqU9wmr41j93Xj0T1",
+	"GG3gpF2J3/1BN6h3gTc72972wPA4aMOtQ7p1zeQkH4pS4ckIzzCX25Xp5Q8el0LuZimL3Sy2Ooh65uO6",
+	"QPVmxcCkpoWe7kzI7K2dPfIrbbpc0U2fCU33G3RjhsmsVxa6Kc5i0saJMsL1lbzle7fTg0bzqyz4Tq+/",
+	"u7d/oE7banxXU9Ea7PUDsFSvbH/0frdrrPRu77A7eoH77RfXvaj9Iop224d4v9feHfXjl+Tguof3uo+3",
+	"0usasjqhaCWnx0xKrKcogtaWZpYHGDbhzzFbMWTMcd56bm37zl4VoLy7713xIL1R2e1rNl6n4FYpIYZF",
+	"lowTL+urAd39oQtltJ+7yU5+jY+vXyr127IhH9lrxxXmE/wG+RRnQGD7OjepkNxFhMT2zSsHGxZvL8w3",
+	"9KjkEUMO1z+y3Jq9r868cgyqAAtvEgh3zYpCSxFhoG7AqdJESGx0f/UbyAhqIJcyOrZWiBULjCMzDcNp",
+	"2Eb1BmsJo2scm+G0HTcmY0j1ULbSPI3CDIyvrc0b/R7V2ulUWxTWVwEGhnZSQJAAnBv3NRGCZR680ghy",
+	"GCaa0LxA+bHDxWu6kFknc7PJUhiaerBK0fsIEAArWzS6as70dWuUn3OmRALJBJLkDgzpKQavgz51ZSzn",
+	"c4NgVhKQe4BSDHWlQzpJhGRjjqfg8TCPJRSN0mQ8kUHuOZgxlsLjiZBJJAL0J4Z4RnXyFEy2gQBaB70x",
+	"E09M8KODPlTHIvmV0MrYN/tu4zjmYWCcDcbkVQ/FNmIBjqIhVfcRYXNeYESznJSKP2oTrg18VypACpw7",
+	"sxQnFRngHZEvBEZkjtKE6vynqfuM7cVuvCagZlgwXyX0SoMZ9RQTKbDUUs5o6aAhxRDcoebMUbfT7ezV",
+	"DIKt933bnC2z0M5ndPg+6ZAXDy45zBvHvZiRQB0r2mtJ7NIWjr+dEXp8fprPXcIChe4dCzxNQ+Az3717",
+	"+8Z2eDemeogEsCLtonEsapZdp0mEgJzeX7zOScUMB6rHWbMO9ZnHzwiym6kJpNmxeOAvtLf55UJmgF1x",
+	"NNN6w5dK+kL9XEzNPyuTAO05wJsK46BLkxrrUb18jL+U+USXim0dn58+E1VMgxTw7XVQWaHhUlSuvBvY",
+	"peXECi+Mu9vOYsMCkek1iWPt+3VxbofbCqGlS8VsxG310TGWZA4GOY2RttvQmFC1F8aVSUjVEhiXeuri",
+	"kIKLcjO6+Ovx2evN6MLC7EnowqL6QOPnkCoyGQwpQkAnA7TOBDN1u6GiAQIiWiEPGskCOJICCciJteXB",
+	"r5JI1DaXEglkjK875a0cKbHKhAm9MEpM8MV0htnv7lYQFb1mOB7Sa5xiGqmHxYRlaYw4yyRBkuPRKIm0",
+	"KiMZJGUvkJ2FLhrQ/ILgODGDzJ54QJx69eKTD4gT2ipwHYNyCEOiOY4Xj8C2zx6PbUBU/5Tq8bH4cHH+",
+	"7Y8fwRQ3EduqsXOMUhbhtK6PEAp1A52MgpGzJO8CzH2ztkrDqPIU15rBsEcmq10pjqLS1szZRXVdFKvu",
+	"Yj+uoQeJKo2WIGwHjCoZ01S++cyMd/W+6ke8653T6g5CY3CEmE8WR7w+M7airnMRCMvi+2vee5FHCubq",
+	"jRM8mxFK4gCJLJooVmxjOF7UgzQADgzh6jc0cQVAKYBhnnlkrZ+c+48YNxafErDqBiuDO+iNYVPQuZnE",
+	"3qc9TL3/eP//AgAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

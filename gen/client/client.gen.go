@@ -371,7 +371,7 @@ type JsonRpcMessage struct {
 	// Id The request id (a string or a number); absent in notifications; null in an error answering a message whose id is unknown (a batch).
 	//
 	// Example: 1
-	Id nullable.Nullable[interface{}] `json:"id,omitempty"`
+	Id *JsonRpcMessage_Id `json:"id,omitempty"`
 
 	// Jsonrpc Always `2.0`.
 	//
@@ -393,6 +393,19 @@ type JsonRpcMessage struct {
 	// Example: {}
 	Result               *map[string]interface{} `json:"result,omitempty"`
 	AdditionalProperties map[string]interface{}  `json:"-"`
+}
+
+// JsonRpcMessageId0 defines model for JsonRpcMessage.Id.0.
+type JsonRpcMessageId0 = string
+
+// JsonRpcMessageId1 defines model for JsonRpcMessage.Id.1.
+type JsonRpcMessageId1 = int
+
+// JsonRpcMessage_Id The request id (a string or a number); absent in notifications; null in an error answering a message whose id is unknown (a batch).
+//
+// Example: 1
+type JsonRpcMessage_Id struct {
+	union json.RawMessage
 }
 
 // JsonRpcMessageJsonrpc Always `2.0`.
@@ -1173,9 +1186,11 @@ func (a JsonRpcMessage) MarshalJSON() ([]byte, error) {
 		}
 	}
 
-	object["id"], err = json.Marshal(a.Id)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'id': %w", err)
+	if a.Id != nil {
+		object["id"], err = json.Marshal(a.Id)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'id': %w", err)
+		}
 	}
 
 	object["jsonrpc"], err = json.Marshal(a.Jsonrpc)
@@ -1211,6 +1226,68 @@ func (a JsonRpcMessage) MarshalJSON() ([]byte, error) {
 		}
 	}
 	return json.Marshal(object)
+}
+
+// AsJsonRpcMessageId0 returns the union data inside the JsonRpcMessage_Id as a JsonRpcMessageId0
+func (t JsonRpcMessage_Id) AsJsonRpcMessageId0() (JsonRpcMessageId0, error) {
+	var body JsonRpcMessageId0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromJsonRpcMessageId0 overwrites any union data inside the JsonRpcMessage_Id as the provided JsonRpcMessageId0
+func (t *JsonRpcMessage_Id) FromJsonRpcMessageId0(v JsonRpcMessageId0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeJsonRpcMessageId0 performs a merge with any union data inside the JsonRpcMessage_Id, using the provided JsonRpcMessageId0
+func (t *JsonRpcMessage_Id) MergeJsonRpcMessageId0(v JsonRpcMessageId0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsJsonRpcMessageId1 returns the union data inside the JsonRpcMessage_Id as a JsonRpcMessageId1
+func (t JsonRpcMessage_Id) AsJsonRpcMessageId1() (JsonRpcMessageId1, error) {
+	var body JsonRpcMessageId1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromJsonRpcMessageId1 overwrites any union data inside the JsonRpcMessage_Id as the provided JsonRpcMessageId1
+func (t *JsonRpcMessage_Id) FromJsonRpcMessageId1(v JsonRpcMessageId1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeJsonRpcMessageId1 performs a merge with any union data inside the JsonRpcMessage_Id, using the provided JsonRpcMessageId1
+func (t *JsonRpcMessage_Id) MergeJsonRpcMessageId1(v JsonRpcMessageId1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t JsonRpcMessage_Id) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *JsonRpcMessage_Id) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
 }
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
