@@ -599,7 +599,7 @@ type McpServerConfig struct {
 	//
 	//
 	// Example: false
-	RequireApiTokenAuth *bool `json:"require_api_token_auth,omitempty"`
+	RequireApiTokenAuth *RequireApiTokenAuth `json:"require_api_token_auth,omitempty"`
 
 	// Tags A list of method names (`methods`, for example `list`, `get`) or of tags (`tags`: a tool
 	// passes when its resource carries one of them). Items are case-insensitive: they are stored and returned
@@ -811,6 +811,12 @@ type Problem struct {
 	// Example: about:blank
 	Type string `json:"type"`
 }
+
+// RequireApiTokenAuth When `true`, an MCP client must also send `Authorization: Bearer <API token>` with a
+// valid API token of this server's environment; otherwise the MCP endpoint answers 401.
+//
+// Example: false
+type RequireApiTokenAuth = bool
 
 // ScopeList A list of method names (`methods`, for example `list`, `get`) or of tags (`tags`: a tool
 // passes when its resource carries one of them). Items are case-insensitive: they are stored and returned
