@@ -61,7 +61,7 @@ func (h *handler) sealCredential(env uuid.UUID, typ string, name *string, value 
 			return nil, err
 		}
 		return nil, badRequest("The request is invalid: credentials "+cp.Member+" "+cp.Detail+".",
-			FieldError{Pointer: "/credentials/" + cp.Member, Detail: cp.Detail})
+			model.FieldError{Pointer: "/credentials/" + cp.Member, Detail: cp.Detail})
 	}
 	sealed, err := h.sealer.Seal(env, c)
 	if err != nil {

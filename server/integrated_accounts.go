@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/oapi-codegen/nullable"
 
 	"github.com/mcpapi/mcpapi/gen/api"
@@ -44,7 +46,7 @@ func (h *handler) CreateIntegratedAccount(ctx context.Context, req api.CreateInt
 // ListIntegratedAccounts returns one page of the caller's integrated accounts.
 func (h *handler) ListIntegratedAccounts(ctx context.Context, req api.ListIntegratedAccountsRequestObject) (api.ListIntegratedAccountsResponseObject, error) {
 	p := mustPrincipal(ctx)
-	items, next, err := h.store.ListIntegratedAccounts(ctx, p.EnvironmentID, pageLimit(req.Params.Limit), deref(req.Params.NextCursor))
+	items, next, err := h.store.ListIntegratedAccounts(ctx, p.EnvironmentID, h.pageLimit(req.Params.Limit), deref(req.Params.NextCursor))
 	if err != nil {
 		return nil, storeError(err, accountWhat)
 	}
@@ -100,14 +102,27 @@ func toAPIAccount(a store.IntegratedAccount) model.IntegratedAccount {
 	return out
 }
 
-// defaultPageSize is the spec's default for `limit`.
-const defaultPageSize = 20
-
-func pageLimit(limit *int) int {
+// pageLimit is the page size asked for, else the spec's default (read from the spec at start,
+// see specPageSize; the spec's maximum is the validator's to enforce).
+func (h *handler) pageLimit(limit *int) int {
 	if limit == nil {
-		return defaultPageSize
+		return h.defaultPageSize
 	}
 	return *limit
+}
+
+// specPageSize is the default of the spec's shared `limit` parameter: the one place where the
+// page size is stated.
+func specPageSize(doc *openapi3.T) (int, error) {
+	p := doc.Components.Parameters["Limit"]
+	if p == nil || p.Value == nil || p.Value.Schema == nil || p.Value.Schema.Value == nil {
+		return 0, errors.New("openapi.yaml has no components.parameters.Limit schema")
+	}
+	d, ok := p.Value.Schema.Value.Default.(float64)
+	if !ok || d < 1 || d != float64(int(d)) {
+		return 0, fmt.Errorf("openapi.yaml: the default of components.parameters.Limit must be a positive integer, not %v", p.Value.Schema.Value.Default)
+	}
+	return int(d), nil
 }
 
 func deref[T any](p *T) T {

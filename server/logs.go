@@ -30,7 +30,7 @@ func (h *handler) ListLogs(ctx context.Context, req api.ListLogsRequestObject) (
 	if f.After, f.Before, err = logWindow(deref(q.CreatedAt), h.now()); err != nil {
 		return nil, err
 	}
-	items, next, err := h.store.ListCallLogs(ctx, p.EnvironmentID, f, pageLimit(q.Limit), deref(q.NextCursor))
+	items, next, err := h.store.ListCallLogs(ctx, p.EnvironmentID, f, h.pageLimit(q.Limit), deref(q.NextCursor))
 	if err != nil {
 		return nil, storeError(err, "log")
 	}
@@ -55,10 +55,10 @@ func logWindow(w model.TimeWindow, now time.Time) (after, before time.Time, err 
 	switch {
 	case !after.Before(before):
 		return after, before, badRequest("The request is invalid: created_at[gt] must be before created_at[lt].",
-			FieldError{Pointer: "created_at", Detail: "the window ends before it starts"})
+			model.FieldError{Pointer: "created_at", Detail: "the window ends before it starts"})
 	case before.Sub(after) > maxLogWindow:
 		return after, before, badRequest("The request is invalid: the created_at window must not exceed 31 days.",
-			FieldError{Pointer: "created_at", Detail: "must not exceed 31 days"})
+			model.FieldError{Pointer: "created_at", Detail: "must not exceed 31 days"})
 	}
 	return after, before, nil
 }

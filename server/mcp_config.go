@@ -23,7 +23,7 @@ func allowsSomething(cat *integrations.Catalogue) store.ConfigCheck {
 		in, ok := cat.Get(integration)
 		if !ok {
 			return badRequest("The config allows no tool: integration "+integration+" is not in this server's catalogue.",
-				FieldError{Pointer: "/config", Detail: "allows no tool: integration " + integration + " is unknown here"})
+				model.FieldError{Pointer: "/config", Detail: "allows no tool: integration " + integration + " is unknown here"})
 		}
 		var methods, tags []string
 		for _, t := range in.Tools {
@@ -37,7 +37,7 @@ func allowsSomething(cat *integrations.Catalogue) store.ConfigCheck {
 		slices.Sort(tags)
 		return badRequest("The config allows no tool of integration "+integration+". Its methods: "+
 			listOrNone(slices.Compact(methods))+"; its tags: "+listOrNone(slices.Compact(tags))+".",
-			FieldError{Pointer: "/config", Detail: "allows no tool of integration " + integration})
+			model.FieldError{Pointer: "/config", Detail: "allows no tool of integration " + integration})
 	}
 }
 

@@ -17,9 +17,6 @@ import (
 
 const mcpWhat = "MCP server"
 
-// mcpTokenPrefix marks MCP server tokens, so that a leaked one is recognisable.
-const mcpTokenPrefix = "mcp_"
-
 // CreateMcpServer creates an MCP server and returns its token, once.
 func (h *handler) CreateMcpServer(ctx context.Context, req api.CreateMcpServerRequestObject) (api.CreateMcpServerResponseObject, error) {
 	if req.Body == nil {
@@ -41,7 +38,7 @@ func (h *handler) CreateMcpServer(ctx context.Context, req api.CreateMcpServerRe
 		}
 		n.ExpiresAt = &t
 	}
-	token, hash := store.NewSecret(mcpTokenPrefix)
+	token, hash := store.NewSecret(store.MCPTokenPrefix)
 	n.TokenHash = hash
 	srv, err := h.store.CreateMcpServer(ctx, p.EnvironmentID, n)
 	if errors.Is(err, store.ErrLimitReached) {
@@ -60,7 +57,7 @@ func (h *handler) CreateMcpServer(ctx context.Context, req api.CreateMcpServerRe
 // ListMcpServers returns one page of an integrated account's MCP servers.
 func (h *handler) ListMcpServers(ctx context.Context, req api.ListMcpServersRequestObject) (api.ListMcpServersResponseObject, error) {
 	p := mustPrincipal(ctx)
-	items, next, err := h.store.ListMcpServers(ctx, p.EnvironmentID, req.IntegratedAccountId, pageLimit(req.Params.Limit), deref(req.Params.NextCursor))
+	items, next, err := h.store.ListMcpServers(ctx, p.EnvironmentID, req.IntegratedAccountId, h.pageLimit(req.Params.Limit), deref(req.Params.NextCursor))
 	if err != nil {
 		return nil, storeError(err, accountWhat)
 	}
@@ -130,7 +127,7 @@ func (h *handler) DeleteMcpServer(ctx context.Context, req api.DeleteMcpServerRe
 // RotateMcpServerToken gives an MCP server a new token; the old one stops working at once.
 func (h *handler) RotateMcpServerToken(ctx context.Context, req api.RotateMcpServerTokenRequestObject) (api.RotateMcpServerTokenResponseObject, error) {
 	p := mustPrincipal(ctx)
-	token, hash := store.NewSecret(mcpTokenPrefix)
+	token, hash := store.NewSecret(store.MCPTokenPrefix)
 	srv, err := h.store.RotateMcpServerToken(ctx, p.EnvironmentID, req.IntegratedAccountId, req.Id, hash, ifMatchVersions(req.Params.IfMatch))
 	if errors.Is(err, store.ErrVersionMismatch) {
 		return nil, preconditionFailed(mcpWhat, srv.Version)

@@ -2,18 +2,23 @@ package server
 
 import (
 	"database/sql"
+	"log/slog"
+	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // metrics are the server's Prometheus instruments, on a registry of its own (not the global one,
 // so that several servers can live in one process, as in the tests).
 type metrics struct {
 	registry *prometheus.Registry
+	// handler serves the registry (promhttp), on /metrics or on the metrics listener.
+	handler http.Handler
 	// separate: served on their own listener, not on the API's /metrics.
 	separate bool
 	requests *prometheus.CounterVec
@@ -66,8 +71,14 @@ func newMetrics(db *sql.DB, separate bool) *metrics {
 	return m
 }
 
-// Registry is what a separate metrics listener serves.
-func (m *metrics) Registry() *prometheus.Registry { return m.registry }
+// serveWith makes the handler that serves the registry (promhttp). A collector that fails costs
+// its own metrics, not the whole page, and is logged as an error.
+func (m *metrics) serveWith(log *slog.Logger) {
+	m.handler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError,
+		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelError),
+	})
+}
 
 func (m *metrics) observe(c echo.Context, op string, start time.Time) {
 	if op == "" {

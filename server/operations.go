@@ -5,11 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/mcpapi/mcpapi"
 	"github.com/mcpapi/mcpapi/gen/api"
@@ -49,18 +50,18 @@ func (h *handler) GetMetrics(context.Context, api.GetMetricsRequestObject) (api.
 	if h.metrics.separate {
 		return nil, notFound("resource")
 	}
-	families, err := h.metrics.registry.Gather()
-	if err != nil {
-		return nil, fmt.Errorf("gather metrics: %w", err)
-	}
-	var buf bytes.Buffer
-	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, f := range families {
-		if err := enc.Encode(f); err != nil {
-			return nil, fmt.Errorf("encode metrics: %w", err)
-		}
-	}
-	return api.GetMetrics200TextResponse(buf.String()), nil
+	return metricsResponse{h.metrics.handler}, nil
+}
+
+// metricsResponse writes the metrics with promhttp (the handler --metrics-addr serves too), in
+// the text format the spec names: promhttp is asked with a request that has no Accept header.
+type metricsResponse struct{ h http.Handler }
+
+var metricsRequest = &http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/metrics"}, Header: http.Header{}}
+
+func (m metricsResponse) VisitGetMetricsResponse(w http.ResponseWriter) error {
+	m.h.ServeHTTP(w, metricsRequest)
+	return nil
 }
 
 // specWithServer renders the embedded spec with `servers` set to the public base URL: the YAML

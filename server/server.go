@@ -15,7 +15,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mcpapi/mcpapi/gen/api"
 	"github.com/mcpapi/mcpapi/integrations"
@@ -83,6 +82,8 @@ type handler struct {
 	// checkConfig is the "a config must allow something" rule; nil when it is off.
 	checkConfig   store.ConfigCheck
 	maxPerAccount int
+	// defaultPageSize is the spec's default `limit` of a list.
+	defaultPageSize int
 }
 
 var _ api.StrictServerInterface = (*handler)(nil)
@@ -103,9 +104,7 @@ func (s *Server) CallLog() *calllog.Writer { return s.callLog }
 func (s *Server) Close(ctx context.Context) error { return s.callLog.Close(ctx) }
 
 // MetricsHandler serves the Prometheus metrics (for --metrics-addr).
-func (s *Server) MetricsHandler() http.Handler {
-	return promhttp.HandlerFor(s.metrics.Registry(), promhttp.HandlerOpts{})
-}
+func (s *Server) MetricsHandler() http.Handler { return s.metrics.handler }
 
 // New builds the whole HTTP server: every route and the one middleware chain, in order.
 func New(st *store.Store, cfg Config) (*Server, error) {
@@ -142,6 +141,11 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("database handle: %w", err)
 	}
 	m := newMetrics(sqlDB, cfg.SeparateMetrics)
+	m.serveWith(cfg.Logger)
+	pageSize, err := specPageSize(doc)
+	if err != nil {
+		return nil, err
+	}
 	routes := newRouteTable(doc)
 	limits := newRateLimits(cfg.RateLimit, cfg.RateBurst)
 	sealer, err := NewSealer(cfg.SecretKey)
@@ -153,7 +157,7 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	h := &handler{store: st, publicURL: publicURL, publicPath: pu.EscapedPath(), now: cfg.Now, metrics: m, specYAML: specYAML, specJSON: specJSON,
-		catalogue: cfg.Catalogue, sealer: sealer, maxPerAccount: cfg.MaxMcpServersPerAccount}
+		catalogue: cfg.Catalogue, sealer: sealer, maxPerAccount: cfg.MaxMcpServersPerAccount, defaultPageSize: pageSize}
 	if !cfg.DisableAIReadyCheck {
 		h.checkConfig = allowsSomething(cfg.Catalogue)
 	}

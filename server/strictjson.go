@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/mcpapi/mcpapi/gen/model"
 )
 
 // strictJSON refuses what encoding/json would quietly accept: invalid UTF-8, a NUL in a string,
@@ -53,9 +55,9 @@ const maxJSONDepth = 32
 
 // checkJSON walks the tokens of one JSON document; it returns where the first problem is. The
 // pointer is built only for an error, so a deeply nested body costs linear time.
-func checkJSON(data []byte) *FieldError {
+func checkJSON(data []byte) *model.FieldError {
 	if !utf8.Valid(data) {
-		return &FieldError{Pointer: "", Detail: "is not valid UTF-8"}
+		return &model.FieldError{Pointer: "", Detail: "is not valid UTF-8"}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -97,14 +99,14 @@ func checkJSON(data []byte) *FieldError {
 			break
 		}
 		if err != nil {
-			return &FieldError{Pointer: pointer(len(stack)), Detail: "is malformed JSON"}
+			return &model.FieldError{Pointer: pointer(len(stack)), Detail: "is malformed JSON"}
 		}
 		switch t := tok.(type) {
 		case json.Delim:
 			switch t {
 			case '{', '[':
 				if len(stack) >= maxJSONDepth {
-					return &FieldError{Pointer: pointer(len(stack)), Detail: "nests deeper than " + strconv.Itoa(maxJSONDepth) + " levels"}
+					return &model.FieldError{Pointer: pointer(len(stack)), Detail: "nests deeper than " + strconv.Itoa(maxJSONDepth) + " levels"}
 				}
 				f := &frame{object: t == '{', want: t == '{'}
 				if f.object {
@@ -120,17 +122,17 @@ func checkJSON(data []byte) *FieldError {
 				f := stack[len(stack)-1]
 				if _, dup := f.keys[t]; dup {
 					f.key = t
-					return &FieldError{Pointer: pointer(len(stack)), Detail: "is given more than once"}
+					return &model.FieldError{Pointer: pointer(len(stack)), Detail: "is given more than once"}
 				}
 				f.keys[t] = struct{}{}
 				f.key, f.want = t, false
 				if strings.IndexByte(t, 0) >= 0 {
-					return &FieldError{Pointer: pointer(len(stack) - 1), Detail: "has a member name with a NUL character"}
+					return &model.FieldError{Pointer: pointer(len(stack) - 1), Detail: "has a member name with a NUL character"}
 				}
 				continue
 			}
 			if strings.IndexByte(t, 0) >= 0 {
-				return &FieldError{Pointer: pointer(len(stack)), Detail: "must not contain a NUL character"}
+				return &model.FieldError{Pointer: pointer(len(stack)), Detail: "must not contain a NUL character"}
 			}
 			afterValue()
 		default:
@@ -139,13 +141,13 @@ func checkJSON(data []byte) *FieldError {
 		if len(stack) == 0 {
 			// One complete value has been read: only white space may follow.
 			if _, err := dec.Token(); err != io.EOF {
-				return &FieldError{Pointer: "", Detail: "has data after the JSON value"}
+				return &model.FieldError{Pointer: "", Detail: "has data after the JSON value"}
 			}
 			return nil
 		}
 	}
 	if len(stack) > 0 {
-		return &FieldError{Pointer: "", Detail: "is malformed JSON"}
+		return &model.FieldError{Pointer: "", Detail: "is malformed JSON"}
 	}
 	return nil
 }

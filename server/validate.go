@@ -18,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/mcpapi/mcpapi"
+	"github.com/mcpapi/mcpapi/gen/model"
 )
 
 // LoadSpec parses and validates the embedded openapi.yaml.
@@ -182,8 +183,8 @@ func validationProblem(err error) *Problem {
 
 // fieldErrors flattens kin-openapi's errors into pointers and short reasons, without echoing the
 // schema or the client's input back.
-func fieldErrors(err error) []FieldError {
-	var out []FieldError
+func fieldErrors(err error) []model.FieldError {
+	var out []model.FieldError
 	reported := map[string]bool{} // unknown members already listed
 	var walk func(err error)
 	walk = func(err error) {
@@ -195,7 +196,7 @@ func fieldErrors(err error) []FieldError {
 		case *openapi3filter.RequestError:
 			switch {
 			case e.Parameter != nil:
-				out = append(out, FieldError{Pointer: e.Parameter.Name, Detail: parameterReason(e)})
+				out = append(out, model.FieldError{Pointer: e.Parameter.Name, Detail: parameterReason(e)})
 			case e.Err != nil && hasSchemaError(e.Err):
 				walk(e.Err)
 			default:
@@ -206,7 +207,7 @@ func fieldErrors(err error) []FieldError {
 				if detail == "" {
 					detail = "is invalid"
 				}
-				out = append(out, FieldError{Pointer: "", Detail: detail})
+				out = append(out, model.FieldError{Pointer: "", Detail: detail})
 			}
 		case *openapi3.SchemaError:
 			pointer := jsonPointer(e.JSONPointer())
@@ -219,11 +220,11 @@ func fieldErrors(err error) []FieldError {
 						continue
 					}
 					reported[p] = true
-					out = append(out, FieldError{Pointer: p, Detail: "is not a member of this body (unknown or read-only)"})
+					out = append(out, model.FieldError{Pointer: p, Detail: "is not a member of this body (unknown or read-only)"})
 				}
 				return
 			}
-			out = append(out, FieldError{Pointer: pointer, Detail: schemaReason(e)})
+			out = append(out, model.FieldError{Pointer: pointer, Detail: schemaReason(e)})
 		default:
 			var re *openapi3filter.RequestError
 			var se *openapi3.SchemaError
@@ -233,7 +234,7 @@ func fieldErrors(err error) []FieldError {
 			case errors.As(err, &se):
 				walk(se)
 			default:
-				out = append(out, FieldError{Pointer: "", Detail: "is invalid"})
+				out = append(out, model.FieldError{Pointer: "", Detail: "is invalid"})
 			}
 		}
 	}
