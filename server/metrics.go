@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -24,6 +25,8 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+	// counters (opStatus → Counter) and histograms (operation → Observer) cache children.
+	counters, histograms sync.Map
 	// MCP: requests by JSON-RPC method (a known set, else "other") and outcome; tool calls by
 	// integration (the catalogue's) and outcome; upstream call latency by integration.
 	mcpRequests  *prometheus.CounterVec
@@ -84,6 +87,31 @@ func (m *metrics) observe(c echo.Context, op string, start time.Time) {
 	if op == "" {
 		op = "unknown"
 	}
-	m.requests.WithLabelValues(op, strconv.Itoa(c.Response().Status)).Inc()
-	m.duration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	m.counter(op, c.Response().Status).Inc()
+	m.histogram(op).Observe(time.Since(start).Seconds())
+}
+
+// counter and histogram are the children of the request metrics, found once per label pair and
+// kept: WithLabelValues hashes its labels on every call. Both sets are bounded by the spec's
+// operations (plus "unknown") times the statuses they answer.
+func (m *metrics) counter(op string, status int) prometheus.Counter {
+	key := opStatus{op, status}
+	if c, ok := m.counters.Load(key); ok {
+		return c.(prometheus.Counter)
+	}
+	c, _ := m.counters.LoadOrStore(key, m.requests.WithLabelValues(op, strconv.Itoa(status)))
+	return c.(prometheus.Counter)
+}
+
+func (m *metrics) histogram(op string) prometheus.Observer {
+	if h, ok := m.histograms.Load(op); ok {
+		return h.(prometheus.Observer)
+	}
+	h, _ := m.histograms.LoadOrStore(op, m.duration.WithLabelValues(op))
+	return h.(prometheus.Observer)
+}
+
+type opStatus struct {
+	op     string
+	status int
 }

@@ -16,7 +16,8 @@ import (
 // maxBodyBytes bounds every request body (64 KiB); larger bodies are answered 413.
 const maxBodyBytes = 64 << 10
 
-const headerRequestID = "X-Request-ID"
+// headerRequestID is in canonical form, so that Header.Get and Set need not rewrite it on each request.
+const headerRequestID = "X-Request-Id"
 
 var saneRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
 
@@ -84,6 +85,9 @@ func checkContentType(routes routeTable) echo.MiddlewareFunc {
 			raw := req.Header.Get(echo.HeaderContentType)
 			if raw == "" && req.ContentLength == 0 {
 				return next(c) // no body at all: the validator answers that one is required
+			}
+			if slices.Contains(op.mediaTypes, raw) {
+				return next(c) // already canonical (the common case): nothing to parse or rewrite
 			}
 			mt, params, err := mime.ParseMediaType(raw)
 			if err != nil || !slices.Contains(op.mediaTypes, mt) {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -68,8 +67,11 @@ type operation struct {
 	public bool
 	// produces lists the media types of the operation's success responses (for Accept).
 	produces []string
-	// route is the operation as kin-openapi's validator takes it.
+	// route is the operation as kin-openapi takes it (the response checker uses it).
 	route *routers.Route
+	// validate is route with no security requirements, for the request validator: the auth
+	// middleware has checked them, and kin-openapi would evaluate them again on every request.
+	validate *routers.Route
 }
 
 // routeTable maps an Echo route (path "/integrated-account/:integrated_account_id/mcp/:id", then
@@ -105,6 +107,11 @@ func newRouteTable(doc *openapi3.T) routeTable {
 				}
 				slices.Sort(o.mediaTypes) // the 415's detail lists them in a stable order
 			}
+			noAuth := *op
+			noAuth.Security = &openapi3.SecurityRequirements{}
+			vr := *o.route
+			vr.Operation = &noAuth
+			o.validate = &vr
 			if op.OperationID == "callMcp" {
 				// MCP speaks its own protocol: it reads and checks its body and Accept itself.
 				o.mediaTypes, o.produces = nil, nil
@@ -136,8 +143,9 @@ func requestValidator(routes routeTable) echo.MiddlewareFunc {
 	opts := &openapi3filter.Options{
 		MultiError:         true,
 		KeepValidatedValue: true,
-		// Authentication is the auth middleware's job; it has already run.
-		AuthenticationFunc:      func(context.Context, *openapi3filter.AuthenticationInput) error { return nil },
+		// Authentication is the auth middleware's job; it has already run (and the validator's
+		// routes carry no security requirements, see operation.validate).
+		AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc,
 		SchemaValidationOptions: FormatValidators(),
 	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -147,7 +155,7 @@ func requestValidator(routes routeTable) echo.MiddlewareFunc {
 				return next(c)
 			}
 			err := openapi3filter.ValidateRequest(c.Request().Context(), &openapi3filter.RequestValidationInput{
-				Request: c.Request(), PathParams: pathParams(c), Route: op.route, Options: opts,
+				Request: c.Request(), PathParams: pathParams(c), Route: op.validate, Options: opts,
 			})
 			if err != nil {
 				return validationProblem(err)
