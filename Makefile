@@ -44,8 +44,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzCreateMcpServer$$' -fuzztime $(FUZZTIME) ./server/
 	$(GO) test -run '^$$' -fuzz '^FuzzCreateIntegratedAccount$$' -fuzztime $(FUZZTIME) ./server/
 
-## generate: regenerate gen/ from openapi.yaml
+## generate: regenerate gen/ from openapi.yaml: the models once (gen/model), and the Echo strict
+## server (gen/api) and the Go client (gen/client) on them
 generate:
+	$(TOOL) oapi-codegen -config gen/model/oapi-codegen.yaml openapi.yaml
 	$(TOOL) oapi-codegen -config gen/api/oapi-codegen.yaml openapi.yaml
 	$(TOOL) oapi-codegen -config gen/client/oapi-codegen.yaml openapi.yaml
 

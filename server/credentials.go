@@ -5,8 +5,10 @@ import "github.com/mcpapi/mcpapi/server/credential"
 // Credential and Sealer live in package credential, which owns the rules of credentials for
 // the write path (here) and the call path (package mcp) alike.
 type (
+	// Credential is credential.Credential.
 	Credential = credential.Credential
-	Sealer     = credential.Sealer
+	// Sealer is credential.Sealer.
+	Sealer = credential.Sealer
 )
 
 // NewSealer is credential.NewSealer.

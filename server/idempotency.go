@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
+	"github.com/mcpapi/mcpapi/gen/model"
 	"github.com/mcpapi/mcpapi/store"
 )
 
@@ -69,7 +70,7 @@ func idempotent(st *store.Store, routes routeTable, log *slog.Logger, fp *finger
 				if rec.Method != req.Method || rec.Path != req.Path || !bytes.Equal(rec.Fingerprint, req.Fingerprint) {
 					return newProblem(http.StatusUnprocessableEntity,
 						"This Idempotency-Key was already used with another request (a different body, method or path).",
-						FieldError{Pointer: headerIdempotencyKey, Detail: "was already used with another request"})
+						model.FieldError{Pointer: headerIdempotencyKey, Detail: "was already used with another request"})
 				}
 				if rec.Completed {
 					return replay(c, rec)

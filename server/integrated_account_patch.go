@@ -9,13 +9,14 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mcpapi/mcpapi/gen/api"
+	"github.com/mcpapi/mcpapi/gen/model"
 	"github.com/mcpapi/mcpapi/server/credential"
 	"github.com/mcpapi/mcpapi/store"
 )
 
 // UpdateIntegratedAccount applies a merge patch of tenant_id and credentials in one conditional
 // statement of the store.
-func (h *Handler) UpdateIntegratedAccount(ctx context.Context, req api.UpdateIntegratedAccountRequestObject) (api.UpdateIntegratedAccountResponseObject, error) {
+func (h *handler) UpdateIntegratedAccount(ctx context.Context, req api.UpdateIntegratedAccountRequestObject) (api.UpdateIntegratedAccountResponseObject, error) {
 	body := req.JSONBody
 	if body == nil {
 		body = req.ApplicationMergePatchPlusJSONBody
@@ -27,7 +28,7 @@ func (h *Handler) UpdateIntegratedAccount(ctx context.Context, req api.UpdateInt
 	patch := store.AccountPatch{IfMatch: ifMatchVersions(req.Params.IfMatch)}
 	var err error
 	patch.TenantID, _ = patchField(body.TenantId, func(v string) (string, error) { return v, nil })
-	patch.Credentials, err = patchField(body.Credentials, func(c api.CredentialsPatch) ([]byte, error) {
+	patch.Credentials, err = patchField(body.Credentials, func(c model.CredentialsPatch) ([]byte, error) {
 		return h.sealCredential(p.EnvironmentID, string(c.Type), c.Name, c.Value)
 	})
 	if err != nil {
@@ -46,7 +47,7 @@ func (h *Handler) UpdateIntegratedAccount(ctx context.Context, req api.UpdateInt
 }
 
 // sealCredential checks a credential and encrypts it for storage.
-func (h *Handler) sealCredential(env uuid.UUID, typ string, name *string, value string) ([]byte, error) {
+func (h *handler) sealCredential(env uuid.UUID, typ string, name *string, value string) ([]byte, error) {
 	if h.sealer == nil {
 		return nil, unprocessable("/credentials", "cannot be stored: the server has no secret key (MCPAPI_SECRET_KEY)")
 	}
@@ -60,7 +61,7 @@ func (h *Handler) sealCredential(env uuid.UUID, typ string, name *string, value 
 			return nil, err
 		}
 		return nil, badRequest("The request is invalid: credentials "+cp.Member+" "+cp.Detail+".",
-			FieldError{Pointer: "/credentials/" + cp.Member, Detail: cp.Detail})
+			model.FieldError{Pointer: "/credentials/" + cp.Member, Detail: cp.Detail})
 	}
 	sealed, err := h.sealer.Seal(env, c)
 	if err != nil {
@@ -70,7 +71,7 @@ func (h *Handler) sealCredential(env uuid.UUID, typ string, name *string, value 
 }
 
 // checkIntegration refuses an integration that the catalogue does not know, naming those it does.
-func (h *Handler) checkIntegration(name string) error {
+func (h *handler) checkIntegration(name string) error {
 	if _, ok := h.catalogue.Get(name); ok {
 		return nil
 	}

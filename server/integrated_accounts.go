@@ -3,17 +3,20 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/oapi-codegen/nullable"
 
 	"github.com/mcpapi/mcpapi/gen/api"
+	"github.com/mcpapi/mcpapi/gen/model"
 	"github.com/mcpapi/mcpapi/store"
 )
 
 const accountWhat = "integrated account"
 
 // CreateIntegratedAccount creates an integrated account in the caller's environment.
-func (h *Handler) CreateIntegratedAccount(ctx context.Context, req api.CreateIntegratedAccountRequestObject) (api.CreateIntegratedAccountResponseObject, error) {
+func (h *handler) CreateIntegratedAccount(ctx context.Context, req api.CreateIntegratedAccountRequestObject) (api.CreateIntegratedAccountResponseObject, error) {
 	if req.Body == nil {
 		return nil, badRequest("A request body is required.")
 	}
@@ -41,13 +44,13 @@ func (h *Handler) CreateIntegratedAccount(ctx context.Context, req api.CreateInt
 }
 
 // ListIntegratedAccounts returns one page of the caller's integrated accounts.
-func (h *Handler) ListIntegratedAccounts(ctx context.Context, req api.ListIntegratedAccountsRequestObject) (api.ListIntegratedAccountsResponseObject, error) {
+func (h *handler) ListIntegratedAccounts(ctx context.Context, req api.ListIntegratedAccountsRequestObject) (api.ListIntegratedAccountsResponseObject, error) {
 	p := mustPrincipal(ctx)
-	items, next, err := h.store.ListIntegratedAccounts(ctx, p.EnvironmentID, pageLimit(req.Params.Limit), deref(req.Params.NextCursor))
+	items, next, err := h.store.ListIntegratedAccounts(ctx, p.EnvironmentID, h.pageLimit(req.Params.Limit), deref(req.Params.NextCursor))
 	if err != nil {
 		return nil, storeError(err, accountWhat)
 	}
-	out := api.ListIntegratedAccounts200JSONResponse{Result: make([]api.IntegratedAccount, 0, len(items)), NextCursor: nullableString(next)}
+	out := api.ListIntegratedAccounts200JSONResponse{Result: make([]model.IntegratedAccount, 0, len(items)), NextCursor: nullableString(next)}
 	for _, a := range items {
 		out.Result = append(out.Result, toAPIAccount(a))
 	}
@@ -55,7 +58,7 @@ func (h *Handler) ListIntegratedAccounts(ctx context.Context, req api.ListIntegr
 }
 
 // GetIntegratedAccount returns one integrated account.
-func (h *Handler) GetIntegratedAccount(ctx context.Context, req api.GetIntegratedAccountRequestObject) (api.GetIntegratedAccountResponseObject, error) {
+func (h *handler) GetIntegratedAccount(ctx context.Context, req api.GetIntegratedAccountRequestObject) (api.GetIntegratedAccountResponseObject, error) {
 	p := mustPrincipal(ctx)
 	acc, err := h.store.GetIntegratedAccount(ctx, p.EnvironmentID, req.Id)
 	if err != nil {
@@ -69,7 +72,7 @@ func (h *Handler) GetIntegratedAccount(ctx context.Context, req api.GetIntegrate
 }
 
 // DeleteIntegratedAccount deletes an integrated account and, by cascade, its MCP servers.
-func (h *Handler) DeleteIntegratedAccount(ctx context.Context, req api.DeleteIntegratedAccountRequestObject) (api.DeleteIntegratedAccountResponseObject, error) {
+func (h *handler) DeleteIntegratedAccount(ctx context.Context, req api.DeleteIntegratedAccountRequestObject) (api.DeleteIntegratedAccountResponseObject, error) {
 	p := mustPrincipal(ctx)
 	current, err := h.store.DeleteIntegratedAccount(ctx, p.EnvironmentID, req.Id, ifMatchVersions(req.Params.IfMatch))
 	if errors.Is(err, store.ErrVersionMismatch) {
@@ -84,8 +87,8 @@ func (h *Handler) DeleteIntegratedAccount(ctx context.Context, req api.DeleteInt
 
 func accountPath(a store.IntegratedAccount) string { return "/integrated-account/" + a.ID.String() }
 
-func toAPIAccount(a store.IntegratedAccount) api.IntegratedAccount {
-	out := api.IntegratedAccount{
+func toAPIAccount(a store.IntegratedAccount) model.IntegratedAccount {
+	out := model.IntegratedAccount{
 		Id:             a.ID,
 		Integration:    a.Integration,
 		TenantId:       nullable.NewNullNullable[string](),
@@ -99,14 +102,27 @@ func toAPIAccount(a store.IntegratedAccount) api.IntegratedAccount {
 	return out
 }
 
-// defaultPageSize is the spec's default for `limit`.
-const defaultPageSize = 20
-
-func pageLimit(limit *int) int {
+// pageLimit is the page size asked for, else the spec's default (read from the spec at start,
+// see specPageSize; the spec's maximum is the validator's to enforce).
+func (h *handler) pageLimit(limit *int) int {
 	if limit == nil {
-		return defaultPageSize
+		return h.defaultPageSize
 	}
 	return *limit
+}
+
+// specPageSize is the default of the spec's shared `limit` parameter: the one place where the
+// page size is stated.
+func specPageSize(doc *openapi3.T) (int, error) {
+	p := doc.Components.Parameters["Limit"]
+	if p == nil || p.Value == nil || p.Value.Schema == nil || p.Value.Schema.Value == nil {
+		return 0, errors.New("openapi.yaml has no components.parameters.Limit schema")
+	}
+	d, ok := p.Value.Schema.Value.Default.(float64)
+	if !ok || d < 1 || d != float64(int(d)) {
+		return 0, fmt.Errorf("openapi.yaml: the default of components.parameters.Limit must be a positive integer, not %v", p.Value.Schema.Value.Default)
+	}
+	return int(d), nil
 }
 
 func deref[T any](p *T) T {

@@ -7,6 +7,7 @@ import (
 	"github.com/oapi-codegen/nullable"
 
 	"github.com/mcpapi/mcpapi/gen/api"
+	"github.com/mcpapi/mcpapi/gen/model"
 	"github.com/mcpapi/mcpapi/store"
 )
 
@@ -15,7 +16,7 @@ import (
 const maxLogWindow = 31 * 24 * time.Hour
 
 // ListLogs returns one page of the caller's environment's MCP call logs, newest first.
-func (h *Handler) ListLogs(ctx context.Context, req api.ListLogsRequestObject) (api.ListLogsResponseObject, error) {
+func (h *handler) ListLogs(ctx context.Context, req api.ListLogsRequestObject) (api.ListLogsResponseObject, error) {
 	p := mustPrincipal(ctx)
 	q := req.Params
 	f := store.CallLogFilter{
@@ -29,11 +30,11 @@ func (h *Handler) ListLogs(ctx context.Context, req api.ListLogsRequestObject) (
 	if f.After, f.Before, err = logWindow(deref(q.CreatedAt), h.now()); err != nil {
 		return nil, err
 	}
-	items, next, err := h.store.ListCallLogs(ctx, p.EnvironmentID, f, pageLimit(q.Limit), deref(q.NextCursor))
+	items, next, err := h.store.ListCallLogs(ctx, p.EnvironmentID, f, h.pageLimit(q.Limit), deref(q.NextCursor))
 	if err != nil {
 		return nil, storeError(err, "log")
 	}
-	out := api.ListLogs200JSONResponse{Result: make([]api.McpCallLog, 0, len(items)), NextCursor: nullableString(next)}
+	out := api.ListLogs200JSONResponse{Result: make([]model.McpCallLog, 0, len(items)), NextCursor: nullableString(next)}
 	for _, l := range items {
 		out.Result = append(out.Result, toAPICallLog(l))
 	}
@@ -42,7 +43,7 @@ func (h *Handler) ListLogs(ctx context.Context, req api.ListLogsRequestObject) (
 
 // logWindow is the window a list covers: (gt, lt), lt defaulting to now and gt to 31 days
 // before lt; longer windows, and windows that end before they start, are refused.
-func logWindow(w api.TimeWindow, now time.Time) (after, before time.Time, err error) {
+func logWindow(w model.TimeWindow, now time.Time) (after, before time.Time, err error) {
 	before = now
 	if w.Lt != nil {
 		before = *w.Lt
@@ -54,24 +55,24 @@ func logWindow(w api.TimeWindow, now time.Time) (after, before time.Time, err er
 	switch {
 	case !after.Before(before):
 		return after, before, badRequest("The request is invalid: created_at[gt] must be before created_at[lt].",
-			FieldError{Pointer: "created_at", Detail: "the window ends before it starts"})
+			model.FieldError{Pointer: "created_at", Detail: "the window ends before it starts"})
 	case before.Sub(after) > maxLogWindow:
 		return after, before, badRequest("The request is invalid: the created_at window must not exceed 31 days.",
-			FieldError{Pointer: "created_at", Detail: "must not exceed 31 days"})
+			model.FieldError{Pointer: "created_at", Detail: "must not exceed 31 days"})
 	}
 	return after, before, nil
 }
 
-func toAPICallLog(l store.CallLog) api.McpCallLog {
-	out := api.McpCallLog{
+func toAPICallLog(l store.CallLog) model.McpCallLog {
+	out := model.McpCallLog{
 		Id:                  l.ID,
-		LogType:             api.McpCallLogLogTypeMcp,
+		LogType:             model.McpCallLogLogTypeMcp,
 		IntegratedAccountId: l.IntegratedAccountID,
 		McpServerId:         l.McpServerID,
 		Integration:         l.Integration,
 		McpMethod:           l.McpMethod,
 		ToolName:            optString(l.ToolName),
-		Outcome:             api.McpCallOutcome(l.Outcome),
+		Outcome:             model.McpCallOutcome(l.Outcome),
 		HttpStatus:          l.HTTPStatus,
 		UpstreamStatus:      optPtr(l.UpstreamStatus),
 		DurationMs:          l.DurationMs,

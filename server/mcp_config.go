@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mcpapi/mcpapi/gen/api"
+	"github.com/mcpapi/mcpapi/gen/model"
 	"github.com/mcpapi/mcpapi/integrations"
 	"github.com/mcpapi/mcpapi/store"
 )
@@ -23,7 +23,7 @@ func allowsSomething(cat *integrations.Catalogue) store.ConfigCheck {
 		in, ok := cat.Get(integration)
 		if !ok {
 			return badRequest("The config allows no tool: integration "+integration+" is not in this server's catalogue.",
-				FieldError{Pointer: "/config", Detail: "allows no tool: integration " + integration + " is unknown here"})
+				model.FieldError{Pointer: "/config", Detail: "allows no tool: integration " + integration + " is unknown here"})
 		}
 		var methods, tags []string
 		for _, t := range in.Tools {
@@ -37,7 +37,7 @@ func allowsSomething(cat *integrations.Catalogue) store.ConfigCheck {
 		slices.Sort(tags)
 		return badRequest("The config allows no tool of integration "+integration+". Its methods: "+
 			listOrNone(slices.Compact(methods))+"; its tags: "+listOrNone(slices.Compact(tags))+".",
-			FieldError{Pointer: "/config", Detail: "allows no tool of integration " + integration})
+			model.FieldError{Pointer: "/config", Detail: "allows no tool of integration " + integration})
 	}
 }
 
@@ -49,7 +49,7 @@ func listOrNone(l []string) string {
 }
 
 // storeConfig maps a create's config to the store's: lists normalised, defaults as zero values.
-func storeConfig(c *api.McpServerConfig) store.Config {
+func storeConfig(c *model.McpServerConfig) store.Config {
 	var out store.Config
 	if c == nil {
 		return out
@@ -60,7 +60,7 @@ func storeConfig(c *api.McpServerConfig) store.Config {
 	if c.Tags != nil {
 		out.Tags = normalizeScope(*c.Tags)
 	}
-	if c.ToolExposure != nil && *c.ToolExposure == api.ToolExposureDiscovery {
+	if c.ToolExposure != nil && *c.ToolExposure == model.ToolExposureDiscovery {
 		out.ToolExposure = store.ToolExposureDiscovery
 	}
 	out.RequireAPITokenAuth = c.RequireApiTokenAuth != nil && *c.RequireApiTokenAuth
@@ -69,8 +69,8 @@ func storeConfig(c *api.McpServerConfig) store.Config {
 
 // apiConfig is the response's config: lists as stored, tool_exposure and
 // require_api_token_auth always present.
-func apiConfig(c store.Config) api.McpServerConfig {
-	var out api.McpServerConfig
+func apiConfig(c store.Config) model.McpServerConfig {
+	var out model.McpServerConfig
 	if c.Methods != nil {
 		m := c.Methods
 		out.Methods = &m
@@ -79,9 +79,9 @@ func apiConfig(c store.Config) api.McpServerConfig {
 		t := c.Tags
 		out.Tags = &t
 	}
-	exposure := api.ToolExposureAll
+	exposure := model.ToolExposureAll
 	if c.ToolExposure == store.ToolExposureDiscovery {
-		exposure = api.ToolExposureDiscovery
+		exposure = model.ToolExposureDiscovery
 	}
 	require := c.RequireAPITokenAuth
 	out.ToolExposure, out.RequireApiTokenAuth = &exposure, &require

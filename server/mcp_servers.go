@@ -11,16 +11,14 @@ import (
 	"github.com/oapi-codegen/nullable"
 
 	"github.com/mcpapi/mcpapi/gen/api"
+	"github.com/mcpapi/mcpapi/gen/model"
 	"github.com/mcpapi/mcpapi/store"
 )
 
 const mcpWhat = "MCP server"
 
-// mcpTokenPrefix marks MCP server tokens, so that a leaked one is recognisable.
-const mcpTokenPrefix = "mcp_"
-
 // CreateMcpServer creates an MCP server and returns its token, once.
-func (h *Handler) CreateMcpServer(ctx context.Context, req api.CreateMcpServerRequestObject) (api.CreateMcpServerResponseObject, error) {
+func (h *handler) CreateMcpServer(ctx context.Context, req api.CreateMcpServerRequestObject) (api.CreateMcpServerResponseObject, error) {
 	if req.Body == nil {
 		return nil, badRequest("A request body is required.")
 	}
@@ -40,7 +38,7 @@ func (h *Handler) CreateMcpServer(ctx context.Context, req api.CreateMcpServerRe
 		}
 		n.ExpiresAt = &t
 	}
-	token, hash := store.NewSecret(mcpTokenPrefix)
+	token, hash := store.NewSecret(store.MCPTokenPrefix)
 	n.TokenHash = hash
 	srv, err := h.store.CreateMcpServer(ctx, p.EnvironmentID, n)
 	if errors.Is(err, store.ErrLimitReached) {
@@ -57,13 +55,13 @@ func (h *Handler) CreateMcpServer(ctx context.Context, req api.CreateMcpServerRe
 }
 
 // ListMcpServers returns one page of an integrated account's MCP servers.
-func (h *Handler) ListMcpServers(ctx context.Context, req api.ListMcpServersRequestObject) (api.ListMcpServersResponseObject, error) {
+func (h *handler) ListMcpServers(ctx context.Context, req api.ListMcpServersRequestObject) (api.ListMcpServersResponseObject, error) {
 	p := mustPrincipal(ctx)
-	items, next, err := h.store.ListMcpServers(ctx, p.EnvironmentID, req.IntegratedAccountId, pageLimit(req.Params.Limit), deref(req.Params.NextCursor))
+	items, next, err := h.store.ListMcpServers(ctx, p.EnvironmentID, req.IntegratedAccountId, h.pageLimit(req.Params.Limit), deref(req.Params.NextCursor))
 	if err != nil {
 		return nil, storeError(err, accountWhat)
 	}
-	out := api.ListMcpServers200JSONResponse{Result: make([]api.McpServer, 0, len(items)), NextCursor: nullableString(next)}
+	out := api.ListMcpServers200JSONResponse{Result: make([]model.McpServer, 0, len(items)), NextCursor: nullableString(next)}
 	for _, s := range items {
 		out.Result = append(out.Result, toAPIMcpServer(s))
 	}
@@ -71,7 +69,7 @@ func (h *Handler) ListMcpServers(ctx context.Context, req api.ListMcpServersRequ
 }
 
 // GetMcpServer returns one MCP server.
-func (h *Handler) GetMcpServer(ctx context.Context, req api.GetMcpServerRequestObject) (api.GetMcpServerResponseObject, error) {
+func (h *handler) GetMcpServer(ctx context.Context, req api.GetMcpServerRequestObject) (api.GetMcpServerResponseObject, error) {
 	p := mustPrincipal(ctx)
 	srv, err := h.store.GetMcpServer(ctx, p.EnvironmentID, req.IntegratedAccountId, req.Id)
 	if err != nil {
@@ -85,7 +83,7 @@ func (h *Handler) GetMcpServer(ctx context.Context, req api.GetMcpServerRequestO
 }
 
 // UpdateMcpServer applies a merge patch in one conditional statement of the store.
-func (h *Handler) UpdateMcpServer(ctx context.Context, req api.UpdateMcpServerRequestObject) (api.UpdateMcpServerResponseObject, error) {
+func (h *handler) UpdateMcpServer(ctx context.Context, req api.UpdateMcpServerRequestObject) (api.UpdateMcpServerResponseObject, error) {
 	body := req.JSONBody
 	if body == nil {
 		body = req.ApplicationMergePatchPlusJSONBody
@@ -113,7 +111,7 @@ func (h *Handler) UpdateMcpServer(ctx context.Context, req api.UpdateMcpServerRe
 }
 
 // DeleteMcpServer deletes an MCP server; its token stops working with it.
-func (h *Handler) DeleteMcpServer(ctx context.Context, req api.DeleteMcpServerRequestObject) (api.DeleteMcpServerResponseObject, error) {
+func (h *handler) DeleteMcpServer(ctx context.Context, req api.DeleteMcpServerRequestObject) (api.DeleteMcpServerResponseObject, error) {
 	p := mustPrincipal(ctx)
 	current, err := h.store.DeleteMcpServer(ctx, p.EnvironmentID, req.IntegratedAccountId, req.Id, ifMatchVersions(req.Params.IfMatch))
 	if errors.Is(err, store.ErrVersionMismatch) {
@@ -127,9 +125,9 @@ func (h *Handler) DeleteMcpServer(ctx context.Context, req api.DeleteMcpServerRe
 }
 
 // RotateMcpServerToken gives an MCP server a new token; the old one stops working at once.
-func (h *Handler) RotateMcpServerToken(ctx context.Context, req api.RotateMcpServerTokenRequestObject) (api.RotateMcpServerTokenResponseObject, error) {
+func (h *handler) RotateMcpServerToken(ctx context.Context, req api.RotateMcpServerTokenRequestObject) (api.RotateMcpServerTokenResponseObject, error) {
 	p := mustPrincipal(ctx)
-	token, hash := store.NewSecret(mcpTokenPrefix)
+	token, hash := store.NewSecret(store.MCPTokenPrefix)
 	srv, err := h.store.RotateMcpServerToken(ctx, p.EnvironmentID, req.IntegratedAccountId, req.Id, hash, ifMatchVersions(req.Params.IfMatch))
 	if errors.Is(err, store.ErrVersionMismatch) {
 		return nil, preconditionFailed(mcpWhat, srv.Version)
@@ -146,10 +144,10 @@ func (h *Handler) RotateMcpServerToken(ctx context.Context, req api.RotateMcpSer
 }
 
 // withToken is the one response that shows a token: on creation and on rotation.
-func (h *Handler) withToken(srv store.McpServer, token string) api.McpServerCreated {
+func (h *handler) withToken(srv store.McpServer, token string) model.McpServerCreated {
 	m := toAPIMcpServer(srv)
 	url := h.publicURL + "/mcp/" + token
-	return api.McpServerCreated{
+	return model.McpServerCreated{
 		Id: m.Id, Name: m.Name, IntegratedAccountId: m.IntegratedAccountId, Config: m.Config,
 		ExpiresAt: m.ExpiresAt, CreatedBy: m.CreatedBy, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
 		Token: &token,
@@ -158,7 +156,7 @@ func (h *Handler) withToken(srv store.McpServer, token string) api.McpServerCrea
 }
 
 // toStorePatch turns a validated merge patch into the store's absent / null / value form.
-func toStorePatch(b api.McpServerPatch, now time.Time) (store.Patch, error) {
+func toStorePatch(b model.McpServerPatch, now time.Time) (store.Patch, error) {
 	var p store.Patch
 	if b.Name != nil {
 		p.Name = store.Field[string]{Set: true, Value: *b.Name}
@@ -173,8 +171,8 @@ func toStorePatch(b api.McpServerPatch, now time.Time) (store.Patch, error) {
 			cfg := b.Config.MustGet()
 			p.Methods, _ = patchField(cfg.Methods, normalized)
 			p.Tags, _ = patchField(cfg.Tags, normalized)
-			p.ToolExposure, _ = patchField(cfg.ToolExposure, func(v api.McpServerConfigPatchToolExposure) (string, error) {
-				if v == api.McpServerConfigPatchToolExposureDiscovery {
+			p.ToolExposure, _ = patchField(cfg.ToolExposure, func(v model.McpServerConfigPatchToolExposure) (string, error) {
+				if v == model.McpServerConfigPatchToolExposureDiscovery {
 					return store.ToolExposureDiscovery, nil
 				}
 				return store.ToolExposureAll, nil
@@ -190,7 +188,7 @@ func toStorePatch(b api.McpServerPatch, now time.Time) (store.Patch, error) {
 // tooManyServers is the 409 of a create over --max-mcp-servers-per-account. Retry-After is
 // there for clients that retry every 409 (the platform's SDK does): a retry succeeds once a
 // server of the account is deleted or expires.
-func (h *Handler) tooManyServers() *Problem {
+func (h *handler) tooManyServers() *Problem {
 	p := newProblem(http.StatusConflict, "The integrated account already has "+strconv.Itoa(h.maxPerAccount)+
 		" MCP servers, the most allowed (--max-mcp-servers-per-account); delete one first.")
 	p.Header = http.Header{"Retry-After": []string{"1"}}
@@ -235,8 +233,8 @@ func mcpServerPath(s store.McpServer) string {
 	return "/integrated-account/" + s.IntegratedAccountID.String() + "/mcp/" + s.ID.String()
 }
 
-func toAPIMcpServer(s store.McpServer) api.McpServer {
-	out := api.McpServer{
+func toAPIMcpServer(s store.McpServer) model.McpServer {
+	out := model.McpServer{
 		Id:                  s.ID,
 		Name:                s.Name,
 		IntegratedAccountId: s.IntegratedAccountID,
@@ -254,7 +252,7 @@ func toAPIMcpServer(s store.McpServer) api.McpServer {
 
 // invalidateMCP drops the MCP endpoint's token cache on this instance after a change to what
 // a token resolves to (rotation, deletion, config, expiry, credential).
-func (h *Handler) invalidateMCP() {
+func (h *handler) invalidateMCP() {
 	if h.mcp != nil {
 		h.mcp.Invalidate()
 	}

@@ -2,23 +2,31 @@ package server
 
 import (
 	"database/sql"
+	"log/slog"
+	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // metrics are the server's Prometheus instruments, on a registry of its own (not the global one,
 // so that several servers can live in one process, as in the tests).
 type metrics struct {
 	registry *prometheus.Registry
+	// handler serves the registry (promhttp), on /metrics or on the metrics listener.
+	handler http.Handler
 	// separate: served on their own listener, not on the API's /metrics.
 	separate bool
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+	// counters (opStatus → Counter) and histograms (operation → Observer) cache children.
+	counters, histograms sync.Map
 	// MCP: requests by JSON-RPC method (a known set, else "other") and outcome; tool calls by
 	// integration (the catalogue's) and outcome; upstream call latency by integration.
 	mcpRequests  *prometheus.CounterVec
@@ -66,13 +74,44 @@ func newMetrics(db *sql.DB, separate bool) *metrics {
 	return m
 }
 
-// Registry is what a separate metrics listener serves.
-func (m *metrics) Registry() *prometheus.Registry { return m.registry }
+// serveWith makes the handler that serves the registry (promhttp). A collector that fails costs
+// its own metrics, not the whole page, and is logged as an error.
+func (m *metrics) serveWith(log *slog.Logger) {
+	m.handler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError,
+		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelError),
+	})
+}
 
 func (m *metrics) observe(c echo.Context, op string, start time.Time) {
 	if op == "" {
 		op = "unknown"
 	}
-	m.requests.WithLabelValues(op, strconv.Itoa(c.Response().Status)).Inc()
-	m.duration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	m.counter(op, c.Response().Status).Inc()
+	m.histogram(op).Observe(time.Since(start).Seconds())
+}
+
+// counter and histogram are the children of the request metrics, found once per label pair and
+// kept: WithLabelValues hashes its labels on every call. Both sets are bounded by the spec's
+// operations (plus "unknown") times the statuses they answer.
+func (m *metrics) counter(op string, status int) prometheus.Counter {
+	key := opStatus{op, status}
+	if c, ok := m.counters.Load(key); ok {
+		return c.(prometheus.Counter)
+	}
+	c, _ := m.counters.LoadOrStore(key, m.requests.WithLabelValues(op, strconv.Itoa(status)))
+	return c.(prometheus.Counter)
+}
+
+func (m *metrics) histogram(op string) prometheus.Observer {
+	if h, ok := m.histograms.Load(op); ok {
+		return h.(prometheus.Observer)
+	}
+	h, _ := m.histograms.LoadOrStore(op, m.duration.WithLabelValues(op))
+	return h.(prometheus.Observer)
+}
+
+type opStatus struct {
+	op     string
+	status int
 }

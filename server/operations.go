@@ -5,61 +5,63 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/mcpapi/mcpapi"
 	"github.com/mcpapi/mcpapi/gen/api"
+	"github.com/mcpapi/mcpapi/gen/model"
 )
 
 // readinessTimeout bounds the database ping of /readyz.
 const readinessTimeout = time.Second
 
 // GetHealth answers while the process is alive; it touches nothing else.
-func (h *Handler) GetHealth(context.Context, api.GetHealthRequestObject) (api.GetHealthResponseObject, error) {
-	return api.GetHealth200JSONResponse{Status: api.Ok}, nil
+func (h *handler) GetHealth(context.Context, api.GetHealthRequestObject) (api.GetHealthResponseObject, error) {
+	return api.GetHealth200JSONResponse{Status: model.Ok}, nil
 }
 
 // GetReadiness answers 200 when the database answers within a second.
-func (h *Handler) GetReadiness(ctx context.Context, _ api.GetReadinessRequestObject) (api.GetReadinessResponseObject, error) {
+func (h *handler) GetReadiness(ctx context.Context, _ api.GetReadinessRequestObject) (api.GetReadinessResponseObject, error) {
 	ctx, cancel := context.WithTimeout(ctx, readinessTimeout)
 	defer cancel()
 	if err := h.store.Ping(ctx); err != nil {
 		return nil, unavailable(err)
 	}
-	return api.GetReadiness200JSONResponse{Status: api.Ok}, nil
+	return api.GetReadiness200JSONResponse{Status: model.Ok}, nil
 }
 
 // GetOpenAPIYAML serves the embedded openapi.yaml, with `servers` naming this server.
-func (h *Handler) GetOpenAPIYAML(context.Context, api.GetOpenAPIYAMLRequestObject) (api.GetOpenAPIYAMLResponseObject, error) {
+func (h *handler) GetOpenAPIYAML(context.Context, api.GetOpenAPIYAMLRequestObject) (api.GetOpenAPIYAMLResponseObject, error) {
 	return api.GetOpenAPIYAML200ApplicationyamlResponse{Body: bytes.NewReader(h.specYAML), ContentLength: int64(len(h.specYAML))}, nil
 }
 
 // GetOpenAPIJSON serves the same document as JSON.
-func (h *Handler) GetOpenAPIJSON(context.Context, api.GetOpenAPIJSONRequestObject) (api.GetOpenAPIJSONResponseObject, error) {
+func (h *handler) GetOpenAPIJSON(context.Context, api.GetOpenAPIJSONRequestObject) (api.GetOpenAPIJSONResponseObject, error) {
 	return api.GetOpenAPIJSON200JSONResponse(h.specJSON), nil
 }
 
 // GetMetrics serves the Prometheus metrics, unless they have a listener of their own.
-func (h *Handler) GetMetrics(context.Context, api.GetMetricsRequestObject) (api.GetMetricsResponseObject, error) {
+func (h *handler) GetMetrics(context.Context, api.GetMetricsRequestObject) (api.GetMetricsResponseObject, error) {
 	if h.metrics.separate {
 		return nil, notFound("resource")
 	}
-	families, err := h.metrics.registry.Gather()
-	if err != nil {
-		return nil, fmt.Errorf("gather metrics: %w", err)
-	}
-	var buf bytes.Buffer
-	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, f := range families {
-		if err := enc.Encode(f); err != nil {
-			return nil, fmt.Errorf("encode metrics: %w", err)
-		}
-	}
-	return api.GetMetrics200TextResponse(buf.String()), nil
+	return metricsResponse{h.metrics.handler}, nil
+}
+
+// metricsResponse writes the metrics with promhttp (the handler --metrics-addr serves too), in
+// the text format the spec names: promhttp is asked with a request that has no Accept header.
+type metricsResponse struct{ h http.Handler }
+
+var metricsRequest = &http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/metrics"}, Header: http.Header{}}
+
+func (m metricsResponse) VisitGetMetricsResponse(w http.ResponseWriter) error {
+	m.h.ServeHTTP(w, metricsRequest)
+	return nil
 }
 
 // specWithServer renders the embedded spec with `servers` set to the public base URL: the YAML

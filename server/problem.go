@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/mcpapi/mcpapi/gen/model"
 	"github.com/mcpapi/mcpapi/server/mcp"
 	"github.com/mcpapi/mcpapi/store"
 )
@@ -17,19 +18,12 @@ import (
 // problemContentType is the media type of every error body (RFC 9457).
 const problemContentType = "application/problem+json"
 
-// FieldError names one offending member of a request: a JSON pointer into the body, or the name
-// of a parameter.
-type FieldError struct {
-	Pointer string `json:"pointer"`
-	Detail  string `json:"detail"`
-}
-
 // Problem is an error that knows its HTTP status and how to explain itself to the client. Every
 // non-2xx response is written from one of these, in one place: the HTTP error handler.
 type Problem struct {
 	Status int
 	Detail string
-	Errors []FieldError
+	Errors []model.FieldError
 	// Header holds response headers that belong to the problem (Retry-After, WWW-Authenticate…).
 	Header http.Header
 	// Cause is the internal error behind it; it is logged, never sent.
@@ -45,22 +39,11 @@ func (p *Problem) Error() string {
 
 func (p *Problem) Unwrap() error { return p.Cause }
 
-// problemBody is the wire form of a Problem.
-type problemBody struct {
-	Type      string       `json:"type"`
-	Title     string       `json:"title"`
-	Status    int          `json:"status"`
-	Detail    string       `json:"detail,omitempty"`
-	Instance  string       `json:"instance,omitempty"`
-	RequestID string       `json:"request_id,omitempty"`
-	Errors    []FieldError `json:"errors,omitempty"`
-}
-
-func newProblem(status int, detail string, errs ...FieldError) *Problem {
+func newProblem(status int, detail string, errs ...model.FieldError) *Problem {
 	return &Problem{Status: status, Detail: detail, Errors: errs}
 }
 
-func badRequest(detail string, errs ...FieldError) *Problem {
+func badRequest(detail string, errs ...model.FieldError) *Problem {
 	return newProblem(http.StatusBadRequest, detail, errs...)
 }
 
@@ -70,7 +53,7 @@ func notFound(what string) *Problem {
 
 func unprocessable(pointer, detail string) *Problem {
 	return newProblem(http.StatusUnprocessableEntity, "The request cannot be applied: "+pointer[1:]+" "+detail+".",
-		FieldError{Pointer: pointer, Detail: detail})
+		model.FieldError{Pointer: pointer, Detail: detail})
 }
 
 func unavailable(cause error) *Problem {
@@ -88,7 +71,7 @@ func storeError(err error, what string) error {
 	case errors.Is(err, store.ErrNotFound):
 		return notFound(what)
 	case errors.Is(err, store.ErrBadCursor):
-		return badRequest("The pagination cursor is invalid.", FieldError{Pointer: "next_cursor", Detail: "is not a cursor issued by this server"})
+		return badRequest("The pagination cursor is invalid.", model.FieldError{Pointer: "next_cursor", Detail: "is not a cursor issued by this server"})
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return unavailable(err)
 	}
@@ -148,14 +131,16 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			// Clients (the platform's SDK among them) retry these, honouring Retry-After.
 			h.Set("Retry-After", mcp.DefaultRetryAfter)
 		}
-		body := problemBody{
+		body := model.Problem{ // the spec's wire form, generated
 			Type:      "about:blank",
 			Title:     http.StatusText(p.Status),
 			Status:    p.Status,
-			Detail:    p.Detail,
-			Instance:  c.Request().URL.Path,
-			RequestID: requestID(c),
-			Errors:    p.Errors,
+			Detail:    nonEmpty(p.Detail),
+			Instance:  nonEmpty(c.Request().URL.Path),
+			RequestId: nonEmpty(requestID(c)),
+		}
+		if len(p.Errors) > 0 {
+			body.Errors = &p.Errors
 		}
 		buf, mErr := json.Marshal(body)
 		if mErr != nil {
@@ -168,4 +153,12 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			_, _ = c.Response().Write(buf)
 		}
 	}
+}
+
+// nonEmpty is s as an optional member: absent when empty.
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

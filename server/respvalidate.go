@@ -10,7 +10,6 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/labstack/echo/v4"
 )
 
@@ -24,15 +23,8 @@ func init() {
 
 // validateResponses holds every response of a spec route to the spec, and logs a violation as an
 // error with the operation and the reason. It is for tests and canaries: it buffers each response
-// and costs a second routing and a validation per request.
-func validateResponses(doc *openapi3.T, routes routeTable, log *slog.Logger) (echo.MiddlewareFunc, error) {
-	// A copy without servers, so that any Host matches.
-	clone := *doc
-	clone.Servers = nil
-	router, err := gorillamux.NewRouter(&clone)
-	if err != nil {
-		return nil, err
-	}
+// and validates it. The operation comes from Echo's routing (the route table), as for requests.
+func validateResponses(routes routeTable, log *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			op, ok := routes.lookup(c)
@@ -45,25 +37,22 @@ func validateResponses(doc *openapi3.T, routes routeTable, log *slog.Logger) (ec
 				c.Error(err)
 			}
 			c.Response().Writer = tee.ResponseWriter
-			if reason := checkResponse(router, c, tee.buf.Bytes()); reason != nil {
+			res := c.Response()
+			if reason := CheckResponse(c.Request(), op.route, pathParams(c), res.Status, res.Header(), tee.buf.Bytes()); reason != nil {
 				log.ErrorContext(c.Request().Context(), "response breaks the contract",
-					"operation_id", op.id, "status", c.Response().Status, "request_id", requestID(c), "reason", shorten(reason.Error(), 600))
+					"operation_id", op.id, "status", res.Status, "request_id", requestID(c), "reason", shorten(reason.Error(), 600))
 			}
 			return nil
 		}
-	}, nil
+	}
 }
 
-func checkResponse(router routers.Router, c echo.Context, body []byte) error {
-	req := c.Request()
-	route, params, err := router.FindRoute(req)
-	if err != nil {
-		if s := c.Response().Status; s == http.StatusNotFound || s == http.StatusMethodNotAllowed {
-			return nil // Echo matched a path the spec has no operation for, and said so
-		}
-		return err
-	}
-	if err := CheckListedStatus(route.Operation, c.Response().Status); err != nil {
+// CheckResponse holds one response to its operation of the spec (route, with the request's
+// path parameters): a status the operation lists, headers and body that match its schemas.
+// Both response checkers use it: validateResponses (--validate-responses) and servertest's
+// transport, which finds the route itself.
+func CheckResponse(req *http.Request, route *routers.Route, params map[string]string, status int, header http.Header, body []byte) error {
+	if err := CheckListedStatus(route.Operation, status); err != nil {
 		return err
 	}
 	in := &openapi3filter.ResponseValidationInput{
@@ -71,15 +60,15 @@ func checkResponse(router routers.Router, c echo.Context, body []byte) error {
 			Request: req, PathParams: params, Route: route,
 			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
 		},
-		Status: c.Response().Status,
-		Header: c.Response().Header(),
+		Status: status,
+		Header: header,
 		Options: &openapi3filter.Options{
 			IncludeResponseStatus:   true,
 			MultiError:              true,
 			SchemaValidationOptions: FormatValidators(),
 		},
 	}
-	if c.Response().Status == http.StatusNotModified || req.Method == http.MethodHead {
+	if status == http.StatusNotModified || req.Method == http.MethodHead {
 		in.Options.ExcludeResponseBody = true
 	}
 	in.SetBodyBytes(bytes.Clone(body))

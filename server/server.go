@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mcpapi/mcpapi/gen/api"
 	"github.com/mcpapi/mcpapi/integrations"
@@ -65,8 +65,8 @@ type Config struct {
 	MaxMcpServersPerAccount int
 }
 
-// Handler implements the generated strict server interface on top of the store.
-type Handler struct {
+// handler implements the generated strict server interface on top of the store.
+type handler struct {
 	store     *store.Store
 	publicURL string
 	// publicPath is the path of publicURL ("" or "/mcpapi"): Location headers start with it.
@@ -82,9 +82,11 @@ type Handler struct {
 	// checkConfig is the "a config must allow something" rule; nil when it is off.
 	checkConfig   store.ConfigCheck
 	maxPerAccount int
+	// defaultPageSize is the spec's default `limit` of a list.
+	defaultPageSize int
 }
 
-var _ api.StrictServerInterface = (*Handler)(nil)
+var _ api.StrictServerInterface = (*handler)(nil)
 
 // Server is the HTTP API, plus its metrics for a separate listener.
 type Server struct {
@@ -102,9 +104,7 @@ func (s *Server) CallLog() *calllog.Writer { return s.callLog }
 func (s *Server) Close(ctx context.Context) error { return s.callLog.Close(ctx) }
 
 // MetricsHandler serves the Prometheus metrics (for --metrics-addr).
-func (s *Server) MetricsHandler() http.Handler {
-	return promhttp.HandlerFor(s.metrics.Registry(), promhttp.HandlerOpts{})
-}
+func (s *Server) MetricsHandler() http.Handler { return s.metrics.handler }
 
 // New builds the whole HTTP server: every route and the one middleware chain, in order.
 func New(st *store.Store, cfg Config) (*Server, error) {
@@ -141,6 +141,11 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("database handle: %w", err)
 	}
 	m := newMetrics(sqlDB, cfg.SeparateMetrics)
+	m.serveWith(cfg.Logger)
+	pageSize, err := specPageSize(doc)
+	if err != nil {
+		return nil, err
+	}
 	routes := newRouteTable(doc)
 	limits := newRateLimits(cfg.RateLimit, cfg.RateBurst)
 	sealer, err := NewSealer(cfg.SecretKey)
@@ -151,8 +156,8 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{store: st, publicURL: publicURL, publicPath: pu.EscapedPath(), now: cfg.Now, metrics: m, specYAML: specYAML, specJSON: specJSON,
-		catalogue: cfg.Catalogue, sealer: sealer, maxPerAccount: cfg.MaxMcpServersPerAccount}
+	h := &handler{store: st, publicURL: publicURL, publicPath: pu.EscapedPath(), now: cfg.Now, metrics: m, specYAML: specYAML, specJSON: specJSON,
+		catalogue: cfg.Catalogue, sealer: sealer, maxPerAccount: cfg.MaxMcpServersPerAccount, defaultPageSize: pageSize}
 	if !cfg.DisableAIReadyCheck {
 		h.checkConfig = allowsSomething(cfg.Catalogue)
 	}
@@ -168,33 +173,30 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 	}
 	e.HTTPErrorHandler = errorHandler(cfg.Logger)
 
+	// The chain, outermost first; each line says why it stands where it does.
 	chain := []echo.MiddlewareFunc{
-		withRequestID,                    // 1. request id
-		accessLog(cfg.Logger, routes, m), // 3. access log + metrics (outermost: it sees the final status)
+		withRequestID,                    // first: every later line, log and problem carries the id
+		accessLog(cfg.Logger, routes, m), // outermost of the rest: it sees the status really sent
 	}
 	if cfg.ValidateResponses {
-		v, err := validateResponses(doc, routes, cfg.Logger)
-		if err != nil {
-			return nil, err
-		}
-		chain = append(chain, v)
+		chain = append(chain, validateResponses(routes, cfg.Logger)) // sees the final response, as the log does
 	}
 	chain = append(chain,
-		recoverPanics(),       // 2. recover
+		recoverPanics(),       // a panic below becomes a 500 problem, logged with the id
 		cors(cfg.CORSOrigins), // browsers' preflights, before auth
 		checkAccept(routes),   // 406
 		rejectEmptyParams,     // "/integrated-account//mcp" is no route of the spec
-		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{ // 4. body size limit ("K" would be 1000)
+		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{ // 413 ("K" would be 1000)
 			Limit: fmt.Sprint(maxBodyBytes/1024) + "KiB", Skipper: func(c echo.Context) bool { return c.Path() == mcpRoute }}), // MCP bounds its own
-		withDeadline(cfg.RequestTimeout),                   // a deadline for every database call
-		authenticate(st, routes, cfg.AuthCacheTTL, limits), // 5.+6. auth, rate limits
+		deadline(cfg.RequestTimeout),                       // a deadline for every database call
+		authenticate(st, routes, cfg.AuthCacheTTL, limits), // 401 and 429: limits before lookups
 		checkContentType(routes),                           // 415 before the validator
 		strictJSON(routes),                                 // JSON that encoding/json would let through
-		requestValidator(routes),                           // 7. kin-openapi request validation
+		requestValidator(routes),                           // kin-openapi request validation: 400
 		idempotent(st, routes, cfg.Logger, fp),             // Idempotency-Key on creates
 	)
 	e.Use(chain...)
-	api.RegisterHandlers(e, api.NewStrictHandler(h, nil)) // 8.–10. strict handler → Handler → store
+	api.RegisterHandlers(e, api.NewStrictHandler(h, nil)) // 8.–10. strict handler → handler → store
 	callLog := calllog.New(st, calllog.Options{Logger: cfg.Logger, Registerer: m.registry})
 	// MCP: its own protocol behind the same front door (no API token, spec validation, strict
 	// JSON or media-type checks: the route table marks it public and owning its body).
@@ -202,6 +204,25 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 	h.mcp = mcpHandler
 	e.Any(mcpRoute, mcpEndpoint(mcpHandler))
 	return &Server{Echo: e, metrics: m, callLog: callLog}, nil
+}
+
+// deadline gives every request a deadline, which every database call inherits: a stuck
+// database answers 503 with Retry-After within it instead of hanging. Echo's ContextTimeout
+// sets it; its error handler maps a deadline that ran out to our 503 (Echo's default would be
+// a bare HTTPError).
+func deadline(d time.Duration) echo.MiddlewareFunc {
+	if d <= 0 {
+		return func(next echo.HandlerFunc) echo.HandlerFunc { return next }
+	}
+	return middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
+		Timeout: d,
+		ErrorHandler: func(err error, _ echo.Context) error {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return unavailable(err)
+			}
+			return err
+		},
+	})
 }
 
 func recoverPanics() echo.MiddlewareFunc {

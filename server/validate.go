@@ -1,9 +1,9 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/mcpapi/mcpapi"
+	"github.com/mcpapi/mcpapi/gen/model"
 )
 
 // LoadSpec parses and validates the embedded openapi.yaml.
@@ -66,8 +67,11 @@ type operation struct {
 	public bool
 	// produces lists the media types of the operation's success responses (for Accept).
 	produces []string
-	// route is the operation as kin-openapi's validator takes it.
+	// route is the operation as kin-openapi takes it (the response checker uses it).
 	route *routers.Route
+	// validate is route with no security requirements, for the request validator: the auth
+	// middleware has checked them, and kin-openapi would evaluate them again on every request.
+	validate *routers.Route
 }
 
 // routeTable maps an Echo route (path "/integrated-account/:integrated_account_id/mcp/:id", then
@@ -101,7 +105,13 @@ func newRouteTable(doc *openapi3.T) routeTable {
 				for mt := range op.RequestBody.Value.Content {
 					o.mediaTypes = append(o.mediaTypes, mt)
 				}
+				slices.Sort(o.mediaTypes) // the 415's detail lists them in a stable order
 			}
+			noAuth := *op
+			noAuth.Security = &openapi3.SecurityRequirements{}
+			vr := *o.route
+			vr.Operation = &noAuth
+			o.validate = &vr
 			if op.OperationID == "callMcp" {
 				// MCP speaks its own protocol: it reads and checks its body and Accept itself.
 				o.mediaTypes, o.produces = nil, nil
@@ -127,14 +137,15 @@ func specPathToEcho(p string) string { return specParam.ReplaceAllString(p, ":$1
 // requestValidator validates every request to a spec route with kin-openapi before the generated
 // handler sees it, and keeps the validated body for the handler (KeepValidatedValue), so the body
 // is decoded once, with member names matched exactly. The operation comes from Echo's own
-// routing (the route table), not from a second router: that second routing was half of the
-// validator's CPU time (see the closing note of the performance issue).
+// routing (the route table), not from a second router (routing again was half of the
+// validator's CPU time when it had one).
 func requestValidator(routes routeTable) echo.MiddlewareFunc {
 	opts := &openapi3filter.Options{
 		MultiError:         true,
 		KeepValidatedValue: true,
-		// Authentication is the auth middleware's job; it has already run.
-		AuthenticationFunc:      func(context.Context, *openapi3filter.AuthenticationInput) error { return nil },
+		// Authentication is the auth middleware's job; it has already run (and the validator's
+		// routes carry no security requirements, see operation.validate).
+		AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc,
 		SchemaValidationOptions: FormatValidators(),
 	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -143,17 +154,8 @@ func requestValidator(routes routeTable) echo.MiddlewareFunc {
 			if !ok || op.public {
 				return next(c)
 			}
-			names, values := c.ParamNames(), c.ParamValues()
-			params := make(map[string]string, len(names))
-			for i, n := range names {
-				v := values[i]
-				if u, err := url.PathUnescape(v); err == nil {
-					v = u
-				}
-				params[n] = v
-			}
 			err := openapi3filter.ValidateRequest(c.Request().Context(), &openapi3filter.RequestValidationInput{
-				Request: c.Request(), PathParams: params, Route: op.route, Options: opts,
+				Request: c.Request(), PathParams: pathParams(c), Route: op.validate, Options: opts,
 			})
 			if err != nil {
 				return validationProblem(err)
@@ -161,6 +163,20 @@ func requestValidator(routes routeTable) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// pathParams are Echo's path parameters, unescaped, as kin-openapi takes them.
+func pathParams(c echo.Context) map[string]string {
+	names, values := c.ParamNames(), c.ParamValues()
+	params := make(map[string]string, len(names))
+	for i, n := range names {
+		v := values[i]
+		if u, err := url.PathUnescape(v); err == nil {
+			v = u
+		}
+		params[n] = v
+	}
+	return params
 }
 
 // validationProblem is the 400 for what kin-openapi found, every offending member listed.
@@ -173,12 +189,11 @@ func validationProblem(err error) *Problem {
 	return &Problem{Status: http.StatusBadRequest, Detail: detail, Errors: errs, Cause: err}
 }
 
-var unsupportedProperty = regexp.MustCompile(`^property "(.*)" is unsupported$`)
-
 // fieldErrors flattens kin-openapi's errors into pointers and short reasons, without echoing the
 // schema or the client's input back.
-func fieldErrors(err error) []FieldError {
-	var out []FieldError
+func fieldErrors(err error) []model.FieldError {
+	var out []model.FieldError
+	reported := map[string]bool{} // unknown members already listed
 	var walk func(err error)
 	walk = func(err error) {
 		switch e := err.(type) {
@@ -189,27 +204,35 @@ func fieldErrors(err error) []FieldError {
 		case *openapi3filter.RequestError:
 			switch {
 			case e.Parameter != nil:
-				out = append(out, FieldError{Pointer: e.Parameter.Name, Detail: parameterReason(e)})
+				out = append(out, model.FieldError{Pointer: e.Parameter.Name, Detail: parameterReason(e)})
 			case e.Err != nil && hasSchemaError(e.Err):
 				walk(e.Err)
 			default:
 				detail := e.Reason
-				if e.Err != nil && strings.Contains(e.Err.Error(), "value is required but missing") {
+				if errors.Is(e.Err, openapi3filter.ErrInvalidRequired) {
 					detail = "a request body is required"
 				}
 				if detail == "" {
 					detail = "is invalid"
 				}
-				out = append(out, FieldError{Pointer: "", Detail: detail})
+				out = append(out, model.FieldError{Pointer: "", Detail: detail})
 			}
 		case *openapi3.SchemaError:
 			pointer := jsonPointer(e.JSONPointer())
-			if m := unsupportedProperty.FindStringSubmatch(e.Reason); m != nil {
-				out = append(out, FieldError{Pointer: pointer + "/" + escapePointer(m[1]),
-					Detail: "is not a member of this body (unknown or read-only)"})
+			if obj, ok := e.Value.(map[string]any); ok && e.SchemaField == "properties" && e.Schema != nil {
+				// additionalProperties: false refused members the schema does not name; kin-openapi
+				// reports each one with the object, so name them from the object and the schema.
+				for _, k := range slices.Sorted(maps.Keys(obj)) {
+					p := pointer + "/" + escapePointer(k)
+					if _, known := e.Schema.Properties[k]; known || reported[p] {
+						continue
+					}
+					reported[p] = true
+					out = append(out, model.FieldError{Pointer: p, Detail: "is not a member of this body (unknown or read-only)"})
+				}
 				return
 			}
-			out = append(out, FieldError{Pointer: pointer, Detail: schemaReason(e)})
+			out = append(out, model.FieldError{Pointer: pointer, Detail: schemaReason(e)})
 		default:
 			var re *openapi3filter.RequestError
 			var se *openapi3.SchemaError
@@ -219,7 +242,7 @@ func fieldErrors(err error) []FieldError {
 			case errors.As(err, &se):
 				walk(se)
 			default:
-				out = append(out, FieldError{Pointer: "", Detail: "is invalid"})
+				out = append(out, model.FieldError{Pointer: "", Detail: "is invalid"})
 			}
 		}
 	}
@@ -235,7 +258,7 @@ func hasSchemaError(err error) bool {
 
 func schemaReason(se *openapi3.SchemaError) string {
 	switch {
-	case se.Reason == "Value is not nullable":
+	case se.SchemaField == "nullable":
 		return "must not be null"
 	case se.SchemaField == "format" && se.Schema != nil:
 		return "must be a valid " + se.Schema.Format

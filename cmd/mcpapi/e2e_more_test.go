@@ -13,7 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/mcpapi/mcpapi/gen/client"
+	"github.com/mcpapi/mcpapi/gen/model"
 	"github.com/mcpapi/mcpapi/store/storetest"
 )
 
@@ -170,7 +170,7 @@ func TestListMcpServersPagination(t *testing.T) {
 		var cursor *string
 		limit := 10
 		for pages := 1; ; pages++ {
-			res, err := a.client.ListMcpServersWithResponse(ctx, acc, &client.ListMcpServersParams{Limit: &limit, NextCursor: cursor})
+			res, err := a.client.ListMcpServersWithResponse(ctx, acc, &model.ListMcpServersParams{Limit: &limit, NextCursor: cursor})
 			if err != nil || res.JSON200 == nil {
 				t.Fatalf("list: %v %s", err, res.Body)
 			}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/mcpapi/mcpapi/gen/client"
+	"github.com/mcpapi/mcpapi/gen/model"
 	"github.com/mcpapi/mcpapi/store/storetest"
 )
 
@@ -24,8 +24,8 @@ func TestLifecycle(t *testing.T) {
 		acc := a.newAccount()
 		methods := []string{"GET", "POST", "get", "READ", "DOWNLAOD"}
 		expires := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
-		created, err := a.client.CreateMcpServerWithResponse(ctx, acc, nil, client.McpServerCreate{
-			Name: "Read-only HubSpot", Config: &client.McpServerConfig{Methods: &methods}, ExpiresAt: &expires,
+		created, err := a.client.CreateMcpServerWithResponse(ctx, acc, nil, model.McpServerCreate{
+			Name: "Read-only HubSpot", Config: &model.McpServerConfig{Methods: &methods}, ExpiresAt: &expires,
 		})
 		if err != nil || created.JSON201 == nil {
 			t.Fatalf("create: %v %s", err, created.Body)
@@ -68,7 +68,7 @@ func TestLifecycle(t *testing.T) {
 
 		// PATCH the name, then config.tags: each leaves the rest as it was.
 		name := "Updated MCP server"
-		p1, err := a.client.UpdateMcpServerWithResponse(ctx, acc, srv.Id, nil, client.McpServerPatch{Name: &name})
+		p1, err := a.client.UpdateMcpServerWithResponse(ctx, acc, srv.Id, nil, model.McpServerPatch{Name: &name})
 		if err != nil || p1.JSON200 == nil {
 			t.Fatalf("patch name: %v %s", err, p1.Body)
 		}
@@ -174,8 +174,8 @@ func TestIntegratedAccounts(t *testing.T) {
 func TestPatchMatrix(t *testing.T) {
 	future := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Microsecond)
 	futureText := future.Format(time.RFC3339Nano)
-	type check func(t *testing.T, before, after client.McpServer)
-	unchanged := func(t *testing.T, before, after client.McpServer) {
+	type check func(t *testing.T, before, after model.McpServer)
+	unchanged := func(t *testing.T, before, after model.McpServer) {
 		if !after.UpdatedAt.Equal(before.UpdatedAt) {
 			t.Errorf("updated_at moved on a no-op: %v → %v", before.UpdatedAt, after.UpdatedAt)
 		}
@@ -189,7 +189,7 @@ func TestPatchMatrix(t *testing.T) {
 		check       check
 	}{
 		{name: "empty patch", body: `{}`, status: 200, check: unchanged},
-		{name: "name value", body: `{"name":"renamed"}`, status: 200, check: func(t *testing.T, b, a client.McpServer) {
+		{name: "name value", body: `{"name":"renamed"}`, status: 200, check: func(t *testing.T, b, a model.McpServer) {
 			if a.Name != "renamed" || !a.UpdatedAt.After(b.UpdatedAt) || !slices.Equal(deref(a.Config.Methods), deref(b.Config.Methods)) {
 				t.Errorf("got %+v", a)
 			}
@@ -200,18 +200,18 @@ func TestPatchMatrix(t *testing.T) {
 		{name: "name empty", body: `{"name":""}`, status: 400, pointer: "/name"},
 		{name: "name too long", body: `{"name":"` + strings.Repeat("n", 256) + `"}`, status: 400, pointer: "/name"},
 		{name: "name longest", body: `{"name":"` + strings.Repeat("n", 255) + `"}`, status: 200},
-		{name: "methods value", body: `{"config":{"methods":["GET","POST","READ","DOWNLAOD","get"]}}`, status: 200, check: func(t *testing.T, b, a client.McpServer) {
+		{name: "methods value", body: `{"config":{"methods":["GET","POST","READ","DOWNLAOD","get"]}}`, status: 200, check: func(t *testing.T, b, a model.McpServer) {
 			if !slices.Equal(deref(a.Config.Methods), []string{"get", "post", "read", "downlaod"}) || !slices.Equal(deref(a.Config.Tags), []string{"contacts"}) {
 				t.Errorf("config %+v", a.Config)
 			}
 		}},
 		{name: "methods same value", body: `{"config":{"methods":["LIST"]}}`, status: 200, check: unchanged},
-		{name: "methods empty list", body: `{"config":{"methods":[]}}`, status: 200, check: func(t *testing.T, b, a client.McpServer) {
+		{name: "methods empty list", body: `{"config":{"methods":[]}}`, status: 200, check: func(t *testing.T, b, a model.McpServer) {
 			if a.Config.Methods == nil || len(*a.Config.Methods) != 0 {
 				t.Errorf("methods %v, want []", a.Config.Methods)
 			}
 		}},
-		{name: "methods null", body: `{"config":{"methods":null}}`, status: 200, check: func(t *testing.T, b, a client.McpServer) {
+		{name: "methods null", body: `{"config":{"methods":null}}`, status: 200, check: func(t *testing.T, b, a model.McpServer) {
 			if a.Config.Methods != nil || !slices.Equal(deref(a.Config.Tags), []string{"contacts"}) {
 				t.Errorf("config %+v", a.Config)
 			}
@@ -219,19 +219,19 @@ func TestPatchMatrix(t *testing.T) {
 		{name: "methods not a list", body: `{"config":{"methods":"get"}}`, status: 400, pointer: "/config/methods"},
 		{name: "methods bad item", body: `{"config":{"methods":["-get"]}}`, status: 400, pointer: "/config/methods/0"},
 		{name: "methods item too long", body: `{"config":{"methods":["` + strings.Repeat("m", 65) + `"]}}`, status: 400, pointer: "/config/methods/0"},
-		{name: "tags value", body: `{"config":{"tags":["Deals","deals","crm.v2:x_y-z"]}}`, status: 200, check: func(t *testing.T, b, a client.McpServer) {
+		{name: "tags value", body: `{"config":{"tags":["Deals","deals","crm.v2:x_y-z"]}}`, status: 200, check: func(t *testing.T, b, a model.McpServer) {
 			if !slices.Equal(deref(a.Config.Tags), []string{"deals", "crm.v2:x_y-z"}) || !slices.Equal(deref(a.Config.Methods), []string{"list"}) {
 				t.Errorf("config %+v", a.Config)
 			}
 		}},
-		{name: "tags null", body: `{"config":{"tags":null}}`, status: 200, check: func(t *testing.T, b, a client.McpServer) {
+		{name: "tags null", body: `{"config":{"tags":null}}`, status: 200, check: func(t *testing.T, b, a model.McpServer) {
 			if a.Config.Tags != nil || !slices.Equal(deref(a.Config.Methods), []string{"list"}) {
 				t.Errorf("config %+v", a.Config)
 			}
 		}},
 		{name: "tags too many", body: `{"config":{"tags":[` + strings.TrimSuffix(strings.Repeat(`"t",`, 51), ",") + `]}}`, status: 400, pointer: "/config/tags"},
 		{name: "tags fifty", body: `{"config":{"tags":[` + fiftyTags() + `]}}`, status: 200},
-		{name: "config null", body: `{"config":null}`, status: 200, check: func(t *testing.T, b, a client.McpServer) {
+		{name: "config null", body: `{"config":null}`, status: 200, check: func(t *testing.T, b, a model.McpServer) {
 			if a.Config.Methods != nil || a.Config.Tags != nil {
 				t.Errorf("config %+v, want {}", a.Config)
 			}
@@ -239,12 +239,12 @@ func TestPatchMatrix(t *testing.T) {
 		{name: "config empty object", body: `{"config":{}}`, status: 200, check: unchanged},
 		{name: "config not an object", body: `{"config":"x"}`, status: 400, pointer: "/config"},
 		{name: "config unknown member", body: `{"config":{"scopes":["x"]}}`, status: 400, pointer: "/config/scopes"},
-		{name: "expires value", body: `{"expires_at":"` + futureText + `"}`, status: 200, check: func(t *testing.T, b, a client.McpServer) {
+		{name: "expires value", body: `{"expires_at":"` + futureText + `"}`, status: 200, check: func(t *testing.T, b, a model.McpServer) {
 			if e, err := a.ExpiresAt.Get(); err != nil || !e.Equal(future) {
 				t.Errorf("expires_at %v, want %v", e, future)
 			}
 		}},
-		{name: "expires offset", body: `{"expires_at":"` + future.In(time.FixedZone("x", 5*3600)).Format(time.RFC3339Nano) + `"}`, status: 200, check: func(t *testing.T, b, a client.McpServer) {
+		{name: "expires offset", body: `{"expires_at":"` + future.In(time.FixedZone("x", 5*3600)).Format(time.RFC3339Nano) + `"}`, status: 200, check: func(t *testing.T, b, a model.McpServer) {
 			if e, err := a.ExpiresAt.Get(); err != nil || !e.Equal(future) || e.Location() != time.UTC {
 				t.Errorf("expires_at %v, want %v in UTC", e, future)
 			}
@@ -292,7 +292,7 @@ func TestPatchMatrix(t *testing.T) {
 					}
 					return
 				}
-				var patched client.McpServer
+				var patched model.McpServer
 				if err := json.Unmarshal(r.body, &patched); err != nil {
 					t.Fatal(err)
 				}

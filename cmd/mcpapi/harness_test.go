@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mcpapi/mcpapi/gen/client"
+	"github.com/mcpapi/mcpapi/gen/model"
 	"github.com/mcpapi/mcpapi/server/servertest"
 )
 
@@ -224,7 +225,7 @@ func (a *app) newAccount() uuid.UUID {
 	a.t.Helper()
 	tenant := "acme"
 	res, err := a.client.CreateIntegratedAccountWithResponse(context.Background(), nil,
-		client.IntegratedAccountCreate{Integration: "crm", TenantId: &tenant})
+		model.IntegratedAccountCreate{Integration: "crm", TenantId: &tenant})
 	if err != nil || res.JSON201 == nil {
 		a.t.Fatalf("create account: %v %v %s", err, res.StatusCode(), res.Body)
 	}
@@ -232,11 +233,11 @@ func (a *app) newAccount() uuid.UUID {
 }
 
 // newServer creates an MCP server with methods [list] and tags [contacts].
-func (a *app) newServer(account uuid.UUID) client.McpServerCreated {
+func (a *app) newServer(account uuid.UUID) model.McpServerCreated {
 	a.t.Helper()
 	methods, tags := []string{"list"}, []string{"contacts"}
-	res, err := a.client.CreateMcpServerWithResponse(context.Background(), account, nil, client.McpServerCreate{
-		Name: "srv", Config: &client.McpServerConfig{Methods: &methods, Tags: &tags},
+	res, err := a.client.CreateMcpServerWithResponse(context.Background(), account, nil, model.McpServerCreate{
+		Name: "srv", Config: &model.McpServerConfig{Methods: &methods, Tags: &tags},
 	})
 	if err != nil || res.JSON201 == nil {
 		a.t.Fatalf("create server: %v %v %s", err, res.StatusCode(), res.Body)
@@ -244,7 +245,7 @@ func (a *app) newServer(account uuid.UUID) client.McpServerCreated {
 	return *res.JSON201
 }
 
-func (a *app) getServer(account, id uuid.UUID) client.McpServer {
+func (a *app) getServer(account, id uuid.UUID) model.McpServer {
 	a.t.Helper()
 	res, err := a.client.GetMcpServerWithResponse(context.Background(), account, id, nil)
 	if err != nil || res.JSON200 == nil {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/mcpapi/mcpapi/gen/client"
+	"github.com/mcpapi/mcpapi/gen/model"
 	"github.com/mcpapi/mcpapi/store"
 	"github.com/mcpapi/mcpapi/store/storetest"
 )
@@ -33,9 +33,9 @@ func (a *app) plantLogs(env string, logs []store.CallLog) {
 	}
 }
 
-func (a *app) listLogs(p client.ListLogsParams) client.LogList {
+func (a *app) listLogs(p model.ListLogsParams) model.LogList {
 	a.t.Helper()
-	p.LogType = client.ListLogsParamsLogTypeMcp
+	p.LogType = model.ListLogsParamsLogTypeMcp
 	res, err := a.client.ListLogsWithResponse(context.Background(), &p)
 	if err != nil || res.JSON200 == nil {
 		a.t.Fatalf("list logs: %v %d %s", err, res.StatusCode(), res.Body)
@@ -79,11 +79,11 @@ func TestCallLogAPI(t *testing.T) {
 
 		// All, newest first, in pages of 10: 10 + 10 + 4, no duplicates, ids strictly descending
 		// in (created_at, id).
-		var seen []client.McpCallLog
+		var seen []model.McpCallLog
 		var cursor *string
 		for page := 0; ; page++ {
 			limit := 10
-			l := a.listLogs(client.ListLogsParams{Limit: &limit, NextCursor: cursor})
+			l := a.listLogs(model.ListLogsParams{Limit: &limit, NextCursor: cursor})
 			seen = append(seen, l.Result...)
 			c, err := l.NextCursor.Get()
 			if err != nil {
@@ -106,29 +106,29 @@ func TestCallLogAPI(t *testing.T) {
 				t.Fatalf("listed %s", c.RequestId)
 			}
 		}
-		if seen[0].DurationMs != 0 || seen[0].LogType != client.McpCallLogLogTypeMcp || seen[0].Integration != "crm" {
+		if seen[0].DurationMs != 0 || seen[0].LogType != model.McpCallLogLogTypeMcp || seen[0].Integration != "crm" {
 			t.Errorf("newest %+v", seen[0])
 		}
 
-		count := func(p client.ListLogsParams) int { return len(a.listLogs(p).Result) }
+		count := func(p model.ListLogsParams) int { return len(a.listLogs(p).Result) }
 		limit := 100
-		tool, method, outcome := "get_crm_contact", "tools/list", client.OutcomeUpstreamError
+		tool, method, outcome := "get_crm_contact", "tools/list", model.OutcomeUpstreamError
 		for name, c := range map[string]struct {
-			p    client.ListLogsParams
+			p    model.ListLogsParams
 			want int
 		}{
-			"server":  {client.ListLogsParams{McpServerId: &srv2, Limit: &limit}, 6},
-			"account": {client.ListLogsParams{IntegratedAccountId: &acc1, Limit: &limit}, 18},
-			"tool":    {client.ListLogsParams{ToolName: &tool, Limit: &limit}, 6},
-			"method":  {client.ListLogsParams{McpMethod: &method, Limit: &limit}, 6},
-			"outcome": {client.ListLogsParams{Outcome: &outcome, Limit: &limit}, 6},
-			"and":     {client.ListLogsParams{McpServerId: &srv1, Outcome: &outcome, Limit: &limit}, 6},
-			"none":    {client.ListLogsParams{McpServerId: &srv2, McpMethod: &method, Limit: &limit}, 0},
+			"server":  {model.ListLogsParams{McpServerId: &srv2, Limit: &limit}, 6},
+			"account": {model.ListLogsParams{IntegratedAccountId: &acc1, Limit: &limit}, 18},
+			"tool":    {model.ListLogsParams{ToolName: &tool, Limit: &limit}, 6},
+			"method":  {model.ListLogsParams{McpMethod: &method, Limit: &limit}, 6},
+			"outcome": {model.ListLogsParams{Outcome: &outcome, Limit: &limit}, 6},
+			"and":     {model.ListLogsParams{McpServerId: &srv1, Outcome: &outcome, Limit: &limit}, 6},
+			"none":    {model.ListLogsParams{McpServerId: &srv2, McpMethod: &method, Limit: &limit}, 0},
 			// created_at[gt] / created_at[lt] as the generated client writes them (deepObject),
 			// both exclusive: minutes 5..9 ago.
-			"window": {client.ListLogsParams{Limit: &limit, CreatedAt: &client.TimeWindow{
+			"window": {model.ListLogsParams{Limit: &limit, CreatedAt: &model.TimeWindow{
 				Gt: new(now.Add(-10 * time.Minute)), Lt: new(now.Add(-4 * time.Minute))}}, 5},
-			"since": {client.ListLogsParams{Limit: &limit, CreatedAt: &client.TimeWindow{Gt: new(now.Add(-3*time.Minute - time.Second))}}, 4},
+			"since": {model.ListLogsParams{Limit: &limit, CreatedAt: &model.TimeWindow{Gt: new(now.Add(-3*time.Minute - time.Second))}}, 4},
 		} {
 			if got := count(c.p); got != c.want {
 				t.Errorf("%s: %d records, want %d", name, got, c.want)
@@ -161,7 +161,7 @@ func TestCallLogAPI(t *testing.T) {
 
 		// Tenancy: the other environment sees only its own record.
 		o := a.clientFor(other)
-		res, err := o.ListLogsWithResponse(context.Background(), &client.ListLogsParams{LogType: client.ListLogsParamsLogTypeMcp})
+		res, err := o.ListLogsWithResponse(context.Background(), &model.ListLogsParams{LogType: model.ListLogsParamsLogTypeMcp})
 		if err != nil || res.JSON200 == nil || len(res.JSON200.Result) != 0 {
 			t.Errorf("a fresh environment sees %v %s", err, res.Body)
 		}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/mcpapi/mcpapi/gen/client"
+	"github.com/mcpapi/mcpapi/gen/model"
 	"github.com/mcpapi/mcpapi/store"
 	"github.com/mcpapi/mcpapi/store/storetest"
 )
@@ -29,19 +29,19 @@ func TestToolExposureAndAPITokenAuth(t *testing.T) {
 
 		// Absent: the defaults are answered.
 		plain := a.newServer(acc)
-		if deref(plain.Config.ToolExposure) != client.ToolExposureAll || plain.Config.RequireApiTokenAuth == nil || *plain.Config.RequireApiTokenAuth {
+		if deref(plain.Config.ToolExposure) != model.ToolExposureAll || plain.Config.RequireApiTokenAuth == nil || *plain.Config.RequireApiTokenAuth {
 			t.Errorf("defaults: %+v", plain.Config)
 		}
 
-		exposure, require, methods := client.ToolExposureDiscovery, true, []string{"read"}
-		res, err := a.client.CreateMcpServerWithResponse(ctx, acc, nil, client.McpServerCreate{Name: "disc",
-			Config: &client.McpServerConfig{Methods: &methods, ToolExposure: &exposure, RequireApiTokenAuth: &require}})
+		exposure, require, methods := model.ToolExposureDiscovery, true, []string{"read"}
+		res, err := a.client.CreateMcpServerWithResponse(ctx, acc, nil, model.McpServerCreate{Name: "disc",
+			Config: &model.McpServerConfig{Methods: &methods, ToolExposure: &exposure, RequireApiTokenAuth: &require}})
 		if err != nil || res.JSON201 == nil {
 			t.Fatalf("create: %v %s", err, res.Body)
 		}
 		id := res.JSON201.Id
 		got := a.getServer(acc, id)
-		if deref(got.Config.ToolExposure) != client.ToolExposureDiscovery || !deref(got.Config.RequireApiTokenAuth) {
+		if deref(got.Config.ToolExposure) != model.ToolExposureDiscovery || !deref(got.Config.RequireApiTokenAuth) {
 			t.Errorf("GET after create: %+v", got.Config)
 		}
 		// The store hands the MCP path both, with the token's target.

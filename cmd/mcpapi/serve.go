@@ -250,7 +250,7 @@ func bootstrap(ctx context.Context, st *store.Store, secret, base string, stderr
 	if n > 0 {
 		return nil
 	}
-	token, hash := store.NewSecret(apiTokenPrefix)
+	token, hash := store.NewSecret(store.APITokenPrefix)
 	if _, err := st.CreateAPIToken(ctx, "default", bootstrapUser, hash); err != nil {
 		return fmt.Errorf("create first API token: %w", err)
 	}

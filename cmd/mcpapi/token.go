@@ -14,9 +14,6 @@ import (
 	"github.com/mcpapi/mcpapi/store"
 )
 
-// apiTokenPrefix marks API tokens, so that a leaked one is recognisable.
-const apiTokenPrefix = "mcpapi_"
-
 // bootstrapUser is the user id of tokens made by the server itself.
 var bootstrapUser = uuid.MustParse("00000000-0000-0000-0000-000000000001")
 
@@ -71,7 +68,7 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 				return fmt.Errorf("token create: --user: %w", err)
 			}
 		}
-		secret, hash := store.NewSecret(apiTokenPrefix)
+		secret, hash := store.NewSecret(store.APITokenPrefix)
 		if _, err := st.CreateAPIToken(ctx, environment, userID, hash); err != nil {
 			return fmt.Errorf("token create: %w", err)
 		}
