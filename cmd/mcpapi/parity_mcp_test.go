@@ -1,0 +1,315 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpapi/mcpapi/store/storetest"
+)
+
+// The end-to-end tests of issue 12's MCP features: the real server started through run(), on
+// SQLite and PostgreSQL, the official go-sdk client (or raw HTTP for the platform's own SDK's
+// shapes), a loopback upstream that records what reaches it. They go through HTTP only, so the
+// store's and the server's internals can change under them.
+
+const testSecretKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+// crmUpstream answers the crm integration's calls: 502 for the contact "broken", a small
+// contact otherwise, and records "METHOD uri auth" of each call.
+type crmUpstream struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (u *crmUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	u.mu.Lock()
+	u.calls = append(u.calls, r.Method+" "+r.URL.RequestURI()+" "+r.Header.Get("Authorization"))
+	u.mu.Unlock()
+	if strings.HasSuffix(r.URL.Path, "/broken") {
+		w.WriteHeader(http.StatusBadGateway)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"id":"c1","name":"Ada"}`))
+}
+
+func (u *crmUpstream) seen() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return slices.Clone(u.calls)
+}
+
+// mcpApp is a server whose crm integration points at a loopback upstream, with one account
+// holding the upstream credential "upstream-secret".
+func mcpApp(t *testing.T, dbURL string, extra ...string) (*app, *crmUpstream, string) {
+	t.Helper()
+	up := &crmUpstream{}
+	us := newLoopback(t, up)
+	a := startApp(t, dbURL, append([]string{"--integrations-dir", crmPointingAt(t, us), "--secret-key", testSecretKey}, extra...)...)
+	acc := a.do(http.MethodPost, "/integrated-account", `{"integration":"crm","credentials":{"type":"bearer","value":"upstream-secret"}}`)
+	mustStatus(t, acc, http.StatusCreated)
+	return a, up, acc.json(t)["id"].(string)
+}
+
+// createServer creates an MCP server of account with the config (JSON) and returns its id and url.
+func (a *app) createServer(account, config string) (id, url string) {
+	a.t.Helper()
+	r := a.do(http.MethodPost, "/integrated-account/"+account+"/mcp", `{"name":"e2e","config":`+config+`}`)
+	mustStatus(a.t, r, http.StatusCreated)
+	m := r.json(a.t)
+	return m["id"].(string), m["url"].(string)
+}
+
+// sdkConnect connects the official go-sdk client, sending the extra headers on every request.
+func sdkConnect(t *testing.T, url string, headers ...string) (*sdk.ClientSession, error) {
+	t.Helper()
+	hc := &http.Client{Transport: setHeaders{headers, http.DefaultTransport}, Timeout: 30 * time.Second}
+	c := sdk.NewClient(&sdk.Implementation{Name: "mcpapi-e2e", Version: "1.2.3"}, nil)
+	cs, err := c.Connect(context.Background(), &sdk.StreamableClientTransport{Endpoint: url, HTTPClient: hc, MaxRetries: -1}, nil)
+	if err == nil {
+		t.Cleanup(func() { _ = cs.Close() })
+	}
+	return cs, err
+}
+
+type setHeaders struct {
+	kv   []string
+	base http.RoundTripper
+}
+
+func (s setHeaders) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	for i := 0; i+1 < len(s.kv); i += 2 {
+		r.Header.Set(s.kv[i], s.kv[i+1])
+	}
+	return s.base.RoundTrip(r)
+}
+
+func callTool(t *testing.T, cs *sdk.ClientSession, name string, args map[string]any) *sdk.CallToolResult {
+	t.Helper()
+	res, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: name, Arguments: args})
+	if err != nil {
+		t.Fatalf("call %s: %v", name, err)
+	}
+	return res
+}
+
+func resultText(res *sdk.CallToolResult) string {
+	var b strings.Builder
+	for _, c := range res.Content {
+		if tc, ok := c.(*sdk.TextContent); ok {
+			b.WriteString(tc.Text)
+		}
+	}
+	return b.String()
+}
+
+// resultJSON is a result's structured content (the client's newest protocol has it).
+func resultJSON(t *testing.T, res *sdk.CallToolResult) map[string]any {
+	t.Helper()
+	b, err := json.Marshal(res.StructuredContent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil || m == nil {
+		t.Fatalf("structured content %s (%v); text %s", b, err, resultText(res))
+	}
+	return m
+}
+
+func namesOf(v any) []string {
+	var out []string
+	items, _ := v.([]any)
+	for _, it := range items {
+		if m, ok := it.(map[string]any); ok {
+			out = append(out, fmt.Sprint(m["name"]))
+		}
+	}
+	return out
+}
+
+// TestDiscoveryExposureEndToEnd: with config.tool_exposure "discovery", the go-sdk client
+// lists exactly the three meta-tools; search_tools finds an allowed tool and only allowed ones;
+// get_tool_schema returns its input schema; call_tool reaches the upstream with the account's
+// credential; a direct call of a real tool is refused pointing to search_tools and reaches
+// nothing; a PATCH back to "all" lists the real tools on the very next request.
+func TestDiscoveryExposureEndToEnd(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, dbURL string) {
+		a, up, acc := mcpApp(t, dbURL)
+		id, url := a.createServer(acc, `{"methods":["read"],"tool_exposure":"discovery"}`)
+		cs, err := sdkConnect(t, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := toolNames(t, cs); !slices.Equal(got, []string{"call_tool", "get_tool_schema", "search_tools"}) {
+			t.Fatalf("discovery tools/list: %v, want exactly call_tool, get_tool_schema, search_tools", got)
+		}
+
+		res := callTool(t, cs, "search_tools", map[string]any{"query": "contact"})
+		hits := namesOf(resultJSON(t, res)["tools"])
+		if res.IsError || !slices.Contains(hits, "get_crm_contact") {
+			t.Errorf("search contact: %v %s", hits, resultText(res))
+		}
+		for _, h := range hits {
+			if !strings.HasPrefix(h, "get_") && !strings.HasPrefix(h, "list_") {
+				t.Errorf("search returned %s, which methods [read] does not allow", h)
+			}
+		}
+
+		res = callTool(t, cs, "get_tool_schema", map[string]any{"tool_names": []string{"get_crm_contact"}})
+		defs, _ := resultJSON(t, res)["tools"].([]any)
+		if res.IsError || len(defs) != 1 {
+			t.Fatalf("get_tool_schema: %s", resultText(res))
+		}
+		def := defs[0].(map[string]any)
+		schema, _ := def["inputSchema"].(map[string]any)
+		props, _ := schema["properties"].(map[string]any)
+		if def["name"] != "get_crm_contact" || props["contact_id"] == nil || !slices.Contains(toAnyStrings(schema["required"]), "contact_id") {
+			t.Errorf("get_tool_schema definition: %v", def)
+		}
+
+		before := len(up.seen())
+		res = callTool(t, cs, "call_tool", map[string]any{"tool_name": "get_crm_contact", "arguments": map[string]any{"contact_id": "c1"}})
+		calls := up.seen()
+		if res.IsError || !strings.Contains(resultText(res), "Ada") || len(calls) != before+1 || calls[len(calls)-1] != "GET /v1/contacts/c1 Bearer upstream-secret" {
+			t.Errorf("call_tool: %v %s; upstream saw %v", res.IsError, resultText(res), calls[before:])
+		}
+
+		// A direct call of a real, allowed tool: a tool error that points to search_tools.
+		res = callTool(t, cs, "get_crm_contact", map[string]any{"contact_id": "c1"})
+		if !res.IsError || !strings.Contains(resultText(res), "search_tools") {
+			t.Errorf("direct call in discovery: %v %s", res.IsError, resultText(res))
+		}
+		if n := len(up.seen()); n != before+1 {
+			t.Errorf("the refused direct call reached the upstream (%d calls)", n-before)
+		}
+
+		// Back to "all": the same session sees the real tools at once.
+		mustStatus(t, a.do(http.MethodPatch, "/integrated-account/"+acc+"/mcp/"+id, `{"config":{"tool_exposure":"all"}}`), http.StatusOK)
+		want := []string{"get_crm_company", "get_crm_contact", "get_crm_deal", "list_crm_companies", "list_crm_contacts", "list_crm_deals"}
+		if got := toolNames(t, cs); !slices.Equal(got, want) {
+			t.Errorf("after PATCH to all: %v, want %v", got, want)
+		}
+		if res := callTool(t, cs, "get_crm_contact", map[string]any{"contact_id": "c1"}); res.IsError {
+			t.Errorf("direct call after PATCH to all: %s", resultText(res))
+		}
+	})
+}
+
+func toAnyStrings(v any) []string {
+	var out []string
+	items, _ := v.([]any)
+	for _, it := range items {
+		out = append(out, fmt.Sprint(it))
+	}
+	return out
+}
+
+// problemShape is a problem document without what differs per request (instance, request_id).
+func problemShape(t *testing.T, r response) string {
+	t.Helper()
+	m := r.json(t)
+	delete(m, "instance")
+	delete(m, "request_id")
+	b, _ := json.Marshal(m)
+	return fmt.Sprintf("%d %s %s %s", r.status, r.header.Get("Content-Type"), r.header.Get("WWW-Authenticate"), b)
+}
+
+// TestRequireAPITokenAuthEndToEnd: with config.require_api_token_auth, an MCP request needs
+// "Authorization: Bearer <API token>" of the server's environment: none, another
+// environment's, a revoked one and a garbage one are 401 with exactly the problem of a bad MCP
+// token; a valid one works with the go-sdk client; with the setting off nothing is needed.
+func TestRequireAPITokenAuthEndToEnd(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, dbURL string) {
+		a, up, acc := mcpApp(t, dbURL)
+		id, url := a.createServer(acc, `{"methods":["read"],"require_api_token_auth":true}`)
+		path := strings.TrimPrefix(url, a.base)
+		list := `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`
+		mcpHeaders := []string{"Accept", "application/json, text/event-stream", "Mcp-Protocol-Version", "2025-06-18"}
+		post := func(p, auth string) response {
+			return a.do(http.MethodPost, p, list, append([]string{"Authorization", auth}, mcpHeaders...)...)
+		}
+		badToken := post("/mcp/mcp_not_a_token", "")
+		mustStatus(t, badToken, http.StatusUnauthorized)
+		want := problemShape(t, badToken)
+
+		// The revoked token: made in the server's environment, revoked through the CLI.
+		listIDs := func() []string {
+			out, err := a.cli("token", "list", "--environment", a.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, line := range strings.Split(out, "\n")[1:] {
+				if f := strings.Fields(line); len(f) > 0 {
+					ids = append(ids, f[0])
+				}
+			}
+			return ids
+		}
+		old := listIDs()
+		revoked := a.createToken(a.env)
+		var revokedID string
+		for _, id := range listIDs() {
+			if !slices.Contains(old, id) {
+				revokedID = id
+			}
+		}
+		if revokedID == "" {
+			t.Fatal("the new token is not listed")
+		}
+		mustStatus(t, post(path, "Bearer "+revoked), http.StatusOK) // valid until revoked
+		if _, err := a.cli("token", "revoke", revokedID); err != nil {
+			t.Fatal(err)
+		}
+		other := a.createToken("other-" + a.env)
+		for name, auth := range map[string]string{
+			"none":              "",
+			"other environment": "Bearer " + other,
+			"revoked":           "Bearer " + revoked,
+			"garbage":           "Bearer mcpapi_garbage",
+			"not bearer":        "Basic " + a.token,
+		} {
+			r := post(path, auth)
+			if got := problemShape(t, r); got != want {
+				t.Errorf("%s: %s\nwant the bad-token problem %s", name, got, want)
+			}
+		}
+
+		// A valid API token of the environment: the go-sdk client works, calls included.
+		before := len(up.seen())
+		if _, err := sdkConnect(t, url); err == nil {
+			t.Error("the go-sdk client connected without an API token")
+		}
+		cs, err := sdkConnect(t, url, "Authorization", "Bearer "+a.token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := toolNames(t, cs); !slices.Contains(got, "get_crm_contact") {
+			t.Errorf("tools %v", got)
+		}
+		res := callTool(t, cs, "get_crm_contact", map[string]any{"contact_id": "c1"})
+		calls := up.seen()
+		// The API token authenticates to mcpapi only: the upstream gets the account's credential.
+		if res.IsError || len(calls) != before+1 || calls[len(calls)-1] != "GET /v1/contacts/c1 Bearer upstream-secret" {
+			t.Errorf("call with an API token: %s; upstream %v", resultText(res), calls[before:])
+		}
+
+		// Off: no Authorization needed.
+		mustStatus(t, a.do(http.MethodPatch, "/integrated-account/"+acc+"/mcp/"+id, `{"config":{"require_api_token_auth":false}}`), http.StatusOK)
+		mustStatus(t, post(path, ""), http.StatusOK)
+		if _, err := sdkConnect(t, url); err != nil {
+			t.Errorf("setting off: the go-sdk client without an API token: %v", err)
+		}
+	})
+}
