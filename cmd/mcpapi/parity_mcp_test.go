@@ -313,3 +313,166 @@ func TestRequireAPITokenAuthEndToEnd(t *testing.T) {
 		}
 	})
 }
+
+// logRecords reads GET /log?log_type=mcp with the query (raw JSON, so the test does not depend
+// on generated model names) and returns its records.
+func (a *app) logRecords(query string) ([]map[string]any, string) {
+	a.t.Helper()
+	r := a.do(http.MethodGet, "/log?log_type=mcp&limit=100"+query, "")
+	mustStatus(a.t, r, http.StatusOK)
+	var page struct{ Result []map[string]any }
+	if err := json.Unmarshal(r.body, &page); err != nil {
+		a.t.Fatalf("%v: %s", err, r.body)
+	}
+	return page.Result, string(r.body)
+}
+
+// TestCallLogsEndToEnd: MCP requests through the real server (initialize stating clientInfo,
+// a call that works, a tool error, an upstream error, a refused call) are listed by GET
+// /log?log_type=mcp within ~2 s, newest first, each with its method, tool, outcome, statuses,
+// client name and version and the X-Request-ID the client sent; the mcp_server_id and outcome
+// filters select them; neither the /log body nor any column of the table holds the arguments,
+// the upstream credential, the MCP token or the API token. With --mcp-call-log=false (a second
+// instance on the same database) nothing is recorded.
+func TestCallLogsEndToEnd(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, dbURL string) {
+		a, _, acc := mcpApp(t, dbURL)
+		srv, url := a.createServer(acc, `{"methods":["read"]}`)
+		other, otherURL := a.createServer(acc, `{"methods":["read"]}`)
+		path, otherPath := strings.TrimPrefix(url, a.base), strings.TrimPrefix(otherURL, a.base)
+		const planted = "planted-arg-4711"
+		call := func(name, args string) string {
+			return `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"` + name + `","arguments":` + args + `}}`
+		}
+		type want struct {
+			method, tool, outcome string
+			upstream              any // float64 status, or nil
+			client                bool
+		}
+		steps := []struct {
+			body string
+			want want
+		}{
+			{`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e-agent","version":"9.8.7"}}}`,
+				want{"initialize", "", "ok", nil, true}},
+			{`{"jsonrpc":"2.0","id":2,"method":"tools/list"}`, want{"tools/list", "", "ok", nil, false}},
+			{call("get_crm_contact", `{"contact_id":"`+planted+`"}`), want{"tools/call", "get_crm_contact", "ok", float64(200), false}},
+			{call("get_crm_contact", `{"wrong":"`+planted+`"}`), want{"tools/call", "get_crm_contact", "tool_error", nil, false}},
+			{call("get_crm_contact", `{"contact_id":"broken"}`), want{"tools/call", "get_crm_contact", "upstream_error", float64(502), false}},
+			{call("delete_crm_contact", `{"contact_id":"`+planted+`"}`), want{"tools/call", "delete_crm_contact", "refused", nil, false}},
+		}
+		reqID := func(i int) string { return fmt.Sprintf("e2e-log-%s-%d", srv[:8], i) }
+		mcpHeaders := func(i int) []string {
+			return []string{"Authorization", "", "Accept", "application/json, text/event-stream", "Mcp-Protocol-Version", "2025-06-18", "X-Request-ID", reqID(i)}
+		}
+		for i, s := range steps {
+			r := a.do(http.MethodPost, path, s.body, mcpHeaders(i)...)
+			mustStatus(t, r, http.StatusOK)
+			if r.header.Get("X-Request-ID") != reqID(i) {
+				t.Errorf("step %d: X-Request-ID %q", i, r.header.Get("X-Request-ID"))
+			}
+		}
+		mustStatus(t, a.do(http.MethodPost, otherPath, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`, mcpHeaders(99)...), http.StatusOK)
+		last := time.Now()
+
+		// Readable within ~2 s of the last call (the writer flushes at least every second).
+		var recs []map[string]any
+		var body string
+		for {
+			recs, body = a.logRecords("&mcp_server_id=" + srv)
+			if len(recs) >= len(steps) || time.Since(last) > 2500*time.Millisecond {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Logf("%d records readable %v after the last call", len(recs), time.Since(last).Round(time.Millisecond))
+		if len(recs) != len(steps) {
+			t.Fatalf("%d records of server %s after %v, want %d: %s", len(recs), srv, time.Since(last), len(steps), body)
+		}
+		for j, rec := range recs {
+			i := len(steps) - 1 - j // newest first
+			w := steps[i].want
+			str := func(k string) string { s, _ := rec[k].(string); return s }
+			if str("mcp_method") != w.method || str("tool_name") != w.tool || str("outcome") != w.outcome ||
+				rec["http_status"] != float64(200) || rec["upstream_status"] != w.upstream || str("request_id") != reqID(i) ||
+				str("mcp_server_id") != srv || str("integrated_account_id") != acc || str("integration") != "crm" {
+				t.Errorf("record %d (step %d): %v", j, i, rec)
+			}
+			if w.client != (str("client_name") == "e2e-agent" && str("client_version") == "9.8.7") {
+				t.Errorf("record %d (step %d): client %v %v", j, i, rec["client_name"], rec["client_version"])
+			}
+			if (w.upstream != nil) != (rec["upstream_duration_ms"] != nil) {
+				t.Errorf("record %d (step %d): upstream_duration_ms %v", j, i, rec["upstream_duration_ms"])
+			}
+		}
+
+		// Filters: by server, by outcome, by both.
+		for q, n := range map[string]int{
+			"&mcp_server_id=" + other:                              1,
+			"&outcome=refused&mcp_server_id=" + srv:                1,
+			"&outcome=upstream_error":                              1,
+			"&outcome=ok&mcp_server_id=" + srv:                     3,
+			"&outcome=ok&mcp_server_id=" + other:                   1,
+			"&outcome=tool_error&mcp_server_id=" + other:           0,
+			"&mcp_method=initialize&mcp_server_id=" + srv:          1,
+			"&tool_name=delete_crm_contact&mcp_server_id=" + other: 0,
+		} {
+			if got, _ := a.logRecords(q); len(got) != n {
+				t.Errorf("%s: %d records, want %d", q, len(got), n)
+			}
+		}
+
+		// Nothing secret in the API's answer or in any column of the table.
+		_, all := a.logRecords("")
+		mcpToken := path[strings.LastIndex(path, "/")+1:]
+		secrets := []string{planted, "upstream-secret", mcpToken, a.token}
+		for _, s := range secrets {
+			if strings.Contains(all, s) {
+				t.Errorf("GET /log holds %q", s)
+			}
+		}
+		rows, err := a.storeOf().DB().Raw(`SELECT * FROM mcp_call_logs`).Rows()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		n := 0
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			n++
+			for i, v := range vals {
+				cell := fmt.Sprintf("%s", v)
+				for _, s := range secrets {
+					if strings.Contains(cell, s) {
+						t.Errorf("column %s holds %q", cols[i], s)
+					}
+				}
+			}
+		}
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if n != len(steps)+1 {
+			t.Errorf("%d rows in mcp_call_logs, want %d", n, len(steps)+1)
+		}
+
+		// --mcp-call-log=false: a second instance on the same database records nothing.
+		off := serveApp(t, dbURL, noEnv, "--integrations-dir", crmPointingAt(t, newLoopback(t, &crmUpstream{})),
+			"--secret-key", testSecretKey, "--mcp-call-log=false")
+		off.token = a.token
+		for i, s := range steps {
+			mustStatus(t, off.do(http.MethodPost, path, s.body, mcpHeaders(100+i)...), http.StatusOK)
+		}
+		time.Sleep(1500 * time.Millisecond) // past the writer's flush interval
+		if got := a.countRows("mcp_call_logs"); got != int64(n) {
+			t.Errorf("with --mcp-call-log=false: %d rows, want %d", got, n)
+		}
+	})
+}
