@@ -332,8 +332,8 @@ func (a *app) logRecords(query string) ([]map[string]any, string) {
 // /log?log_type=mcp within ~2 s, newest first, each with its method, tool, outcome, statuses,
 // client name and version and the X-Request-ID the client sent; the mcp_server_id and outcome
 // filters select them; neither the /log body nor any column of the table holds the arguments,
-// the upstream credential, the MCP token or the API token. With --mcp-call-log=false (a second
-// instance on the same database) nothing is recorded.
+// the upstream credential, the MCP token or the API token. With --mcp-call-log=false or
+// MCPAPI_MCP_CALL_LOG=false (a second instance on the same database) nothing is recorded.
 func TestCallLogsEndToEnd(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, dbURL string) {
 		a, _, acc := mcpApp(t, dbURL)
@@ -463,9 +463,20 @@ func TestCallLogsEndToEnd(t *testing.T) {
 			t.Errorf("%d rows in mcp_call_logs, want %d", n, len(steps)+1)
 		}
 
-		// --mcp-call-log=false: a second instance on the same database records nothing.
-		off := serveApp(t, dbURL, noEnv, "--integrations-dir", crmPointingAt(t, newLoopback(t, &crmUpstream{})),
-			"--secret-key", testSecretKey, "--mcp-call-log=false")
+		// --mcp-call-log=false: a second instance on the same database records nothing. The
+		// flag on SQLite, its variable MCPAPI_MCP_CALL_LOG on PostgreSQL.
+		getenv, flags := noEnv, []string{"--integrations-dir", crmPointingAt(t, newLoopback(t, &crmUpstream{})), "--secret-key", testSecretKey}
+		if strings.HasPrefix(dbURL, "postgres") {
+			getenv = func(k string) string {
+				if k == "MCPAPI_MCP_CALL_LOG" {
+					return "false"
+				}
+				return ""
+			}
+		} else {
+			flags = append(flags, "--mcp-call-log=false")
+		}
+		off := serveApp(t, dbURL, getenv, flags...)
 		off.token = a.token
 		for i, s := range steps {
 			mustStatus(t, off.do(http.MethodPost, path, s.body, mcpHeaders(100+i)...), http.StatusOK)
@@ -475,4 +486,73 @@ func TestCallLogsEndToEnd(t *testing.T) {
 			t.Errorf("with --mcp-call-log=false: %d rows, want %d", got, n)
 		}
 	})
+}
+
+// TestTypeScriptSDKShapesEndToEnd: the platform's TypeScript SDK (truto-ts-sdk 2.0.12) posts
+// JSON-RPC as a string body (fetch labels it text/plain;charset=UTF-8) to `${baseUrl}mcp/${token}`,
+// with Accept: application/json only, its User-Agent, no Mcp-Protocol-Version, no jsonrpc
+// member, initialize without an id, and the environment's API token as a bearer. Through the
+// real server, on a server requiring API-token auth and on one that does not: initialize is
+// answered with id null, tools/list lists the allowed tools, tools/call reaches the upstream
+// with the account's credential; on the requiring server the same shapes with another
+// environment's token are 401.
+func TestTypeScriptSDKShapesEndToEnd(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, dbURL string) {
+		a, up, acc := mcpApp(t, dbURL)
+		other := a.createToken("other-" + a.env)
+		ts := func(path, bearer, body string) (response, map[string]any) {
+			t.Helper()
+			r := a.do(http.MethodPost, path, body, "Content-Type", "text/plain;charset=UTF-8", "Accept", "application/json",
+				"Authorization", "Bearer "+bearer, "User-Agent", "truto-ts-sdk/2.0.12")
+			var m map[string]any
+			_ = json.Unmarshal(r.body, &m)
+			return r, m
+		}
+		const (
+			initialize = `{"method":"initialize","params":{"protocolVersion":"2024-11-05","clientInfo":{"name":"truto-ts-sdk","version":"2.0.12"}}}`
+			list       = `{"method":"tools/list","id":1}`
+			call       = `{"method":"tools/call","id":2,"params":{"name":"get_crm_contact","arguments":{"contact_id":"c7"}}}`
+		)
+		for _, require := range []bool{false, true} {
+			_, url := a.createServer(acc, fmt.Sprintf(`{"methods":["read"],"tags":["contacts"],"require_api_token_auth":%t}`, require))
+			path := strings.TrimPrefix(url, a.base)
+			r, m := ts(path, a.token, initialize)
+			res, _ := m["result"].(map[string]any)
+			if _, hasID := m["id"]; r.status != http.StatusOK || m["jsonrpc"] != "2.0" || !hasID || m["id"] != nil || res["protocolVersion"] != "2024-11-05" {
+				t.Fatalf("require=%t initialize: %d %s", require, r.status, r.body)
+			}
+			if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("require=%t initialize: Content-Type %q", require, ct)
+			}
+			r, m = ts(path, a.token, list)
+			res, _ = m["result"].(map[string]any)
+			if got := namesOf(res["tools"]); r.status != http.StatusOK || m["id"] != float64(1) || !slices.Equal(got, []string{"get_crm_contact", "list_crm_contacts"}) {
+				t.Errorf("require=%t tools/list: %d %s", require, r.status, r.body)
+			}
+			before := len(up.seen())
+			r, m = ts(path, a.token, call)
+			res, _ = m["result"].(map[string]any)
+			calls := up.seen()
+			if r.status != http.StatusOK || m["id"] != float64(2) || res == nil || res["isError"] == true ||
+				len(calls) != before+1 || calls[len(calls)-1] != "GET /v1/contacts/c7 Bearer upstream-secret" {
+				t.Errorf("require=%t tools/call: %d %s; upstream %v", require, r.status, r.body, calls[before:])
+			}
+			// Another environment's API token: refused only where the server requires one.
+			r, _ = ts(path, other, list)
+			if want := map[bool]int{false: http.StatusOK, true: http.StatusUnauthorized}[require]; r.status != want {
+				t.Errorf("require=%t, another environment's token: %d, want %d: %s", require, r.status, want, r.body)
+			}
+		}
+	})
+}
+
+// TestServeHelpListsMCPCallLog: serve --help documents --mcp-call-log and its variable.
+func TestServeHelpListsMCPCallLog(t *testing.T) {
+	var out strings.Builder
+	if err := run(t.Context(), []string{"mcpapi", "serve", "--help"}, noEnv, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "-mcp-call-log") || !strings.Contains(out.String(), "MCPAPI_MCP_CALL_LOG") {
+		t.Errorf("serve --help lacks --mcp-call-log: %s", out.String())
+	}
 }
