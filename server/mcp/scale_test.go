@@ -122,8 +122,8 @@ func TestMemoryPerDistinctConfig(t *testing.T) {
 			return mcp.Target{
 				ServerID: fmt.Sprintf("0190f7a2-7b1c-7cc3-9a51-%012d", i), EnvironmentID: "0190f7a2-7b1c-7cc3-9a51-3f2d8e6b1a40",
 				AccountID: "1ba1f401-7183-47c5-9e39-e8e257e3c795", Integration: "generated",
-				Methods: []string{[]string{"read", "write", "list", "get"}[i%4]},
-				Tags:    []string{fmt.Sprintf("group%d", i%10), fmt.Sprintf("label-%04d", i)},
+				Methods:    []string{[]string{"read", "write", "list", "get"}[i%4]},
+				Tags:       []string{fmt.Sprintf("group%d", i%10), fmt.Sprintf("label-%04d", i)},
 				Credential: &mcp.Credential{Type: "bearer", Value: fmt.Sprintf("upstream-credential-%04d", i)},
 			}, nil
 		},
