@@ -21,7 +21,7 @@ import (
 // shapes), a loopback upstream that records what reaches it. They go through HTTP only, so the
 // store's and the server's internals can change under them.
 
-const testSecretKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+const testSecretKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" //nolint:gosec // G101: the tests' own sealing key (bytes 0…31), as in mcp_test.go
 
 // crmUpstream answers the crm integration's calls: 502 for the contact "broken", a small
 // contact otherwise, and records "METHOD uri auth" of each call.

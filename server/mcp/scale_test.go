@@ -161,7 +161,7 @@ func TestMemoryPerDistinctConfig(t *testing.T) {
 		t.Fatalf("%d lookups for %d configs listed twice: the configs are not held", n, configs)
 	}
 	runtime.KeepAlive(h)
-	per := (int64(after) - int64(before)) / configs
+	per := (int64(after) - int64(before)) / configs //nolint:gosec // G115: heap sizes are far below 2^63
 	t.Logf("heap %d → %d bytes over %d distinct configs: %d bytes per config (bound %d)", before, after, configs, per, bound)
 	if per > bound {
 		t.Errorf("%d bytes per distinct config, want ≤ %d", per, bound)
