@@ -26,6 +26,10 @@ type MCPInvalidator interface{ Invalidate() }
 // newMCPHandler builds the MCP endpoint on the store: a token resolves, in one query, to its
 // MCP server and integrated account, whose sealed credential is opened for the upstream calls.
 func newMCPHandler(st *store.Store, cfg Config, sealer *Sealer, limits *rateLimits, m *metrics, callLog *calllog.Writer) *mcp.Handler {
+	record := func(r mcp.CallRecord) { callLog.Record(callLogEntry(r)) }
+	if cfg.DisableMCPCallLog {
+		record = nil // --mcp-call-log=false: the MCP path builds no records at all
+	}
 	return mcp.New(mcp.Deps{
 		Resolve: func(ctx context.Context, hash []byte) (mcp.Target, error) {
 			t, err := st.ResolveMcpToken(ctx, hash)
@@ -66,7 +70,7 @@ func newMCPHandler(st *store.Store, cfg Config, sealer *Sealer, limits *rateLimi
 			p, err := st.Authenticate(ctx, store.HashSecret(bearer))
 			return err == nil && p.EnvironmentID.String() == environmentID
 		},
-		CallLog: func(r mcp.CallRecord) { callLog.Record(callLogEntry(r)) },
+		CallLog: record,
 		Admit: func(r *http.Request, serverID string, stage mcp.AdmitStage) int {
 			var err error
 			switch stage {

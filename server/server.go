@@ -63,6 +63,9 @@ type Config struct {
 	DisableAIReadyCheck bool
 	// MaxMcpServersPerAccount bounds the MCP servers of one integrated account; 0: no bound.
 	MaxMcpServersPerAccount int
+	// DisableMCPCallLog records no MCP call logs (--mcp-call-log=false); GET /log still answers,
+	// with what was stored before.
+	DisableMCPCallLog bool
 }
 
 // handler implements the generated strict server interface on top of the store.

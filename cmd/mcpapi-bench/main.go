@@ -36,7 +36,7 @@ import (
 // same and pgbench opens at most this many connections.
 const serverPool = 25
 
-var allOps = []string{"patch", "get", "list", "create", opMCPCall, opMCPList, opMCPMem}
+var allOps = []string{"patch", "get", "list", "create", opMCPCall, opMCPCallNoLog, opMCPList, opMCPMem}
 
 type options struct {
 	adminURL       string
@@ -169,7 +169,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 }
 
 // estimate is how long the measurements take: three targets per window (mcpapi, the floor and
-// pgbench or the SDK alone), one window per repetition for the memory row.
+// pgbench or the SDK alone; the call-log row: two), one window per repetition for the memory row.
 func (o options) estimate() time.Duration {
 	var windows time.Duration
 	for _, op := range o.ops {
@@ -177,7 +177,11 @@ func (o options) estimate() time.Duration {
 			windows += time.Duration(o.reps) * (o.memWindow() + o.warmup) / (o.duration + o.warmup)
 			continue
 		}
-		windows += time.Duration(o.reps*len(o.concurrency)) * 3
+		targets := time.Duration(3)
+		if op == opMCPCallNoLog {
+			targets = 2 // mcpapi with and without the call log
+		}
+		windows += time.Duration(o.reps*len(o.concurrency)) * targets
 	}
 	return windows * (o.duration + o.warmup)
 }

@@ -58,6 +58,8 @@ func TestQuick(t *testing.T) {
 			targets = append(targets, targetSDK)
 		case opMCPMem:
 			targets = []string{targetServer}
+		case opMCPCallNoLog:
+			targets = []string{targetServer, targetNoLog}
 		}
 		for _, target := range targets {
 			line := findRow(out, strings.ToUpper(op), target)
@@ -81,6 +83,12 @@ func TestQuick(t *testing.T) {
 	if f := findRow(out, strings.ToUpper(opMCPMem), targetServer); f != nil {
 		if !strings.Contains(strings.Join(f, " "), "32.0 MB") {
 			t.Errorf("memory row without the 8 × 4 × 1 MiB bound: %q", strings.Join(f, " "))
+		}
+	}
+	// The call-log row states the ratio on ÷ off and issue 12's target.
+	if f := findRow(out, strings.ToUpper(opMCPCallNoLog), targetServer); f != nil {
+		if line := strings.Join(f, " "); !strings.Contains(line, "≥ 0.9:") {
+			t.Errorf("call-log row without the ratio and target: %q", line)
 		}
 	}
 	if !strings.Contains(out, "command: go run ./cmd/mcpapi-bench --quick") {

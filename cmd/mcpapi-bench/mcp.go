@@ -25,6 +25,12 @@ const (
 	opMCPCall = "mcp-call"
 	opMCPList = "mcp-list"
 	opMCPMem  = "mcp-mem"
+	// opMCPCallNoLog is issue 12's logging-overhead row: the tools/call of opMCPCall on mcpapi
+	// (call log on, the default) and on a second mcpapi serve with --mcp-call-log=false, on the
+	// same database, tokens and upstream, interleaved.
+	opMCPCallNoLog = "mcp-call-nolog"
+	// targetNoLog is that second server.
+	targetNoLog = "mcpapi-nolog"
 
 	benchIntegration = "bench"
 	// benchTools is how many operations (so tools) the generated integration has.

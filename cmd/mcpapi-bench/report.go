@@ -49,7 +49,7 @@ func (b *bench) measure(ctx context.Context) error {
 					if t.proc.exited() {
 						return fmt.Errorf("%s exited: %v\n%s", t.name, t.proc.err, t.proc.tail())
 					}
-					if t.name == targetServer {
+					if t.name == targetServer || t.name == targetNoLog {
 						_ = os.Truncate(t.proc.logPath, 0) // request logs of past windows
 					}
 					r, err := b.window(ctx, op, c, t)
@@ -85,6 +85,12 @@ type target struct {
 
 // targets are the HTTP targets of an operation, in the order they are measured.
 func (b *bench) targets(op string) []target {
+	if op == opMCPCallNoLog {
+		if b.noLog == nil {
+			return nil // serve has no --mcp-call-log (noLogNote says so)
+		}
+		return []target{{targetServer, b.server}, {targetNoLog, b.noLog}}
+	}
 	ts := []target{{targetServer, b.server}, {targetFloor, b.floor}}
 	if isMCPOp(op) {
 		ts = append(ts, target{targetSDK, b.sdk})
@@ -345,6 +351,9 @@ func (b *bench) report() error {
 	if err := b.mcpTable(w); err != nil {
 		return err
 	}
+	if err := b.callLogTable(w); err != nil {
+		return err
+	}
 	if err := b.memTable(w); err != nil {
 		return err
 	}
@@ -585,4 +594,56 @@ func loadAverage() string {
 		return ""
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// callLogTableTarget is issue 12's bound: tools/call throughput with the call log on is at
+// least this fraction of its throughput with it off.
+const callLogTableTarget = 0.9
+
+// callLogTable is the call-log row: per concurrency, tools/call on mcpapi (call log on) and on
+// the second server started with --mcp-call-log=false, and the ratio on/off against issue 12's
+// target.
+func (b *bench) callLogTable(w *stickyWriter) error {
+	if !slices.Contains(b.opts.ops, opMCPCallNoLog) {
+		return w.err
+	}
+	if b.noLogNote != "" {
+		w.printf("%s\n\n", b.noLogNote)
+		return w.err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	rows := &stickyWriter{w: tw}
+	rows.printf("operation\tconcurrency\ttarget\treq/s\tp50\tp99\terrors\tCPU µs/call\ton ÷ off\ttarget\t\n")
+	op := strings.ToUpper(opMCPCallNoLog)
+	for _, c := range b.opts.concurrency {
+		on := b.summarize(resultKey{opMCPCallNoLog, c, targetServer})
+		off := b.summarize(resultKey{opMCPCallNoLog, c, targetNoLog})
+		for _, t := range []struct {
+			name string
+			s    summary
+		}{{targetServer, on}, {targetNoLog, off}} {
+			if !t.s.ok {
+				rows.printf("%s\t%d\t%s\t-\t-\t-\t-\t-\t-\t-\t\n", op, c, t.name)
+				continue
+			}
+			ratio, verdict := "-", "-"
+			if t.name == targetServer && off.ok && off.rps > 0 {
+				r := t.s.rps / off.rps
+				ratio = fmt.Sprintf("%.2f", r)
+				verdict = fmt.Sprintf("≥ %.1f: NOT met", callLogTableTarget)
+				if r >= callLogTableTarget {
+					verdict = fmt.Sprintf("≥ %.1f: met", callLogTableTarget)
+				}
+			}
+			rows.printf("%s\t%d\t%s\t%.0f\t%.2f ms\t%.2f ms\t%d\t%s\t%s\t%s\t\n",
+				op, c, t.name, t.s.rps, t.s.p50, t.s.p99, t.s.errors, num(t.s.cpu), ratio, verdict)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	w.printf("\nMCP-CALL-NOLOG: the tools/call of MCP-CALL on mcpapi (call log on, the default) and on %s, a second mcpapi serve with the same\n"+
+		"flags plus --mcp-call-log=false on the same database, tokens and upstream, interleaved; on ÷ off: req/s with the log over req/s without\n"+
+		"(issue 12: ≥ %.1f). Every answer is checked as in MCP-CALL.\n\n", targetNoLog, callLogTableTarget)
+	return w.err
 }

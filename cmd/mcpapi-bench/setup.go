@@ -39,7 +39,10 @@ type bench struct {
 	pgVersion string
 	gitRev    string
 
-	server    *child
+	server *child
+	// noLog is a second mcpapi serve with --mcp-call-log=false (the call-log row only).
+	noLog     *child
+	noLogNote string // why the call-log row has no second server, "" when it has one
 	serveArgs []string
 	serveHelp []byte // `mcpapi serve --help`: which flags this binary has
 	floor     *child
@@ -160,6 +163,11 @@ func (b *bench) setup(ctx context.Context) error {
 			return err
 		}
 	}
+	if slices.Contains(o.ops, opMCPCallNoLog) {
+		if err := b.startNoLog(ctx, bin, extra); err != nil {
+			return err
+		}
+	}
 	if err := b.startFloor(ctx); err != nil {
 		return err
 	}
@@ -207,6 +215,7 @@ func (b *bench) cleanup() {
 	b.sdk.stop(5 * time.Second)
 	b.floor.stop(5 * time.Second)
 	b.server.stop(20 * time.Second)
+	b.noLog.stop(20 * time.Second)
 	b.upstream.stop(5 * time.Second)
 	if b.dbName != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -366,9 +375,37 @@ func (b *bench) startChild(name string, cmd *exec.Cmd, firstLine bool) (*child, 
 }
 
 func (b *bench) startServer(ctx context.Context, bin string, extra []string) error {
-	addr, err := freeAddr()
+	c, args, err := b.startMcpapi(ctx, "mcpapi", bin, extra)
 	if err != nil {
 		return err
+	}
+	b.server = c
+	b.serveArgs = args
+	return nil
+}
+
+// startNoLog starts the call-log row's second server: the same flags and database as the first,
+// plus --mcp-call-log=false. A binary without that flag gets none (the row shows "-").
+func (b *bench) startNoLog(ctx context.Context, bin string, extra []string) error {
+	if !b.hasFlag("mcp-call-log") {
+		b.noLogNote = "mcpapi serve has no --mcp-call-log flag: the call-log row was not measured"
+		b.logf("%s", b.noLogNote)
+		return nil
+	}
+	c, _, err := b.startMcpapi(ctx, targetNoLog, bin, append(slices.Clone(extra), "--mcp-call-log=false"))
+	if err != nil {
+		return err
+	}
+	b.noLog = c
+	return nil
+}
+
+// startMcpapi starts one mcpapi serve on a free port and the benchmark's database, and returns
+// it with its command line as printed (secrets and temporary paths replaced).
+func (b *bench) startMcpapi(ctx context.Context, name, bin string, extra []string) (*child, []string, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, nil, err
 	}
 	args := []string{"serve", "--addr", addr, "--database-url", b.dbURL, "--auth-cache-ttl", "5s"}
 	if b.hasFlag("rate-limit") {
@@ -384,18 +421,17 @@ func (b *bench) startServer(ctx context.Context, bin string, extra []string) err
 	args = append(args, extra...)
 	cmd := exec.Command(bin, args...) //nolint:gosec // G204: the mcpapi binary built here or given by --mcpapi-bin
 	cmd.Env = append(os.Environ(), "DATABASE_URL=", "MCPAPI_BOOTSTRAP_TOKEN=", "MCPAPI_SECRET_KEY=", "MCPAPI_INTEGRATIONS_DIR=")
-	c, _, err := b.startChild("mcpapi", cmd, false)
+	c, _, err := b.startChild(name, cmd, false)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	b.server = c
-	b.serveArgs = append([]string{"mcpapi"}, args...)
-	b.serveArgs[slices.Index(b.serveArgs, "--database-url")+1] = "<fresh database>"
-	if i := slices.Index(b.serveArgs, "--secret-key"); i > 0 {
-		b.serveArgs[i+1] = "<random key>"
+	printed := append([]string{"mcpapi"}, args...)
+	printed[slices.Index(printed, "--database-url")+1] = "<fresh database>"
+	if i := slices.Index(printed, "--secret-key"); i > 0 {
+		printed[i+1] = "<random key>"
 	}
-	if i := slices.Index(b.serveArgs, "--integrations-dir"); i > 0 {
-		b.serveArgs[i+1] = "<the generated integration>"
+	if i := slices.Index(printed, "--integrations-dir"); i > 0 {
+		printed[i+1] = "<the generated integration>"
 	}
 	base := "http://" + addr
 	deadline := time.Now().Add(60 * time.Second)
@@ -405,14 +441,16 @@ func (b *bench) startServer(ctx context.Context, bin string, extra []string) err
 		if err == nil {
 			_ = resp.Body.Close() // only the answer counts: the server is up
 			c.base = base
-			b.logf("mcpapi serving on %s (pid %d)", base, c.pid())
-			return nil
+			b.logf("%s serving on %s (pid %d)", name, base, c.pid())
+			return c, printed, nil
 		}
 		if c.exited() {
-			return fmt.Errorf("mcpapi serve exited: %v\n%s", c.err, c.tail())
+			c.stop(time.Second)
+			return nil, nil, fmt.Errorf("%s serve exited: %v\n%s", name, c.err, c.tail())
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("mcpapi serve did not answer on %s within 60s\n%s", base, c.tail())
+			c.stop(time.Second)
+			return nil, nil, fmt.Errorf("%s serve did not answer on %s within 60s\n%s", name, base, c.tail())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

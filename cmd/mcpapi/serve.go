@@ -30,7 +30,7 @@ type serveConfig struct {
 	maxUpstreamResponse                                     int
 	rateLimit                                               float64
 	validateResponses, sandbox                              bool
-	aiReadyCheck                                            bool
+	aiReadyCheck, mcpCallLog                                bool
 	maxServersPerAccount                                    int
 	logRetention, sweepInterval                             time.Duration
 }
@@ -66,6 +66,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	s.Bool(&cfg.validateResponses, "validate-responses", "MCPAPI_VALIDATE_RESPONSES", false, "log every response that breaks openapi.yaml as an error (for tests and canaries)")
 	s.Bool(&cfg.aiReadyCheck, "ai-ready-check", "MCPAPI_AI_READY_CHECK", true, "refuse MCP server configs that allow no tool of the account's integration (false: store them as given)")
 	s.Int(&cfg.maxServersPerAccount, "max-mcp-servers-per-account", "MCPAPI_MAX_MCP_SERVERS_PER_ACCOUNT", 100, "MCP servers one integrated account may have; one more is refused with 409 (0: no bound)")
+	s.Bool(&cfg.mcpCallLog, "mcp-call-log", "MCPAPI_MCP_CALL_LOG", true, "record every MCP request in the call log read by GET /log?log_type=mcp (false: record nothing)")
 	s.Duration(&cfg.logRetention, "log-retention", "MCPAPI_LOG_RETENTION", 30*24*time.Hour, "how long MCP call logs are kept (0: forever)")
 	s.Duration(&cfg.sweepInterval, "sweep-interval", "MCPAPI_SWEEP_INTERVAL", time.Minute, "how often expired MCP servers and old call logs are deleted")
 	if err := s.Parse(args); err != nil {
@@ -146,6 +147,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 		DisableAIReadyCheck:     !cfg.aiReadyCheck,
 		MaxMcpServersPerAccount: cfg.maxServersPerAccount,
+		DisableMCPCallLog:       !cfg.mcpCallLog,
 	})
 	if err != nil {
 		_ = ln.Close() // not served yet; the error to report is err

@@ -612,7 +612,7 @@ func (nopObserver) Upstream(string, time.Duration) {}
 // DefaultRetryAfter is the Retry-After (seconds) of a retryable answer that names no other.
 const DefaultRetryAfter = "1"
 
-// RetryableStatus: the statuses clients (the platform's SDK among them) retry, honouring
+// RetryableStatus reports the statuses clients (the platform's SDK among them) retry, honouring
 // Retry-After; every such answer carries one.
 func RetryableStatus(code int) bool {
 	switch code {

@@ -46,7 +46,7 @@ func tsPost(t *testing.T, url, body string) (reply, map[string]any) {
 func TestTypeScriptSDKShapes(t *testing.T) {
 	e := newEnv(t, envOptions{deps: func(d *mcp.Deps) {
 		d.VerifyAPIToken = func(_ context.Context, env, bearer string) bool {
-			return env == "env1" && bearer == "api_token_of_env1"
+			return env == "env1" && bearer == "api_token_of_env1" //nolint:gosec // G101: a test bearer, not a credential
 		}
 	}})
 	for _, require := range []bool{false, true} {
