@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"golang.org/x/net/http/httpguts"
 	"net/http"
 	"strings"
 
@@ -82,7 +83,7 @@ func (c Credential) Validate() error {
 		if c.Name == "" {
 			return &Problem{"name", "is required for type header"}
 		}
-		if len(c.Name) > MaxNameBytes || !token(c.Name) {
+		if len(c.Name) > MaxNameBytes || !httpguts.ValidHeaderFieldName(c.Name) {
 			return &Problem{"name", "is not a valid HTTP header name"}
 		}
 		canon := http.CanonicalHeaderKey(c.Name)
@@ -124,17 +125,6 @@ func (c *Credential) Apply(req *http.Request) error {
 	}
 	req.Header.Set(c.Name, c.Value)
 	return nil
-}
-
-// token reports whether s is an RFC 9110 token (a header field name).
-func token(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // Sealer encrypts credentials with AES-256-GCM under the server's secret key, bound to the
