@@ -101,9 +101,6 @@ func (h *Handler) UpdateMcpServer(ctx context.Context, req api.UpdateMcpServerRe
 	patch.Check = h.checkConfig
 	p := mustPrincipal(ctx)
 	srv, err := h.store.UpdateMcpServer(ctx, p.EnvironmentID, req.IntegratedAccountId, req.Id, patch)
-	if errors.Is(err, store.ErrVersionMismatch) {
-		return nil, preconditionFailed(mcpWhat, srv.Version)
-	}
 	if err != nil {
 		return nil, storeError(err, mcpWhat)
 	}
@@ -115,10 +112,7 @@ func (h *Handler) UpdateMcpServer(ctx context.Context, req api.UpdateMcpServerRe
 // DeleteMcpServer deletes an MCP server; its token stops working with it.
 func (h *Handler) DeleteMcpServer(ctx context.Context, req api.DeleteMcpServerRequestObject) (api.DeleteMcpServerResponseObject, error) {
 	p := mustPrincipal(ctx)
-	current, err := h.store.DeleteMcpServer(ctx, p.EnvironmentID, req.IntegratedAccountId, req.Id, ifMatchVersions(req.Params.IfMatch))
-	if errors.Is(err, store.ErrVersionMismatch) {
-		return nil, preconditionFailed(mcpWhat, current.Version)
-	}
+	_, err := h.store.DeleteMcpServer(ctx, p.EnvironmentID, req.IntegratedAccountId, req.Id, ifMatchVersions(req.Params.IfMatch))
 	if err != nil {
 		return nil, storeError(err, mcpWhat)
 	}
@@ -131,9 +125,6 @@ func (h *Handler) RotateMcpServerToken(ctx context.Context, req api.RotateMcpSer
 	p := mustPrincipal(ctx)
 	token, hash := store.NewSecret(mcpTokenPrefix)
 	srv, err := h.store.RotateMcpServerToken(ctx, p.EnvironmentID, req.IntegratedAccountId, req.Id, hash, ifMatchVersions(req.Params.IfMatch))
-	if errors.Is(err, store.ErrVersionMismatch) {
-		return nil, preconditionFailed(mcpWhat, srv.Version)
-	}
 	if err != nil {
 		return nil, storeError(err, mcpWhat)
 	}
@@ -158,8 +149,8 @@ func (h *Handler) withToken(srv store.McpServer, token string) api.McpServerCrea
 }
 
 // toStorePatch turns a validated merge patch into the store's absent / null / value form.
-func toStorePatch(b api.McpServerPatch, now time.Time) (store.Patch, error) {
-	var p store.Patch
+func toStorePatch(b api.McpServerPatch, now time.Time) (store.McpServerPatch, error) {
+	var p store.McpServerPatch
 	if b.Name != nil {
 		p.Name = store.Field[string]{Set: true, Value: *b.Name}
 	}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -93,48 +92,31 @@ func (x *accountRow) value() IntegratedAccount {
 // UpdateIntegratedAccount applies a partial update to an integrated account of env as one
 // conditional UPDATE … RETURNING, like UpdateMcpServer: only present members are set, the row
 // changes only when one of them differs (and, with IfMatch, only at one of those versions),
-// and otherwise one SELECT tells ErrNotFound, ErrVersionMismatch (with the current row) or a
-// no-op (the stored row).
+// and otherwise one SELECT tells ErrNotFound, a *VersionMismatchError (with the current row)
+// or a no-op (the stored row).
 func (s *Store) UpdateIntegratedAccount(ctx context.Context, env, id uuid.UUID, p AccountPatch) (IntegratedAccount, error) {
-	distinct := s.distinctFrom()
-	var sets, differs []string
-	var setArgs, differArgs []any
+	var u update
 	if f := p.TenantID; f.Set {
-		var v any
-		if !f.Null {
-			v = f.Value
-		}
-		sets, setArgs = append(sets, "tenant_id = ?"), append(setArgs, v)
-		differs, differArgs = append(differs, "tenant_id "+distinct+" ?"), append(differArgs, v)
+		u.set(s.distinctFrom(), "tenant_id", nullable(f, func(v string) any { return v }))
 	}
 	if f := p.Credentials; f.Set {
-		var v any
-		if !f.Null {
-			v = nullBytes(f.Value)
-		}
-		sets, setArgs = append(sets, "credentials = ?"), append(setArgs, v)
-		differs, differArgs = append(differs, "credentials "+distinct+" ?"), append(differArgs, v)
+		u.set(s.distinctFrom(), "credentials", nullable(f, nullBytes))
 	}
-	if len(sets) > 0 {
-		q := "UPDATE integrated_accounts SET " + strings.Join(sets, ", ") + ", version = version + 1, " + s.touch() +
-			" WHERE id = ? AND environment_id = ? AND (" + strings.Join(differs, " OR ") + ")"
-		args := append(setArgs, s.bindTime(now()), id, env)
-		args = append(args, differArgs...)
-		if p.IfMatch != nil {
-			cond, arg := s.versionIn(p.IfMatch)
-			q += " AND " + cond
-			args = append(args, arg)
-		}
-		rows, err := writeAll(ctx, s, "update integrated account", scanAccount, q+" RETURNING "+accountColumns, args...)
-		if err != nil {
-			return IntegratedAccount{}, err
-		}
-		if len(rows) == 1 {
-			return rows[0], nil
-		}
+	var q string
+	var args []any
+	if !u.empty() {
+		q, args = s.statement("integrated_accounts", u, "id = ? AND environment_id = ?", []any{id, env}, p.IfMatch, accountColumns)
 	}
-	return unchanged(p.IfMatch, func(a IntegratedAccount) int64 { return a.Version },
+	return applyUpdate(ctx, s, "update integrated account", scanAccount, q, args, p.IfMatch,
 		func() (IntegratedAccount, error) { return s.GetIntegratedAccount(ctx, env, id) })
+}
+
+// nullable is the argument to bind for a present field: nil for null, else bind(value).
+func nullable[T any](f Field[T], bind func(T) any) any {
+	if f.Null {
+		return nil
+	}
+	return bind(f.Value)
 }
 
 // nullBytes stores an empty credential as NULL.

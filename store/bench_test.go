@@ -20,19 +20,19 @@ func BenchmarkUpdateMcpServer(b *testing.B) {
 			f := newFixture(b, s)
 			ctx := context.Background()
 			b.Run("serial", func(b *testing.B) {
-				m := f.server(b, "bench", store.Config{})
+				m := f.server(b, "bench", store.McpServerConfig{})
 				i := 0
 				for b.Loop() {
 					i++
-					p := store.Patch{Name: set(fmt.Sprint("n", i)), Tags: set([]string{fmt.Sprint(i)})}
+					p := store.McpServerPatch{Name: set(fmt.Sprint("n", i)), Tags: set([]string{fmt.Sprint(i)})}
 					if _, err := s.UpdateMcpServer(ctx, f.env, f.account.ID, m.ID, p); err != nil {
 						b.Fatal(err)
 					}
 				}
 			})
 			b.Run("noop", func(b *testing.B) {
-				m := f.server(b, "bench", store.Config{Tags: []string{"t"}})
-				p := store.Patch{Name: set("bench"), Tags: set([]string{"t"})}
+				m := f.server(b, "bench", store.McpServerConfig{Tags: []string{"t"}})
+				p := store.McpServerPatch{Name: set("bench"), Tags: set([]string{"t"})}
 				for b.Loop() {
 					if _, err := s.UpdateMcpServer(ctx, f.env, f.account.ID, m.ID, p); err != nil {
 						b.Fatal(err)
@@ -43,11 +43,11 @@ func BenchmarkUpdateMcpServer(b *testing.B) {
 				b.SetParallelism(4)
 				var n atomic.Int64
 				b.RunParallel(func(pb *testing.PB) {
-					m := f.server(b, "bench", store.Config{})
+					m := f.server(b, "bench", store.McpServerConfig{})
 					i := n.Add(1) * 1_000_000_000
 					for pb.Next() {
 						i++
-						p := store.Patch{Methods: set([]string{fmt.Sprint(i)})}
+						p := store.McpServerPatch{Methods: set([]string{fmt.Sprint(i)})}
 						if _, err := s.UpdateMcpServer(ctx, f.env, f.account.ID, m.ID, p); err != nil {
 							b.Error(err)
 							return
@@ -69,12 +69,12 @@ func BenchmarkSQLiteSynchronous(b *testing.B) {
 			s := storetest.OpenStore(b, storetest.Open(b, storetest.SQLite))
 			restore()
 			f := newFixture(b, s)
-			m := f.server(b, "bench", store.Config{})
+			m := f.server(b, "bench", store.McpServerConfig{})
 			ctx := context.Background()
 			i := 0
 			for b.Loop() {
 				i++
-				if _, err := s.UpdateMcpServer(ctx, f.env, f.account.ID, m.ID, store.Patch{Name: set(fmt.Sprint("n", i))}); err != nil {
+				if _, err := s.UpdateMcpServer(ctx, f.env, f.account.ID, m.ID, store.McpServerPatch{Name: set(fmt.Sprint("n", i))}); err != nil {
 					b.Fatal(err)
 				}
 			}

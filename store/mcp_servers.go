@@ -220,7 +220,7 @@ func (x *mcpServerRow) dest() []any {
 
 func (x *mcpServerRow) value() McpServer {
 	m := x.m
-	m.Config, m.ExpiresAt = Config(x.cfg), x.expires.t
+	m.Config, m.ExpiresAt = McpServerConfig(x.cfg), x.expires.t
 	m.CreatedAt, m.UpdatedAt = time.Time(x.created), time.Time(x.updated)
 	return m
 }
