@@ -136,11 +136,7 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	sqlDB, err := st.DB().DB()
-	if err != nil {
-		return nil, fmt.Errorf("database handle: %w", err)
-	}
-	m := newMetrics(sqlDB, cfg.SeparateMetrics)
+	m := newMetrics(st.SQLDB(), cfg.SeparateMetrics)
 	routes := newRouteTable(doc)
 	limits := newRateLimits(cfg.RateLimit, cfg.RateBurst)
 	sealer, err := NewSealer(cfg.SecretKey)

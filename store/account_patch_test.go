@@ -64,7 +64,7 @@ func TestResolveMcpToken(t *testing.T) {
 		ctx := ctxT(t)
 		_, err := s.UpdateIntegratedAccount(ctx, f.env, f.account.ID, store.AccountPatch{Credentials: store.Field[[]byte]{Set: true, Value: []byte("sealed")}})
 		must(t, err)
-		secret, hash := store.NewSecret(store.MCPTokenPrefix)
+		secret, hash := store.NewSecret(mcpTokenPrefix)
 		m, err := s.CreateMcpServer(ctx, f.env, store.NewMcpServer{IntegratedAccountID: f.account.ID, Name: "r",
 			Config: store.McpServerConfig{Methods: []string{"read"}}, CreatedBy: uuid.New(), TokenHash: hash})
 		must(t, err)

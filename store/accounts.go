@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 )
 
 const accountColumns = `id, environment_id, integration, tenant_id, credentials, version, created_at, updated_at`
@@ -17,7 +19,7 @@ func (s *Store) CreateIntegratedAccount(ctx context.Context, env uuid.UUID, n Ne
 		`INSERT INTO integrated_accounts (id, environment_id, integration, tenant_id, credentials, version, created_at, updated_at)
 		 VALUES (?, ?, ?, ?, ?, 1, ?, ?) RETURNING `+accountColumns,
 		newID(), env, n.Integration, n.TenantID, nullBytes(n.Credentials), s.bindTime(t), s.bindTime(t))
-	if foreignKeyViolation(err) {
+	if errors.Is(err, gorm.ErrForeignKeyViolated) {
 		return IntegratedAccount{}, ErrNotFound
 	}
 	return a, err
@@ -32,28 +34,8 @@ func (s *Store) GetIntegratedAccount(ctx context.Context, env, id uuid.UUID) (In
 // ListIntegratedAccounts lists env's integrated accounts oldest first, limit per page,
 // resuming after cursor ("" for the first page). next is "" on the last page.
 func (s *Store) ListIntegratedAccounts(ctx context.Context, env uuid.UUID, limit int, cursor string) (items []IntegratedAccount, next string, err error) {
-	pos, err := decodeCursor(cursor)
-	if err != nil {
-		return nil, "", err
-	}
-	limit = pageLimit(limit)
-	q := `SELECT ` + accountColumns + ` FROM integrated_accounts WHERE environment_id = ?`
-	args := []any{env}
-	if pos != nil {
-		q += ` AND (created_at, id) > (?, ?)`
-		args = append(args, s.bindTime(pos.CreatedAt), pos.ID)
-	}
-	q += ` ORDER BY created_at, id LIMIT ?`
-	args = append(args, limit+1)
-	rows, err := queryAll(ctx, s, "list integrated accounts", scanAccount, q, args...)
-	if err != nil {
-		return nil, "", err
-	}
-	items, next = page(rows, limit, func(a IntegratedAccount) position { return position{a.CreatedAt, a.ID} })
-	if items == nil {
-		items = []IntegratedAccount{}
-	}
-	return items, next, nil
+	return listPage(ctx, s, "list integrated accounts", scanAccount, func(a IntegratedAccount) position { return position{a.CreatedAt, a.ID} },
+		`SELECT `+accountColumns+` FROM integrated_accounts WHERE environment_id = ?`, []any{env}, limit, cursor, false)
 }
 
 // DeleteIntegratedAccount deletes an integrated account of env and, by cascade, its MCP

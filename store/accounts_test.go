@@ -56,7 +56,7 @@ func TestDeleteAccountCascades(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := ctxT(t)
 		f := newFixture(t, s)
-		_, hash := store.NewSecret(store.MCPTokenPrefix)
+		_, hash := store.NewSecret(mcpTokenPrefix)
 		m1 := f.server(t, "one", store.McpServerConfig{})
 		f.server(t, "two", store.McpServerConfig{})
 		other, err := s.CreateIntegratedAccount(ctx, f.env, store.NewIntegratedAccount{Integration: "github"})
@@ -89,7 +89,7 @@ func TestTenancy(t *testing.T) {
 		mine := newFixture(t, s)
 		theirs := newFixture(t, s)
 		m := mine.server(t, "mine", store.McpServerConfig{Methods: []string{"a"}})
-		_, hash := store.NewSecret(store.MCPTokenPrefix)
+		_, hash := store.NewSecret(mcpTokenPrefix)
 
 		// Integrated accounts.
 		_, err := s.GetIntegratedAccount(ctx, theirs.env, mine.account.ID)
@@ -143,7 +143,7 @@ func TestMcpServerCRUD(t *testing.T) {
 		f := newFixture(t, s)
 		creator := uuid.New()
 		exp := ts("2031-05-06T07:08:09.123456789Z")
-		_, hash := store.NewSecret(store.MCPTokenPrefix)
+		_, hash := store.NewSecret(mcpTokenPrefix)
 		m, err := s.CreateMcpServer(ctx, f.env, store.NewMcpServer{
 			IntegratedAccountID: f.account.ID, Name: "srv", CreatedBy: creator, TokenHash: hash,
 			Config: store.McpServerConfig{Methods: []string{"b", "a"}, Tags: []string{}}, ExpiresAt: &exp,

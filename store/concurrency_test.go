@@ -149,7 +149,7 @@ func TestConcurrentWriters(t *testing.T) {
 			if _, err := s.EnsureEnvironment(ctx, fmt.Sprint("env", i%5)); err != nil {
 				return err
 			}
-			_, hash := store.NewSecret(store.APITokenPrefix)
+			_, hash := store.NewSecret(apiTokenPrefix)
 			if _, err := s.CreateAPIToken(ctx, "busy", uuid.New(), hash); err != nil {
 				return err
 			}
@@ -159,7 +159,7 @@ func TestConcurrentWriters(t *testing.T) {
 			}
 			var last store.McpServer
 			for j := range 3 {
-				_, h := store.NewSecret(store.MCPTokenPrefix)
+				_, h := store.NewSecret(mcpTokenPrefix)
 				last, err = s.CreateMcpServer(ctx, env, store.NewMcpServer{
 					IntegratedAccountID: a.ID, Name: fmt.Sprint(j), CreatedBy: uuid.New(), TokenHash: h,
 				})

@@ -53,7 +53,7 @@ var conditionalOps = []conditionalOp{
 		name:  "rotate",
 		setup: serverAtVersion2,
 		do: func(t *testing.T, f fixture, id uuid.UUID, ifMatch []int64, _ int) (uuid.UUID, int64, error) {
-			_, hash := store.NewSecret(store.MCPTokenPrefix)
+			_, hash := store.NewSecret(mcpTokenPrefix)
 			m, err := current(f.s.RotateMcpServerToken(ctxT(t), f.env, f.account.ID, id, hash, ifMatch))
 			return m.ID, m.Version, err
 		},

@@ -16,6 +16,12 @@ import (
 )
 
 // forEachStore runs fn on a fresh migrated store of every database kind.
+// Token prefixes as the server and the CLI use them (the store takes any).
+const (
+	apiTokenPrefix = "mcpapi_"
+	mcpTokenPrefix = "mcp_"
+)
+
 func forEachStore(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 	storetest.ForEachStore(t, fn)
 }
@@ -46,7 +52,7 @@ func newFixture(t testing.TB, s *store.Store) fixture {
 // server creates an MCP server under the fixture's account.
 func (f fixture) server(t testing.TB, name string, cfg store.McpServerConfig) store.McpServer {
 	t.Helper()
-	_, hash := store.NewSecret(store.MCPTokenPrefix)
+	_, hash := store.NewSecret(mcpTokenPrefix)
 	m, err := f.s.CreateMcpServer(ctxT(t), f.env, store.NewMcpServer{
 		IntegratedAccountID: f.account.ID,
 		Name:                name,

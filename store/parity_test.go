@@ -90,7 +90,7 @@ func TestExpiryAndSweep(t *testing.T) {
 		f := newFixture(t, s)
 		live := f.server(t, "live", store.McpServerConfig{ToolExposure: store.ToolExposureDiscovery, RequireAPITokenAuth: true})
 		past := time.Now().Add(-time.Second)
-		_, hash := store.NewSecret(store.MCPTokenPrefix)
+		_, hash := store.NewSecret(mcpTokenPrefix)
 		gone, err := s.CreateMcpServer(ctx, f.env, store.NewMcpServer{IntegratedAccountID: f.account.ID, Name: "gone",
 			CreatedBy: uuid.New(), TokenHash: hash, ExpiresAt: &past})
 		must(t, err)
@@ -119,12 +119,12 @@ func TestExpiryAndSweep(t *testing.T) {
 			t.Errorf("list: %+v", items)
 		}
 		// The bound does not count expired servers.
-		_, h2 := store.NewSecret(store.MCPTokenPrefix)
+		_, h2 := store.NewSecret(mcpTokenPrefix)
 		if _, err := s.CreateMcpServer(ctx, f.env, store.NewMcpServer{IntegratedAccountID: f.account.ID, Name: "2",
 			CreatedBy: uuid.New(), TokenHash: h2, MaxPerAccount: 2}); err != nil {
 			t.Errorf("create at 1 live + 1 expired of 2: %v", err)
 		}
-		_, h3 := store.NewSecret(store.MCPTokenPrefix)
+		_, h3 := store.NewSecret(mcpTokenPrefix)
 		if _, err := s.CreateMcpServer(ctx, f.env, store.NewMcpServer{IntegratedAccountID: f.account.ID, Name: "3",
 			CreatedBy: uuid.New(), TokenHash: h3, MaxPerAccount: 2}); !errors.Is(err, store.ErrLimitReached) {
 			t.Errorf("create over the bound: %v", err)

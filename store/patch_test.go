@@ -92,7 +92,7 @@ func TestPatchMatrix(t *testing.T) {
 					for _, m := range lists("m0") {
 						for _, tg := range lists("t0") {
 							label := fmt.Sprintf("%s name=%s expires=%s methods=%s tags=%s", st.label, n.label, e.label, m.label, tg.label)
-							_, hash := store.NewSecret(store.MCPTokenPrefix)
+							_, hash := store.NewSecret(mcpTokenPrefix)
 							start, err := s.CreateMcpServer(ctx, f.env, store.NewMcpServer{
 								IntegratedAccountID: f.account.ID, Name: "n0", Config: st.cfg, ExpiresAt: st.expires,
 								CreatedBy: uuid.New(), TokenHash: hash,
@@ -328,7 +328,7 @@ func TestUpdatedAtNeverGoesBack(t *testing.T) {
 		if got.Version != m.Version+1 || !got.UpdatedAt.Equal(future) {
 			t.Fatalf("patch: version %d updated_at %v, want %d and %v", got.Version, got.UpdatedAt, m.Version+1, future)
 		}
-		_, hash := store.NewSecret(store.MCPTokenPrefix)
+		_, hash := store.NewSecret(mcpTokenPrefix)
 		got, err = s.RotateMcpServerToken(ctxT(t), f.env, f.account.ID, m.ID, hash, nil)
 		must(t, err)
 		if got.Version != m.Version+2 || !got.UpdatedAt.Equal(future) {

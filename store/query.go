@@ -35,7 +35,7 @@ func query[T any](ctx context.Context, s *Store, write bool, op string, scan fun
 func scanAll[T any](db *gorm.DB, op string, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
 	rows, err := db.Raw(q, args...).Rows()
 	if err != nil {
-		return nil, wrapErr(op, err)
+		return nil, wrapErr(op, translate(db, err))
 	}
 	defer func() { _ = rows.Close() }() // a no-op once Next is done; rows.Err below has the error
 	var out []T
@@ -47,7 +47,7 @@ func scanAll[T any](db *gorm.DB, op string, scan func(scanner) (T, error), q str
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, wrapErr(op, err)
+		return nil, wrapErr(op, translate(db, err))
 	}
 	return out, nil
 }
@@ -85,6 +85,15 @@ func (s *Store) exec(ctx context.Context, op, q string, args ...any) (int64, err
 		return 0, wrapErr(op, res.Error)
 	}
 	return res.RowsAffected, nil
+}
+
+// execOne is exec for a statement meant to change one row: none changed is ErrNotFound.
+func (s *Store) execOne(ctx context.Context, op, q string, args ...any) error {
+	n, err := s.exec(ctx, op, q, args...)
+	if err == nil && n == 0 {
+		return ErrNotFound
+	}
+	return err
 }
 
 // newID makes a time-ordered id (UUIDv7): new rows land at the end of the indexes.

@@ -12,13 +12,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// Secret prefixes: API tokens authenticate callers of the API, MCP tokens MCP clients.
-const (
-	APITokenPrefix = "mcpapi_"
-	MCPTokenPrefix = "mcp_"
-)
-
-// NewSecret makes a URL-safe secret (prefix + 32 random bytes in unpadded base64url) and
+// NewSecret makes a URL-safe secret (the caller chooses the prefix that marks its kind) (prefix + 32 random bytes in unpadded base64url) and
 // the hash to store. Only the caller ever sees the secret.
 func NewSecret(prefix string) (secret string, hash []byte) {
 	var b [32]byte
@@ -130,15 +124,8 @@ func (s *Store) ListAPITokens(ctx context.Context, envName string) ([]APIToken, 
 
 // RevokeAPIToken revokes a token; ErrNotFound when there is no such token or it is revoked.
 func (s *Store) RevokeAPIToken(ctx context.Context, id uuid.UUID) error {
-	n, err := s.exec(ctx, "revoke api token",
+	return s.execOne(ctx, "revoke api token",
 		`UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, s.bindTime(now()), id)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return ErrNotFound
-	}
-	return nil
 }
 
 // Authenticate finds who a token hash speaks for; ErrNotFound when unknown or revoked.
