@@ -49,11 +49,7 @@ func (s *Store) DeleteIntegratedAccount(ctx context.Context, env, id uuid.UUID, 
 		[]any{id, env}, ifMatch, func() (IntegratedAccount, error) { return s.GetIntegratedAccount(ctx, env, id) })
 }
 
-func scanAccount(r scanner) (IntegratedAccount, error) {
-	var x accountRow
-	err := r.Scan(x.dest()...)
-	return x.value(), err
-}
+var scanAccount = scanRow[IntegratedAccount, accountRow]
 
 // accountRow receives the columns of accountColumns, in order.
 type accountRow struct {

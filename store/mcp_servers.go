@@ -176,11 +176,7 @@ func (s *Store) jsonParam() string {
 	return `?`
 }
 
-func scanMcpServer(r scanner) (McpServer, error) {
-	var x mcpServerRow
-	err := r.Scan(x.dest()...)
-	return x.value(), err
-}
+var scanMcpServer = scanRow[McpServer, mcpServerRow]
 
 // mcpServerRow receives the columns of mcpServerColumns, in order.
 type mcpServerRow struct {

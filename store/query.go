@@ -11,6 +11,18 @@ import (
 // scanner is what a row scan function needs; *sql.Rows satisfies it.
 type scanner interface{ Scan(dest ...any) error }
 
+// scanRow scans one row into R, a row type that receives its columns (dest, in the order of
+// the statement's column list) and makes the value from them.
+func scanRow[T, R any, PR interface {
+	*R
+	dest() []any
+	value() T
+}](r scanner) (T, error) {
+	var x R
+	err := r.Scan(PR(&x).dest()...)
+	return PR(&x).value(), err
+}
+
 // queryAll runs q (with ? placeholders) and scans every row with scan.
 func queryAll[T any](ctx context.Context, s *Store, op string, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
 	return query(ctx, s, false, op, scan, q, args...)

@@ -1,5 +1,3 @@
-// Package store keeps mcpapi's data in PostgreSQL or an embedded SQLite file through GORM.
-// It speaks its own types and errors; it imports neither the generated API package nor Echo.
 package store
 
 import (
