@@ -10,10 +10,12 @@ import (
 	"github.com/google/uuid"
 )
 
-// Page sizes for list calls: a limit below 1 means DefaultPageSize, above MaxPageSize is capped.
+// The store's own page bounds, for callers that pass no limit or a huge one: a limit below 1
+// means defaultPageSize, one above maxPageSize is capped. They are not the API's: the server
+// applies the spec's default and maximum before it calls the store.
 const (
-	DefaultPageSize = 50
-	MaxPageSize     = 1000
+	defaultPageSize = 50
+	maxPageSize     = 1000
 )
 
 // cursorVersion is the first byte of every cursor, so the format can change later.
@@ -59,9 +61,9 @@ func decodeCursor(cursor string) (*position, error) {
 func pageLimit(limit int) int {
 	switch {
 	case limit < 1:
-		return DefaultPageSize
-	case limit > MaxPageSize:
-		return MaxPageSize
+		return defaultPageSize
+	case limit > maxPageSize:
+		return maxPageSize
 	default:
 		return limit
 	}

@@ -4,6 +4,9 @@ import "context"
 
 // Test-only API: what the tests of this package read that no caller of the store needs.
 
+// MaxPageSize is the store's cap on a page.
+const MaxPageSize = maxPageSize
+
 // SetCheckAttempts sets how many optimistic tries a checked update makes before it takes the
 // row lock (0: it always locks), and returns the function that restores it.
 func SetCheckAttempts(n int) (restore func()) {
