@@ -33,7 +33,7 @@ func TestUpdateIntegratedAccount(t *testing.T) {
 		if a2.Version != a1.Version || !a2.UpdatedAt.Equal(a1.UpdatedAt) {
 			t.Errorf("no-op moved the row: %+v → %+v", a1, a2)
 		}
-		// null clears; a stale IfMatch changes nothing and returns the current row.
+		// null clears; a stale IfMatch changes nothing; its error carries the current row.
 		cur, err := current(s.UpdateIntegratedAccount(ctx, f.env, a0.ID, store.AccountPatch{
 			Credentials: store.Field[[]byte]{Set: true, Null: true}, IfMatch: []int64{a0.Version},
 		}))

@@ -42,7 +42,7 @@ func (s *Store) ListIntegratedAccounts(ctx context.Context, env uuid.UUID, limit
 // servers, and returns the deleted row. With ifMatch non-nil, only when the stored version
 // is one of ifMatch (an empty list never matches). One DELETE … RETURNING; when it deletes
 // nothing: without ifMatch ErrNotFound, with it one SELECT tells ErrNotFound from a
-// mismatch, which returns the current row with ErrVersionMismatch.
+// mismatch, a *VersionMismatchError that carries the current row.
 func (s *Store) DeleteIntegratedAccount(ctx context.Context, env, id uuid.UUID, ifMatch []int64) (IntegratedAccount, error) {
 	return conditionalWrite(ctx, s, "delete integrated account", scanAccount,
 		`DELETE FROM integrated_accounts WHERE id = ? AND environment_id = ?`, accountColumns,

@@ -90,7 +90,7 @@ var conditionalOps = []conditionalOp{
 
 // Every conditional write: nil is unconditional, a list containing the stored version
 // applies, any other list (the empty one included) changes nothing and returns the current
-// row with ErrVersionMismatch, and a missing row is ErrNotFound whatever the list.
+// row in a *VersionMismatchError, and a missing row is ErrNotFound whatever the list.
 func TestIfMatch(t *testing.T) {
 	cases := []struct {
 		name    string

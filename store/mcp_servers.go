@@ -115,7 +115,7 @@ func (s *Store) ListMcpServers(ctx context.Context, env, accountID uuid.UUID, li
 // deleted row. With ifMatch non-nil, only when the stored version is one of ifMatch (an
 // empty list never matches). One DELETE … RETURNING; when it deletes nothing: without
 // ifMatch ErrNotFound, with it one SELECT tells ErrNotFound from a mismatch, which returns
-// the current row with ErrVersionMismatch.
+// a *VersionMismatchError that carries the current row.
 func (s *Store) DeleteMcpServer(ctx context.Context, env, accountID, id uuid.UUID, ifMatch []int64) (McpServer, error) {
 	return conditionalWrite(ctx, s, "delete mcp server", scanMcpServer,
 		`DELETE FROM mcp_servers WHERE id = ? AND integrated_account_id = ? AND environment_id = ? AND `+notExpired(""), mcpServerColumns,
@@ -145,8 +145,8 @@ func (s *Store) ResolveMcpToken(ctx context.Context, hash []byte) (McpTarget, er
 // RotateMcpServerToken replaces the token hash of an MCP server, moving version by one and
 // updated_at to now (never back), and returns the row as stored. With ifMatch non-nil, only
 // when the stored version is one of ifMatch (an empty list never matches). When nothing was
-// updated, one SELECT tells ErrNotFound from a mismatch, which returns the current row with
-// ErrVersionMismatch.
+// updated, one SELECT tells ErrNotFound from a mismatch, a *VersionMismatchError that carries
+// the current row.
 func (s *Store) RotateMcpServerToken(ctx context.Context, env, accountID, id uuid.UUID, newHash []byte, ifMatch []int64) (McpServer, error) {
 	if len(newHash) == 0 {
 		return McpServer{}, errors.New("store: rotate mcp server token: empty hash")

@@ -54,7 +54,7 @@ func (p McpServerPatch) ApplyConfig(c McpServerConfig) McpServerConfig {
 //     IfMatch, only when the stored version is one of IfMatch); then version moves by one
 //     and updated_at to now;
 //   - if no row changed, one SELECT tells: no such row → ErrNotFound; stored version not in
-//     IfMatch → the current row with ErrVersionMismatch; else a no-op → the stored row.
+//     IfMatch → a *VersionMismatchError with the current row; else a no-op → the stored row.
 //
 // An empty patch writes nothing and only does the SELECT. An expired server is not found.
 //
