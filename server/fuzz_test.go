@@ -81,7 +81,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 		f.Fatal(err)
 	}
 	user := uuid.New()
-	token, hash := store.NewSecret(store.APITokenPrefix)
+	token, hash := store.NewSecret("mcpapi_")
 	tok, err := st.CreateAPIToken(ctx, "fuzz", user, hash)
 	if err != nil {
 		f.Fatal(err)

@@ -35,9 +35,6 @@ func (h *handler) UpdateIntegratedAccount(ctx context.Context, req api.UpdateInt
 		return nil, err
 	}
 	acc, err := h.store.UpdateIntegratedAccount(ctx, p.EnvironmentID, req.Id, patch)
-	if errors.Is(err, store.ErrVersionMismatch) {
-		return nil, preconditionFailed(accountWhat, acc.Version)
-	}
 	if err != nil {
 		return nil, storeError(err, accountWhat)
 	}

@@ -74,10 +74,7 @@ func (h *handler) GetIntegratedAccount(ctx context.Context, req api.GetIntegrate
 // DeleteIntegratedAccount deletes an integrated account and, by cascade, its MCP servers.
 func (h *handler) DeleteIntegratedAccount(ctx context.Context, req api.DeleteIntegratedAccountRequestObject) (api.DeleteIntegratedAccountResponseObject, error) {
 	p := mustPrincipal(ctx)
-	current, err := h.store.DeleteIntegratedAccount(ctx, p.EnvironmentID, req.Id, ifMatchVersions(req.Params.IfMatch))
-	if errors.Is(err, store.ErrVersionMismatch) {
-		return nil, preconditionFailed(accountWhat, current.Version)
-	}
+	_, err := h.store.DeleteIntegratedAccount(ctx, p.EnvironmentID, req.Id, ifMatchVersions(req.Params.IfMatch))
 	if err != nil {
 		return nil, storeError(err, accountWhat)
 	}

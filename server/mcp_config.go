@@ -19,7 +19,7 @@ const minExpiry = 60 * time.Second
 // store.ConfigCheck). The refusal names the integration's methods and tags, so the client can
 // correct the config.
 func allowsSomething(cat *integrations.Catalogue) store.ConfigCheck {
-	return func(integration string, c store.Config) error {
+	return func(integration string, c store.McpServerConfig) error {
 		in, ok := cat.Get(integration)
 		if !ok {
 			return badRequest("The config allows no tool: integration "+integration+" is not in this server's catalogue.",
@@ -49,8 +49,8 @@ func listOrNone(l []string) string {
 }
 
 // storeConfig maps a create's config to the store's: lists normalised, defaults as zero values.
-func storeConfig(c *model.McpServerConfig) store.Config {
-	var out store.Config
+func storeConfig(c *model.McpServerConfig) store.McpServerConfig {
+	var out store.McpServerConfig
 	if c == nil {
 		return out
 	}
@@ -69,7 +69,7 @@ func storeConfig(c *model.McpServerConfig) store.Config {
 
 // apiConfig is the response's config: lists as stored, tool_exposure and
 // require_api_token_auth always present.
-func apiConfig(c store.Config) model.McpServerConfig {
+func apiConfig(c store.McpServerConfig) model.McpServerConfig {
 	var out model.McpServerConfig
 	if c.Methods != nil {
 		m := c.Methods

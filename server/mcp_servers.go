@@ -99,9 +99,6 @@ func (h *handler) UpdateMcpServer(ctx context.Context, req api.UpdateMcpServerRe
 	patch.Check = h.checkConfig
 	p := mustPrincipal(ctx)
 	srv, err := h.store.UpdateMcpServer(ctx, p.EnvironmentID, req.IntegratedAccountId, req.Id, patch)
-	if errors.Is(err, store.ErrVersionMismatch) {
-		return nil, preconditionFailed(mcpWhat, srv.Version)
-	}
 	if err != nil {
 		return nil, storeError(err, mcpWhat)
 	}
@@ -113,10 +110,7 @@ func (h *handler) UpdateMcpServer(ctx context.Context, req api.UpdateMcpServerRe
 // DeleteMcpServer deletes an MCP server; its token stops working with it.
 func (h *handler) DeleteMcpServer(ctx context.Context, req api.DeleteMcpServerRequestObject) (api.DeleteMcpServerResponseObject, error) {
 	p := mustPrincipal(ctx)
-	current, err := h.store.DeleteMcpServer(ctx, p.EnvironmentID, req.IntegratedAccountId, req.Id, ifMatchVersions(req.Params.IfMatch))
-	if errors.Is(err, store.ErrVersionMismatch) {
-		return nil, preconditionFailed(mcpWhat, current.Version)
-	}
+	_, err := h.store.DeleteMcpServer(ctx, p.EnvironmentID, req.IntegratedAccountId, req.Id, ifMatchVersions(req.Params.IfMatch))
 	if err != nil {
 		return nil, storeError(err, mcpWhat)
 	}
@@ -129,9 +123,6 @@ func (h *handler) RotateMcpServerToken(ctx context.Context, req api.RotateMcpSer
 	p := mustPrincipal(ctx)
 	token, hash := store.NewSecret(store.MCPTokenPrefix)
 	srv, err := h.store.RotateMcpServerToken(ctx, p.EnvironmentID, req.IntegratedAccountId, req.Id, hash, ifMatchVersions(req.Params.IfMatch))
-	if errors.Is(err, store.ErrVersionMismatch) {
-		return nil, preconditionFailed(mcpWhat, srv.Version)
-	}
 	if err != nil {
 		return nil, storeError(err, mcpWhat)
 	}
@@ -156,8 +147,8 @@ func (h *handler) withToken(srv store.McpServer, token string) model.McpServerCr
 }
 
 // toStorePatch turns a validated merge patch into the store's absent / null / value form.
-func toStorePatch(b model.McpServerPatch, now time.Time) (store.Patch, error) {
-	var p store.Patch
+func toStorePatch(b model.McpServerPatch, now time.Time) (store.McpServerPatch, error) {
+	var p store.McpServerPatch
 	if b.Name != nil {
 		p.Name = store.Field[string]{Set: true, Value: *b.Name}
 	}

@@ -63,11 +63,16 @@ func unavailable(cause error) *Problem {
 	return p
 }
 
-// storeError turns an error of the store into a Problem; what names the resource for a 404.
+// storeError turns an error of the store into a Problem; what names the resource for a 404 and
+// a 412 (a conditional write whose If-Match named a version other than the stored one; the 412
+// carries the current ETag).
 func storeError(err error, what string) error {
+	var mismatch interface{ CurrentVersion() int64 }
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &mismatch):
+		return preconditionFailed(what, mismatch.CurrentVersion())
 	case errors.Is(err, store.ErrNotFound):
 		return notFound(what)
 	case errors.Is(err, store.ErrBadCursor):

@@ -53,7 +53,7 @@ func newInProcess(tb testing.TB, dbURL string) *inProcess {
 	_, mcpHash := store.NewSecret("mcp_")
 	m, err := st.CreateMcpServer(ctx, tok.EnvironmentID, store.NewMcpServer{
 		IntegratedAccountID: acc.ID, Name: "bench", CreatedBy: tok.UserID, TokenHash: mcpHash,
-		Config: store.Config{Methods: []string{"list"}, Tags: []string{"contacts"}},
+		Config: store.McpServerConfig{Methods: []string{"list"}, Tags: []string{"contacts"}},
 	})
 	if err != nil {
 		tb.Fatal(err)

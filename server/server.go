@@ -139,11 +139,7 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	sqlDB, err := st.DB().DB()
-	if err != nil {
-		return nil, fmt.Errorf("database handle: %w", err)
-	}
-	m := newMetrics(sqlDB, cfg.SeparateMetrics)
+	m := newMetrics(st.SQLDB(), cfg.SeparateMetrics)
 	m.serveWith(cfg.Logger)
 	pageSize, err := specPageSize(doc)
 	if err != nil {

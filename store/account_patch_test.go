@@ -33,10 +33,10 @@ func TestUpdateIntegratedAccount(t *testing.T) {
 		if a2.Version != a1.Version || !a2.UpdatedAt.Equal(a1.UpdatedAt) {
 			t.Errorf("no-op moved the row: %+v → %+v", a1, a2)
 		}
-		// null clears; a stale IfMatch changes nothing and returns the current row.
-		cur, err := s.UpdateIntegratedAccount(ctx, f.env, a0.ID, store.AccountPatch{
+		// null clears; a stale IfMatch changes nothing; its error carries the current row.
+		cur, err := current(s.UpdateIntegratedAccount(ctx, f.env, a0.ID, store.AccountPatch{
 			Credentials: store.Field[[]byte]{Set: true, Null: true}, IfMatch: []int64{a0.Version},
-		})
+		}))
 		if !errors.Is(err, store.ErrVersionMismatch) || cur.Version != a1.Version {
 			t.Fatalf("stale IfMatch: %v %+v", err, cur)
 		}
@@ -64,9 +64,9 @@ func TestResolveMcpToken(t *testing.T) {
 		ctx := ctxT(t)
 		_, err := s.UpdateIntegratedAccount(ctx, f.env, f.account.ID, store.AccountPatch{Credentials: store.Field[[]byte]{Set: true, Value: []byte("sealed")}})
 		must(t, err)
-		secret, hash := store.NewSecret(store.MCPTokenPrefix)
+		secret, hash := store.NewSecret(mcpTokenPrefix)
 		m, err := s.CreateMcpServer(ctx, f.env, store.NewMcpServer{IntegratedAccountID: f.account.ID, Name: "r",
-			Config: store.Config{Methods: []string{"read"}}, CreatedBy: uuid.New(), TokenHash: hash})
+			Config: store.McpServerConfig{Methods: []string{"read"}}, CreatedBy: uuid.New(), TokenHash: hash})
 		must(t, err)
 		got, err := s.ResolveMcpToken(ctx, store.HashSecret(secret))
 		must(t, err)

@@ -2,10 +2,11 @@ package store
 
 import (
 	"context"
-	"strings"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 )
 
 const accountColumns = `id, environment_id, integration, tenant_id, credentials, version, created_at, updated_at`
@@ -18,7 +19,7 @@ func (s *Store) CreateIntegratedAccount(ctx context.Context, env uuid.UUID, n Ne
 		`INSERT INTO integrated_accounts (id, environment_id, integration, tenant_id, credentials, version, created_at, updated_at)
 		 VALUES (?, ?, ?, ?, ?, 1, ?, ?) RETURNING `+accountColumns,
 		newID(), env, n.Integration, n.TenantID, nullBytes(n.Credentials), s.bindTime(t), s.bindTime(t))
-	if foreignKeyViolation(err) {
+	if errors.Is(err, gorm.ErrForeignKeyViolated) {
 		return IntegratedAccount{}, ErrNotFound
 	}
 	return a, err
@@ -33,46 +34,22 @@ func (s *Store) GetIntegratedAccount(ctx context.Context, env, id uuid.UUID) (In
 // ListIntegratedAccounts lists env's integrated accounts oldest first, limit per page,
 // resuming after cursor ("" for the first page). next is "" on the last page.
 func (s *Store) ListIntegratedAccounts(ctx context.Context, env uuid.UUID, limit int, cursor string) (items []IntegratedAccount, next string, err error) {
-	pos, err := decodeCursor(cursor)
-	if err != nil {
-		return nil, "", err
-	}
-	limit = pageLimit(limit)
-	q := `SELECT ` + accountColumns + ` FROM integrated_accounts WHERE environment_id = ?`
-	args := []any{env}
-	if pos != nil {
-		q += ` AND (created_at, id) > (?, ?)`
-		args = append(args, s.bindTime(pos.CreatedAt), pos.ID)
-	}
-	q += ` ORDER BY created_at, id LIMIT ?`
-	args = append(args, limit+1)
-	rows, err := queryAll(ctx, s, "list integrated accounts", scanAccount, q, args...)
-	if err != nil {
-		return nil, "", err
-	}
-	items, next = page(rows, limit, func(a IntegratedAccount) position { return position{a.CreatedAt, a.ID} })
-	if items == nil {
-		items = []IntegratedAccount{}
-	}
-	return items, next, nil
+	return listPage(ctx, s, "list integrated accounts", scanAccount, func(a IntegratedAccount) position { return position{a.CreatedAt, a.ID} },
+		`SELECT `+accountColumns+` FROM integrated_accounts WHERE environment_id = ?`, []any{env}, limit, cursor, false)
 }
 
 // DeleteIntegratedAccount deletes an integrated account of env and, by cascade, its MCP
 // servers, and returns the deleted row. With ifMatch non-nil, only when the stored version
 // is one of ifMatch (an empty list never matches). One DELETE … RETURNING; when it deletes
 // nothing: without ifMatch ErrNotFound, with it one SELECT tells ErrNotFound from a
-// mismatch, which returns the current row with ErrVersionMismatch.
+// mismatch, a *VersionMismatchError that carries the current row.
 func (s *Store) DeleteIntegratedAccount(ctx context.Context, env, id uuid.UUID, ifMatch []int64) (IntegratedAccount, error) {
 	return conditionalWrite(ctx, s, "delete integrated account", scanAccount,
 		`DELETE FROM integrated_accounts WHERE id = ? AND environment_id = ?`, accountColumns,
 		[]any{id, env}, ifMatch, func() (IntegratedAccount, error) { return s.GetIntegratedAccount(ctx, env, id) })
 }
 
-func scanAccount(r scanner) (IntegratedAccount, error) {
-	var x accountRow
-	err := r.Scan(x.dest()...)
-	return x.value(), err
-}
+var scanAccount = scanRow[IntegratedAccount, accountRow]
 
 // accountRow receives the columns of accountColumns, in order.
 type accountRow struct {
@@ -93,48 +70,31 @@ func (x *accountRow) value() IntegratedAccount {
 // UpdateIntegratedAccount applies a partial update to an integrated account of env as one
 // conditional UPDATE … RETURNING, like UpdateMcpServer: only present members are set, the row
 // changes only when one of them differs (and, with IfMatch, only at one of those versions),
-// and otherwise one SELECT tells ErrNotFound, ErrVersionMismatch (with the current row) or a
-// no-op (the stored row).
+// and otherwise one SELECT tells ErrNotFound, a *VersionMismatchError (with the current row)
+// or a no-op (the stored row).
 func (s *Store) UpdateIntegratedAccount(ctx context.Context, env, id uuid.UUID, p AccountPatch) (IntegratedAccount, error) {
-	distinct := s.distinctFrom()
-	var sets, differs []string
-	var setArgs, differArgs []any
+	var u update
 	if f := p.TenantID; f.Set {
-		var v any
-		if !f.Null {
-			v = f.Value
-		}
-		sets, setArgs = append(sets, "tenant_id = ?"), append(setArgs, v)
-		differs, differArgs = append(differs, "tenant_id "+distinct+" ?"), append(differArgs, v)
+		u.set(s.distinctFrom(), "tenant_id", nullable(f, func(v string) any { return v }))
 	}
 	if f := p.Credentials; f.Set {
-		var v any
-		if !f.Null {
-			v = nullBytes(f.Value)
-		}
-		sets, setArgs = append(sets, "credentials = ?"), append(setArgs, v)
-		differs, differArgs = append(differs, "credentials "+distinct+" ?"), append(differArgs, v)
+		u.set(s.distinctFrom(), "credentials", nullable(f, nullBytes))
 	}
-	if len(sets) > 0 {
-		q := "UPDATE integrated_accounts SET " + strings.Join(sets, ", ") + ", version = version + 1, " + s.touch() +
-			" WHERE id = ? AND environment_id = ? AND (" + strings.Join(differs, " OR ") + ")"
-		args := append(setArgs, s.bindTime(now()), id, env)
-		args = append(args, differArgs...)
-		if p.IfMatch != nil {
-			cond, arg := s.versionIn(p.IfMatch)
-			q += " AND " + cond
-			args = append(args, arg)
-		}
-		rows, err := writeAll(ctx, s, "update integrated account", scanAccount, q+" RETURNING "+accountColumns, args...)
-		if err != nil {
-			return IntegratedAccount{}, err
-		}
-		if len(rows) == 1 {
-			return rows[0], nil
-		}
+	var q string
+	var args []any
+	if !u.empty() {
+		q, args = s.statement("integrated_accounts", u, "id = ? AND environment_id = ?", []any{id, env}, p.IfMatch, accountColumns)
 	}
-	return unchanged(p.IfMatch, func(a IntegratedAccount) int64 { return a.Version },
+	return applyUpdate(ctx, s, "update integrated account", scanAccount, q, args, p.IfMatch,
 		func() (IntegratedAccount, error) { return s.GetIntegratedAccount(ctx, env, id) })
+}
+
+// nullable is the argument to bind for a present field: nil for null, else bind(value).
+func nullable[T any](f Field[T], bind func(T) any) any {
+	if f.Null {
+		return nil
+	}
+	return bind(f.Value)
 }
 
 // nullBytes stores an empty credential as NULL.

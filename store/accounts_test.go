@@ -56,9 +56,9 @@ func TestDeleteAccountCascades(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := ctxT(t)
 		f := newFixture(t, s)
-		_, hash := store.NewSecret(store.MCPTokenPrefix)
-		m1 := f.server(t, "one", store.Config{})
-		f.server(t, "two", store.Config{})
+		_, hash := store.NewSecret(mcpTokenPrefix)
+		m1 := f.server(t, "one", store.McpServerConfig{})
+		f.server(t, "two", store.McpServerConfig{})
 		other, err := s.CreateIntegratedAccount(ctx, f.env, store.NewIntegratedAccount{Integration: "github"})
 		must(t, err)
 		keep, err := s.CreateMcpServer(ctx, f.env, store.NewMcpServer{IntegratedAccountID: other.ID, Name: "keep", CreatedBy: uuid.New(), TokenHash: hash})
@@ -88,8 +88,8 @@ func TestTenancy(t *testing.T) {
 		ctx := ctxT(t)
 		mine := newFixture(t, s)
 		theirs := newFixture(t, s)
-		m := mine.server(t, "mine", store.Config{Methods: []string{"a"}})
-		_, hash := store.NewSecret(store.MCPTokenPrefix)
+		m := mine.server(t, "mine", store.McpServerConfig{Methods: []string{"a"}})
+		_, hash := store.NewSecret(mcpTokenPrefix)
 
 		// Integrated accounts.
 		_, err := s.GetIntegratedAccount(ctx, theirs.env, mine.account.ID)
@@ -107,9 +107,9 @@ func TestTenancy(t *testing.T) {
 		wantErr(t, err, store.ErrNotFound)
 		_, _, err = s.ListMcpServers(ctx, theirs.env, mine.account.ID, 10, "")
 		wantErr(t, err, store.ErrNotFound)
-		_, err = s.UpdateMcpServer(ctx, theirs.env, mine.account.ID, m.ID, store.Patch{Name: set("stolen")})
+		_, err = s.UpdateMcpServer(ctx, theirs.env, mine.account.ID, m.ID, store.McpServerPatch{Name: set("stolen")})
 		wantErr(t, err, store.ErrNotFound)
-		_, err = s.UpdateMcpServer(ctx, theirs.env, mine.account.ID, m.ID, store.Patch{})
+		_, err = s.UpdateMcpServer(ctx, theirs.env, mine.account.ID, m.ID, store.McpServerPatch{})
 		wantErr(t, err, store.ErrNotFound)
 		wantErr(t, errOnly(s.DeleteMcpServer(ctx, theirs.env, mine.account.ID, m.ID, nil)), store.ErrNotFound)
 		wantErr(t, errOnly(s.DeleteMcpServer(ctx, theirs.env, mine.account.ID, m.ID, []int64{m.Version})), store.ErrNotFound)
@@ -119,13 +119,13 @@ func TestTenancy(t *testing.T) {
 		wantErr(t, err, store.ErrNotFound)
 		_, err = s.RotateMcpServerToken(ctx, theirs.env, mine.account.ID, m.ID, hash, []int64{m.Version})
 		wantErr(t, err, store.ErrNotFound)
-		_, err = s.UpdateMcpServer(ctx, theirs.env, mine.account.ID, m.ID, store.Patch{Name: set("stolen"), IfMatch: []int64{m.Version}})
+		_, err = s.UpdateMcpServer(ctx, theirs.env, mine.account.ID, m.ID, store.McpServerPatch{Name: set("stolen"), IfMatch: []int64{m.Version}})
 		wantErr(t, err, store.ErrNotFound)
 
 		// My server under their account id, in my environment: not found either.
 		_, err = s.GetMcpServer(ctx, mine.env, theirs.account.ID, m.ID)
 		wantErr(t, err, store.ErrNotFound)
-		_, err = s.UpdateMcpServer(ctx, mine.env, theirs.account.ID, m.ID, store.Patch{Name: set("stolen")})
+		_, err = s.UpdateMcpServer(ctx, mine.env, theirs.account.ID, m.ID, store.McpServerPatch{Name: set("stolen")})
 		wantErr(t, err, store.ErrNotFound)
 		wantErr(t, errOnly(s.DeleteMcpServer(ctx, mine.env, theirs.account.ID, m.ID, nil)), store.ErrNotFound)
 
@@ -143,10 +143,10 @@ func TestMcpServerCRUD(t *testing.T) {
 		f := newFixture(t, s)
 		creator := uuid.New()
 		exp := ts("2031-05-06T07:08:09.123456789Z")
-		_, hash := store.NewSecret(store.MCPTokenPrefix)
+		_, hash := store.NewSecret(mcpTokenPrefix)
 		m, err := s.CreateMcpServer(ctx, f.env, store.NewMcpServer{
 			IntegratedAccountID: f.account.ID, Name: "srv", CreatedBy: creator, TokenHash: hash,
-			Config: store.Config{Methods: []string{"b", "a"}, Tags: []string{}}, ExpiresAt: &exp,
+			Config: store.McpServerConfig{Methods: []string{"b", "a"}, Tags: []string{}}, ExpiresAt: &exp,
 		})
 		must(t, err)
 		if m.Version != 1 || m.Name != "srv" || m.CreatedBy != creator || m.EnvironmentID != f.env ||
@@ -157,7 +157,7 @@ func TestMcpServerCRUD(t *testing.T) {
 		}
 		sameServer(t, f.get(t, m.ID), m)
 
-		plain := f.server(t, "plain", store.Config{})
+		plain := f.server(t, "plain", store.McpServerConfig{})
 		if plain.Config.Methods != nil || plain.Config.Tags != nil || plain.ExpiresAt != nil {
 			t.Fatalf("unrestricted server came back as %s", show(plain))
 		}

@@ -105,11 +105,6 @@ type CallLogFilter struct {
 // ListCallLogs lists env's call logs that pass f, newest first, limit per page, resuming after
 // cursor ("" for the first page); next is "" on the last page.
 func (s *Store) ListCallLogs(ctx context.Context, env uuid.UUID, f CallLogFilter, limit int, cursor string) (items []CallLog, next string, err error) {
-	pos, err := decodeCursor(cursor)
-	if err != nil {
-		return nil, "", err
-	}
-	limit = pageLimit(limit)
 	q := `SELECT ` + callLogColumns + ` FROM mcp_call_logs WHERE environment_id = ? AND created_at > ? AND created_at < ?`
 	args := []any{env, s.bindTime(f.After), s.bindTime(f.Before)}
 	for _, c := range []struct {
@@ -128,21 +123,8 @@ func (s *Store) ListCallLogs(ctx context.Context, env uuid.UUID, f CallLogFilter
 			args = append(args, c.v)
 		}
 	}
-	if pos != nil {
-		q += ` AND (created_at, id) < (?, ?)`
-		args = append(args, s.bindTime(pos.CreatedAt), pos.ID)
-	}
-	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
-	args = append(args, limit+1)
-	rows, err := queryAll(ctx, s, "list call logs", scanCallLog, q, args...)
-	if err != nil {
-		return nil, "", err
-	}
-	items, next = page(rows, limit, func(l CallLog) position { return position{l.CreatedAt, l.ID} })
-	if items == nil {
-		items = []CallLog{}
-	}
-	return items, next, nil
+	return listPage(ctx, s, "list call logs", scanCallLog, func(l CallLog) position { return position{l.CreatedAt, l.ID} },
+		q, args, limit, cursor, true)
 }
 
 func scanCallLog(r scanner) (CallLog, error) {

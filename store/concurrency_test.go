@@ -40,18 +40,18 @@ func run(t *testing.T, n int, fn func(i int) error) {
 }
 
 // memberPatch is goroutine i's patch of round r: one member, a value nobody else sends.
-func memberPatch(i, r int) (store.Patch, string) {
+func memberPatch(i, r int) (store.McpServerPatch, string) {
 	v := fmt.Sprintf("g%d-r%d", i, r)
 	switch i % 4 {
 	case 0:
-		return store.Patch{Name: set(v)}, v
+		return store.McpServerPatch{Name: set(v)}, v
 	case 1:
-		return store.Patch{Methods: set([]string{v})}, v
+		return store.McpServerPatch{Methods: set([]string{v})}, v
 	case 2:
-		return store.Patch{Tags: set([]string{v})}, v
+		return store.McpServerPatch{Tags: set([]string{v})}, v
 	default:
 		t := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i*1000+r) * time.Second)
-		return store.Patch{ExpiresAt: set(t)}, t.Format(time.RFC3339)
+		return store.McpServerPatch{ExpiresAt: set(t)}, t.Format(time.RFC3339)
 	}
 }
 
@@ -61,7 +61,7 @@ func TestConcurrentPatchesOfOneServer(t *testing.T) {
 	const goroutines, rounds = 52, 4
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		f := newFixture(t, s)
-		m := f.server(t, "start", store.Config{Methods: []string{"start"}, Tags: []string{"start"}})
+		m := f.server(t, "start", store.McpServerConfig{Methods: []string{"start"}, Tags: []string{"start"}})
 		var mu sync.Mutex
 		sent := map[int][]string{} // member → values sent
 		run(t, goroutines, func(i int) error {
@@ -108,12 +108,12 @@ func TestConcurrentPatchesOfDifferentMembers(t *testing.T) {
 		f := newFixture(t, s)
 		ids := make([]uuid.UUID, servers)
 		for i := range ids {
-			ids[i] = f.server(t, "start", store.Config{Methods: []string{"start"}}).ID
+			ids[i] = f.server(t, "start", store.McpServerConfig{Methods: []string{"start"}}).ID
 		}
 		exp := ts("2033-03-03T03:03:03.333333Z")
 		run(t, servers*4, func(i int) error {
 			id := ids[i/4]
-			var p store.Patch
+			var p store.McpServerPatch
 			switch i % 4 {
 			case 0:
 				p.Name = set(id.String())
@@ -149,7 +149,7 @@ func TestConcurrentWriters(t *testing.T) {
 			if _, err := s.EnsureEnvironment(ctx, fmt.Sprint("env", i%5)); err != nil {
 				return err
 			}
-			_, hash := store.NewSecret(store.APITokenPrefix)
+			_, hash := store.NewSecret(apiTokenPrefix)
 			if _, err := s.CreateAPIToken(ctx, "busy", uuid.New(), hash); err != nil {
 				return err
 			}
@@ -159,7 +159,7 @@ func TestConcurrentWriters(t *testing.T) {
 			}
 			var last store.McpServer
 			for j := range 3 {
-				_, h := store.NewSecret(store.MCPTokenPrefix)
+				_, h := store.NewSecret(mcpTokenPrefix)
 				last, err = s.CreateMcpServer(ctx, env, store.NewMcpServer{
 					IntegratedAccountID: a.ID, Name: fmt.Sprint(j), CreatedBy: uuid.New(), TokenHash: h,
 				})
@@ -167,7 +167,7 @@ func TestConcurrentWriters(t *testing.T) {
 					return err
 				}
 			}
-			if _, err := s.UpdateMcpServer(ctx, env, a.ID, last.ID, store.Patch{Name: set("p"), Tags: set([]string{"t"})}); err != nil {
+			if _, err := s.UpdateMcpServer(ctx, env, a.ID, last.ID, store.McpServerPatch{Name: set("p"), Tags: set([]string{"t"})}); err != nil {
 				return err
 			}
 			if items, _, err := s.ListMcpServers(ctx, env, a.ID, 10, ""); err != nil || len(items) != 3 {

@@ -31,8 +31,8 @@ func versionMatches(ifMatch []int64, version int64) bool {
 // conditionalWrite runs one write q (ending before RETURNING), conditional on ifMatch when it is
 // non-nil, and returns the row it wrote. When it writes nothing: without ifMatch the row is
 // missing (ErrNotFound, no second query); with it, one read by current tells a missing row
-// from a version mismatch, which returns the current row with ErrVersionMismatch.
-func conditionalWrite[T any](ctx context.Context, s *Store, op string, scan func(scanner) (T, error), q, returning string,
+// (ErrNotFound) from a version mismatch (*VersionMismatchError with the current row).
+func conditionalWrite[T Versioned](ctx context.Context, s *Store, op string, scan func(scanner) (T, error), q, returning string,
 	args []any, ifMatch []int64, current func() (T, error)) (T, error) {
 	var zero T
 	if ifMatch != nil {
@@ -55,7 +55,7 @@ func conditionalWrite[T any](ctx context.Context, s *Store, op string, scan func
 		return zero, err
 	}
 	// The write matched nothing although the row exists: only the version can explain it.
-	return row, ErrVersionMismatch
+	return zero, &VersionMismatchError[T]{Current: row}
 }
 
 // distinctFrom is the operator of "differs from, NULLs included" in this dialect.
@@ -67,17 +67,18 @@ func (s *Store) distinctFrom() string {
 }
 
 // unchanged explains a conditional update that changed no row, by one read of the row as it
-// is: missing → ErrNotFound; stored version not in ifMatch → the current row with
-// ErrVersionMismatch; else the update was a no-op and the stored row is the answer. Versions
-// only grow and a caller only knows versions that existed, so a stored version in ifMatch is
-// the one the update saw.
-func unchanged[T any](ifMatch []int64, version func(T) int64, current func() (T, error)) (T, error) {
+// is: missing → ErrNotFound; stored version not in ifMatch → *VersionMismatchError with the
+// current row; else the update was a no-op and the stored row is the answer. Versions only grow
+// and a caller only knows versions that existed, so a stored version in ifMatch is the one the
+// update saw.
+func unchanged[T Versioned](ifMatch []int64, current func() (T, error)) (T, error) {
 	row, err := current()
 	if err != nil {
 		return row, err
 	}
-	if !versionMatches(ifMatch, version(row)) {
-		return row, ErrVersionMismatch
+	if !versionMatches(ifMatch, row.rowVersion()) {
+		var zero T
+		return zero, &VersionMismatchError[T]{Current: row}
 	}
 	return row, nil
 }

@@ -28,8 +28,8 @@ type conditionalOp struct {
 // serverAtVersion2 is a fresh MCP server that has been changed once, so that version 1 is a
 // stale version and version 3 one that does not exist yet.
 func serverAtVersion2(t *testing.T, f fixture) (uuid.UUID, int64) {
-	m := f.server(t, "n", store.Config{})
-	m, err := f.patch(t, m.ID, store.Patch{Name: set("changed")})
+	m := f.server(t, "n", store.McpServerConfig{})
+	m, err := f.patch(t, m.ID, store.McpServerPatch{Name: set("changed")})
 	must(t, err)
 	return m.ID, m.Version
 }
@@ -44,7 +44,7 @@ var conditionalOps = []conditionalOp{
 		name:  "update",
 		setup: serverAtVersion2,
 		do: func(t *testing.T, f fixture, id uuid.UUID, ifMatch []int64, i int) (uuid.UUID, int64, error) {
-			m, err := f.patch(t, id, store.Patch{Name: set(fmt.Sprint("w", i)), Tags: set([]string{fmt.Sprint(i)}), IfMatch: ifMatch})
+			m, err := current(f.patch(t, id, store.McpServerPatch{Name: set(fmt.Sprint("w", i)), Tags: set([]string{fmt.Sprint(i)}), IfMatch: ifMatch}))
 			return m.ID, m.Version, err
 		},
 		version: serverVersion,
@@ -53,8 +53,8 @@ var conditionalOps = []conditionalOp{
 		name:  "rotate",
 		setup: serverAtVersion2,
 		do: func(t *testing.T, f fixture, id uuid.UUID, ifMatch []int64, _ int) (uuid.UUID, int64, error) {
-			_, hash := store.NewSecret(store.MCPTokenPrefix)
-			m, err := f.s.RotateMcpServerToken(ctxT(t), f.env, f.account.ID, id, hash, ifMatch)
+			_, hash := store.NewSecret(mcpTokenPrefix)
+			m, err := current(f.s.RotateMcpServerToken(ctxT(t), f.env, f.account.ID, id, hash, ifMatch))
 			return m.ID, m.Version, err
 		},
 		version: serverVersion,
@@ -63,7 +63,7 @@ var conditionalOps = []conditionalOp{
 		name:  "delete server",
 		setup: serverAtVersion2,
 		do: func(t *testing.T, f fixture, id uuid.UUID, ifMatch []int64, _ int) (uuid.UUID, int64, error) {
-			m, err := f.s.DeleteMcpServer(ctxT(t), f.env, f.account.ID, id, ifMatch)
+			m, err := current(f.s.DeleteMcpServer(ctxT(t), f.env, f.account.ID, id, ifMatch))
 			return m.ID, m.Version, err
 		},
 		version: serverVersion,
@@ -77,7 +77,7 @@ var conditionalOps = []conditionalOp{
 			return a.ID, a.Version
 		},
 		do: func(t *testing.T, f fixture, id uuid.UUID, ifMatch []int64, _ int) (uuid.UUID, int64, error) {
-			a, err := f.s.DeleteIntegratedAccount(ctxT(t), f.env, id, ifMatch)
+			a, err := current(f.s.DeleteIntegratedAccount(ctxT(t), f.env, id, ifMatch))
 			return a.ID, a.Version, err
 		},
 		version: func(t *testing.T, f fixture, id uuid.UUID) (int64, error) {
@@ -90,7 +90,7 @@ var conditionalOps = []conditionalOp{
 
 // Every conditional write: nil is unconditional, a list containing the stored version
 // applies, any other list (the empty one included) changes nothing and returns the current
-// row with ErrVersionMismatch, and a missing row is ErrNotFound whatever the list.
+// row in a *VersionMismatchError, and a missing row is ErrNotFound whatever the list.
 func TestIfMatch(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -155,13 +155,13 @@ func TestIfMatch(t *testing.T) {
 func TestPatchIfMatch(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		f := newFixture(t, s)
-		m := f.server(t, "n", store.Config{Tags: []string{"t"}})
-		got, err := f.patch(t, m.ID, store.Patch{Name: set("a"), IfMatch: []int64{m.Version}})
+		m := f.server(t, "n", store.McpServerConfig{Tags: []string{"t"}})
+		got, err := f.patch(t, m.ID, store.McpServerPatch{Name: set("a"), IfMatch: []int64{m.Version}})
 		must(t, err)
 		if got.Version != m.Version+1 || got.Name != "a" {
 			t.Fatalf("matching version: %s", show(got))
 		}
-		for i, p := range []store.Patch{
+		for i, p := range []store.McpServerPatch{
 			{Name: set("b"), IfMatch: []int64{m.Version}}, // stale: a change
 			{Name: set("a"), IfMatch: []int64{m.Version}}, // stale: would be a no-op
 			{IfMatch: []int64{m.Version}},                 // stale: nothing to change
@@ -170,22 +170,22 @@ func TestPatchIfMatch(t *testing.T) {
 			{Name: set("b"), IfMatch: []int64{got.Version + 5, m.Version}},
 			{Methods: null[[]string](), Tags: set([]string{"x"}), IfMatch: []int64{0}},
 		} {
-			cur, err := f.patch(t, m.ID, p)
+			cur, err := current(f.patch(t, m.ID, p))
 			if !errors.Is(err, store.ErrVersionMismatch) {
 				t.Fatalf("patch %d: error %v, want ErrVersionMismatch", i, err)
 			}
 			sameServer(t, cur, got)
 		}
 		sameServer(t, f.get(t, m.ID), got)
-		noop, err := f.patch(t, m.ID, store.Patch{Name: set("a"), IfMatch: []int64{got.Version}})
+		noop, err := f.patch(t, m.ID, store.McpServerPatch{Name: set("a"), IfMatch: []int64{got.Version}})
 		must(t, err)
 		sameServer(t, noop, got)
-		noop, err = f.patch(t, m.ID, store.Patch{IfMatch: []int64{1, got.Version}})
+		noop, err = f.patch(t, m.ID, store.McpServerPatch{IfMatch: []int64{1, got.Version}})
 		must(t, err)
 		sameServer(t, noop, got)
-		_, err = f.patch(t, uuid.New(), store.Patch{Name: set("b"), IfMatch: []int64{1}})
+		_, err = f.patch(t, uuid.New(), store.McpServerPatch{Name: set("b"), IfMatch: []int64{1}})
 		wantErr(t, err, store.ErrNotFound)
-		_, err = f.patch(t, uuid.New(), store.Patch{IfMatch: []int64{}})
+		_, err = f.patch(t, uuid.New(), store.McpServerPatch{IfMatch: []int64{}})
 		wantErr(t, err, store.ErrNotFound)
 	})
 }
@@ -194,16 +194,16 @@ func TestPatchIfMatch(t *testing.T) {
 func TestIfMatchLongList(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		f := newFixture(t, s)
-		m := f.server(t, "n", store.Config{})
+		m := f.server(t, "n", store.McpServerConfig{})
 		list := make([]int64, 70000) // more than either database's limit on bound parameters
 		for i := range list {
 			list[i] = int64(i + 100)
 		}
-		cur, err := f.patch(t, m.ID, store.Patch{Name: set("b"), IfMatch: list})
+		cur, err := current(f.patch(t, m.ID, store.McpServerPatch{Name: set("b"), IfMatch: list}))
 		wantErr(t, err, store.ErrVersionMismatch)
 		sameServer(t, cur, m)
 		list[len(list)-1] = m.Version
-		got, err := f.patch(t, m.ID, store.Patch{Name: set("b"), IfMatch: list})
+		got, err := f.patch(t, m.ID, store.McpServerPatch{Name: set("b"), IfMatch: list})
 		must(t, err)
 		if got.Version != m.Version+1 {
 			t.Fatalf("version %d", got.Version)

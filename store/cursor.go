@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"math"
@@ -9,10 +10,12 @@ import (
 	"github.com/google/uuid"
 )
 
-// Page sizes for list calls: a limit below 1 means DefaultPageSize, above MaxPageSize is capped.
+// The store's own page bounds, for callers that pass no limit or a huge one: a limit below 1
+// means defaultPageSize, one above maxPageSize is capped. They are not the API's: the server
+// applies the spec's default and maximum before it calls the store.
 const (
-	DefaultPageSize = 50
-	MaxPageSize     = 1000
+	defaultPageSize = 50
+	maxPageSize     = 1000
 )
 
 // cursorVersion is the first byte of every cursor, so the format can change later.
@@ -58,9 +61,9 @@ func decodeCursor(cursor string) (*position, error) {
 func pageLimit(limit int) int {
 	switch {
 	case limit < 1:
-		return DefaultPageSize
-	case limit > MaxPageSize:
-		return MaxPageSize
+		return defaultPageSize
+	case limit > maxPageSize:
+		return maxPageSize
 	default:
 		return limit
 	}
@@ -73,4 +76,36 @@ func page[T any](rows []T, limit int, pos func(T) position) ([]T, string) {
 	}
 	rows = rows[:limit]
 	return rows, encodeCursor(pos(rows[limit-1]))
+}
+
+// listPage runs the keyset page query of every list: q selects the rows (a SELECT … WHERE …
+// with no ORDER BY), and listPage adds the resume condition after cursor's position ("" is the
+// first page), the (created_at, id) order (newest first when desc) and LIMIT limit+1, and
+// returns at most limit rows (never nil) and the cursor of the next page ("" on the last one).
+// A cursor that this store did not issue is ErrBadCursor.
+func listPage[T any](ctx context.Context, s *Store, op string, scan func(scanner) (T, error), pos func(T) position,
+	q string, args []any, limit int, cursor string, desc bool) ([]T, string, error) {
+	after, err := decodeCursor(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	limit = pageLimit(limit)
+	cmp, order := ">", ""
+	if desc {
+		cmp, order = "<", " DESC"
+	}
+	if after != nil {
+		q += ` AND (created_at, id) ` + cmp + ` (?, ?)`
+		args = append(args, s.bindTime(after.CreatedAt), after.ID)
+	}
+	q += ` ORDER BY created_at` + order + `, id` + order + ` LIMIT ?`
+	rows, err := queryAll(ctx, s, op, scan, q, append(args, limit+1)...)
+	if err != nil {
+		return nil, "", err
+	}
+	items, next := page(rows, limit, pos)
+	if items == nil {
+		items = []T{}
+	}
+	return items, next, nil
 }

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/gorm"
 )
 
 // wrapErr prefixes err with the operation and, when the database could not be reached,
@@ -61,19 +62,20 @@ func unavailable(err error) bool {
 	return false
 }
 
-// foreignKeyViolation reports a write refused because a referenced row does not exist.
-func foreignKeyViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return pgErr.Code == "23503"
+// translate is GORM's error translation (gorm.Config.TranslateError) applied by hand: the
+// dialect maps its driver's constraint errors to gorm.ErrForeignKeyViolated and
+// gorm.ErrDuplicatedKey (both pinned dialects, gorm.io/driver/postgres and glebarez/sqlite,
+// implement gorm.ErrorTranslator). GORM translates the errors of Exec and of its own finishers,
+// but not those of Raw(…).Rows(), which the RETURNING statements use; scanAll calls this.
+func translate(db *gorm.DB, err error) error {
+	if t, ok := db.Dialector.(gorm.ErrorTranslator); ok && err != nil {
+		return t.Translate(err)
 	}
-	if code, ok := sqliteCode(err); ok {
-		return code == 787 || // SQLITE_CONSTRAINT_FOREIGNKEY
-			code&0xff == 19 && strings.Contains(err.Error(), "FOREIGN KEY constraint failed")
-	}
-	return false
+	return err
 }
 
+// sqliteCode is the result code of an SQLite error. GORM's translation has no kind for "busy"
+// or "locked", so unavailable reads the code itself; this is the only place that does.
 func sqliteCode(err error) (int, bool) {
 	var coded interface {
 		error

@@ -1,5 +1,12 @@
 package store
 
+import "context"
+
+// Test-only API: what the tests of this package read that no caller of the store needs.
+
+// MaxPageSize is the store's cap on a page.
+const MaxPageSize = maxPageSize
+
 // SetCheckAttempts sets how many optimistic tries a checked update makes before it takes the
 // row lock (0: it always locks), and returns the function that restores it.
 func SetCheckAttempts(n int) (restore func()) {
@@ -14,4 +21,21 @@ func SetSQLiteSynchronous(level string) (restore func()) {
 	old := sqliteSynchronous
 	sqliteSynchronous = level
 	return func() { sqliteSynchronous = old }
+}
+
+// McpServerByTokenHash finds the unexpired MCP server an MCP token belongs to, in any
+// environment.
+func (s *Store) McpServerByTokenHash(ctx context.Context, hash []byte) (McpServer, error) {
+	return queryOne(ctx, s, "mcp server by token", scanMcpServer,
+		`SELECT `+mcpServerColumns+` FROM mcp_servers WHERE token_hash = ? AND `+notExpired(""), hash, s.bindTime(now()))
+}
+
+// MigrationVersion is the latest applied schema version (0 before the first migration).
+func (s *Store) MigrationVersion(ctx context.Context) (int64, error) {
+	provider, err := s.migrationProvider()
+	if err != nil {
+		return 0, err
+	}
+	v, err := provider.GetDBVersion(ctx)
+	return v, wrapErr("migration version", err)
 }

@@ -15,7 +15,13 @@ import (
 	"github.com/mcpapi/mcpapi/store/storetest"
 )
 
+const (
+	apiTokenPrefix = store.APITokenPrefix
+	mcpTokenPrefix = store.MCPTokenPrefix
+)
+
 // forEachStore runs fn on a fresh migrated store of every database kind.
+
 func forEachStore(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 	storetest.ForEachStore(t, fn)
 }
@@ -44,9 +50,9 @@ func newFixture(t testing.TB, s *store.Store) fixture {
 }
 
 // server creates an MCP server under the fixture's account.
-func (f fixture) server(t testing.TB, name string, cfg store.Config) store.McpServer {
+func (f fixture) server(t testing.TB, name string, cfg store.McpServerConfig) store.McpServer {
 	t.Helper()
-	_, hash := store.NewSecret(store.MCPTokenPrefix)
+	_, hash := store.NewSecret(mcpTokenPrefix)
 	m, err := f.s.CreateMcpServer(ctxT(t), f.env, store.NewMcpServer{
 		IntegratedAccountID: f.account.ID,
 		Name:                name,
@@ -65,7 +71,7 @@ func (f fixture) get(t testing.TB, id uuid.UUID) store.McpServer {
 	return m
 }
 
-func (f fixture) patch(t testing.TB, id uuid.UUID, p store.Patch) (store.McpServer, error) {
+func (f fixture) patch(t testing.TB, id uuid.UUID, p store.McpServerPatch) (store.McpServer, error) {
 	t.Helper()
 	return f.s.UpdateMcpServer(ctxT(t), f.env, f.account.ID, id, p)
 }
@@ -88,6 +94,16 @@ func closeAtEnd(t testing.TB, c io.Closer) {
 }
 
 // errOnly keeps the error of a call that returns a value and an error.
+// current is what a write returned or, when it failed with a version mismatch, the current row
+// that the error carries.
+func current[T store.Versioned](row T, err error) (T, error) {
+	var mismatch *store.VersionMismatchError[T]
+	if errors.As(err, &mismatch) {
+		return mismatch.Current, err
+	}
+	return row, err
+}
+
 func errOnly[T any](_ T, err error) error { return err }
 
 func wantErr(t testing.TB, err, want error) {

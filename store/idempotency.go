@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 )
 
 // IdempotencyRequest identifies a request made with an Idempotency-Key.
@@ -84,7 +85,7 @@ func (s *Store) ReserveIdempotencyKey(ctx context.Context, env uuid.UUID, key st
 			 ON CONFLICT (environment_id, key) DO NOTHING RETURNING `+idempotencyColumns,
 			env, key, newID(), req.Method, req.Path, fingerprint,
 			s.bindTime(t), s.bindTime(t.Add(lock)), s.bindTime(t.Add(ttl)))
-		if foreignKeyViolation(err) {
+		if errors.Is(err, gorm.ErrForeignKeyViolated) {
 			return IdempotencyRecord{}, false, ErrNotFound
 		}
 		if err != nil {
@@ -125,17 +126,10 @@ func (s *Store) CompleteIdempotencyKey(ctx context.Context, env uuid.UUID, key s
 	if body == nil {
 		body = []byte{}
 	}
-	n, err := s.exec(ctx, op,
+	return s.execOne(ctx, op,
 		`UPDATE idempotency_keys SET status = ?, response_header = `+s.jsonParam()+`, response_body = ?, completed_at = ?
 		 WHERE environment_id = ? AND key = ? AND owner = ? AND completed_at IS NULL`,
 		status, string(h), body, s.bindTime(now()), env, key, owner)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return ErrNotFound
-	}
-	return nil
 }
 
 // ReleaseIdempotencyKey deletes a pending reservation of owner (after a non-2xx response),
@@ -143,16 +137,9 @@ func (s *Store) CompleteIdempotencyKey(ctx context.Context, env uuid.UUID, key s
 // (taken over, expired and purged, or completed); nothing is deleted then, and callers
 // releasing after an error may ignore it.
 func (s *Store) ReleaseIdempotencyKey(ctx context.Context, env uuid.UUID, key string, owner uuid.UUID) error {
-	n, err := s.exec(ctx, "release idempotency key",
+	return s.execOne(ctx, "release idempotency key",
 		`DELETE FROM idempotency_keys
 		 WHERE environment_id = ? AND key = ? AND owner = ? AND completed_at IS NULL`, env, key, owner)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return ErrNotFound
-	}
-	return nil
 }
 
 // PurgeIdempotencyKeys deletes expired keys (completed or not) of every environment and

@@ -47,7 +47,7 @@ func (s *Store) CreateMcpServer(ctx context.Context, env uuid.UUID, n NewMcpServ
 		n.CreatedBy, n.TokenHash, s.bindTime(t), s.bindTime(t)}
 	if n.MaxPerAccount <= 0 && n.Check == nil {
 		m, err := writeOne(ctx, s, "create mcp server", scanMcpServer, insert+` RETURNING `+mcpServerColumns, args...)
-		if foreignKeyViolation(err) {
+		if errors.Is(err, gorm.ErrForeignKeyViolated) {
 			return McpServer{}, ErrNotFound
 		}
 		return m, err
@@ -100,49 +100,26 @@ func (s *Store) GetMcpServer(ctx context.Context, env, accountID, id uuid.UUID) 
 // per page, resuming after cursor ("" for the first page); next is "" on the last page.
 // ErrNotFound when the account is not in env (checked only when the page is empty).
 func (s *Store) ListMcpServers(ctx context.Context, env, accountID uuid.UUID, limit int, cursor string) (items []McpServer, next string, err error) {
-	pos, err := decodeCursor(cursor)
-	if err != nil {
-		return nil, "", err
-	}
-	limit = pageLimit(limit)
-	q := `SELECT ` + mcpServerColumns + ` FROM mcp_servers WHERE environment_id = ? AND integrated_account_id = ? AND ` + notExpired("")
-	args := []any{env, accountID, s.bindTime(now())}
-	if pos != nil {
-		q += ` AND (created_at, id) > (?, ?)`
-		args = append(args, s.bindTime(pos.CreatedAt), pos.ID)
-	}
-	q += ` ORDER BY created_at, id LIMIT ?`
-	args = append(args, limit+1)
-	rows, err := queryAll(ctx, s, "list mcp servers", scanMcpServer, q, args...)
-	if err != nil {
-		return nil, "", err
-	}
-	if len(rows) == 0 {
+	items, next, err = listPage(ctx, s, "list mcp servers", scanMcpServer, func(m McpServer) position { return position{m.CreatedAt, m.ID} },
+		`SELECT `+mcpServerColumns+` FROM mcp_servers WHERE environment_id = ? AND integrated_account_id = ? AND `+notExpired(""),
+		[]any{env, accountID, s.bindTime(now())}, limit, cursor, false)
+	if err == nil && len(items) == 0 {
 		if _, err := s.GetIntegratedAccount(ctx, env, accountID); err != nil {
 			return nil, "", err
 		}
-		return []McpServer{}, "", nil
 	}
-	items, next = page(rows, limit, func(m McpServer) position { return position{m.CreatedAt, m.ID} })
-	return items, next, nil
+	return items, next, err
 }
 
 // DeleteMcpServer deletes an MCP server of an integrated account of env and returns the
 // deleted row. With ifMatch non-nil, only when the stored version is one of ifMatch (an
 // empty list never matches). One DELETE … RETURNING; when it deletes nothing: without
 // ifMatch ErrNotFound, with it one SELECT tells ErrNotFound from a mismatch, which returns
-// the current row with ErrVersionMismatch.
+// a *VersionMismatchError that carries the current row.
 func (s *Store) DeleteMcpServer(ctx context.Context, env, accountID, id uuid.UUID, ifMatch []int64) (McpServer, error) {
 	return conditionalWrite(ctx, s, "delete mcp server", scanMcpServer,
 		`DELETE FROM mcp_servers WHERE id = ? AND integrated_account_id = ? AND environment_id = ? AND `+notExpired(""), mcpServerColumns,
 		[]any{id, accountID, env, s.bindTime(now())}, ifMatch, func() (McpServer, error) { return s.GetMcpServer(ctx, env, accountID, id) })
-}
-
-// McpServerByTokenHash finds the unexpired MCP server an MCP token belongs to, in any
-// environment.
-func (s *Store) McpServerByTokenHash(ctx context.Context, hash []byte) (McpServer, error) {
-	return queryOne(ctx, s, "mcp server by token", scanMcpServer,
-		`SELECT `+mcpServerColumns+` FROM mcp_servers WHERE token_hash = ? AND `+notExpired(""), hash, s.bindTime(now()))
 }
 
 // McpTarget is what the MCP endpoint needs to serve a token: the MCP server and its account.
@@ -168,8 +145,8 @@ func (s *Store) ResolveMcpToken(ctx context.Context, hash []byte) (McpTarget, er
 // RotateMcpServerToken replaces the token hash of an MCP server, moving version by one and
 // updated_at to now (never back), and returns the row as stored. With ifMatch non-nil, only
 // when the stored version is one of ifMatch (an empty list never matches). When nothing was
-// updated, one SELECT tells ErrNotFound from a mismatch, which returns the current row with
-// ErrVersionMismatch.
+// updated, one SELECT tells ErrNotFound from a mismatch, a *VersionMismatchError that carries
+// the current row.
 func (s *Store) RotateMcpServerToken(ctx context.Context, env, accountID, id uuid.UUID, newHash []byte, ifMatch []int64) (McpServer, error) {
 	if len(newHash) == 0 {
 		return McpServer{}, errors.New("store: rotate mcp server token: empty hash")
@@ -199,11 +176,7 @@ func (s *Store) jsonParam() string {
 	return `?`
 }
 
-func scanMcpServer(r scanner) (McpServer, error) {
-	var x mcpServerRow
-	err := r.Scan(x.dest()...)
-	return x.value(), err
-}
+var scanMcpServer = scanRow[McpServer, mcpServerRow]
 
 // mcpServerRow receives the columns of mcpServerColumns, in order.
 type mcpServerRow struct {
@@ -220,7 +193,7 @@ func (x *mcpServerRow) dest() []any {
 
 func (x *mcpServerRow) value() McpServer {
 	m := x.m
-	m.Config, m.ExpiresAt = Config(x.cfg), x.expires.t
+	m.Config, m.ExpiresAt = McpServerConfig(x.cfg), x.expires.t
 	m.CreatedAt, m.UpdatedAt = time.Time(x.created), time.Time(x.updated)
 	return m
 }

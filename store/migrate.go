@@ -40,21 +40,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// MigrationVersion is the latest applied schema version (0 before the first migration).
-func (s *Store) MigrationVersion(ctx context.Context) (int64, error) {
-	provider, err := s.migrationProvider()
-	if err != nil {
-		return 0, err
-	}
-	v, err := provider.GetDBVersion(ctx)
-	return v, wrapErr("migration version", err)
-}
-
 func (s *Store) migrationProvider() (*goose.Provider, error) {
-	sqlDB, err := s.db.DB()
-	if err != nil {
-		return nil, wrapErr("migrate", err)
-	}
 	fsys, err := fs.Sub(migrations, "migrations/"+s.dialect)
 	if err != nil {
 		return nil, fmt.Errorf("store: migrations: %w", err)
@@ -71,7 +57,7 @@ func (s *Store) migrationProvider() (*goose.Provider, error) {
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
 	opts = append(opts, goose.WithDisableGlobalRegistry(true))
-	provider, err := goose.NewProvider(dialect, sqlDB, fsys, opts...)
+	provider, err := goose.NewProvider(dialect, s.pool, fsys, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("store: migrations: %w", err)
 	}

@@ -28,6 +28,7 @@ const (
 // Store is mcpapi's data access. It is safe for concurrent use.
 type Store struct {
 	db      *gorm.DB
+	pool    *sql.DB // what db runs on
 	dialect string
 	writes  chan struct{} // SQLite: one writer at a time in this process (see lockWrites)
 }
@@ -56,19 +57,21 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 		DisableAutomaticPing:   true,
 		Logger:                 logger.Discard,
 		NowFunc:                now,
+		// Constraint errors become gorm.ErrForeignKeyViolated and gorm.ErrDuplicatedKey.
+		TranslateError: true,
 	})
 	if err != nil {
 		return nil, wrapErr("open", err)
-	}
-	s := &Store{db: db, dialect: dialect}
-	if dialect == DialectSQLite {
-		s.writes = make(chan struct{}, 1)
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, wrapErr("open", err)
 	}
 	configurePool(dialect, sqlDB)
+	s := &Store{db: db, pool: sqlDB, dialect: dialect}
+	if dialect == DialectSQLite {
+		s.writes = make(chan struct{}, 1)
+	}
 	if err := s.Ping(ctx); err != nil {
 		_ = s.Close()
 		return nil, err
@@ -135,27 +138,20 @@ func createPrivate(path string) error {
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 // Close releases the connection pool.
-func (s *Store) Close() error {
-	sqlDB, err := s.db.DB()
-	if err != nil {
-		return err
-	}
-	return sqlDB.Close()
-}
+func (s *Store) Close() error { return s.pool.Close() }
 
 // Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error {
-	sqlDB, err := s.db.DB()
-	if err != nil {
-		return wrapErr("ping", err)
-	}
-	return wrapErr("ping", sqlDB.PingContext(ctx))
-}
+func (s *Store) Ping(ctx context.Context) error { return wrapErr("ping", s.pool.PingContext(ctx)) }
 
 // Dialect is "postgres" or "sqlite".
 func (s *Store) Dialect() string { return s.dialect }
 
-// DB exposes the GORM handle, for tests and benchmarks only.
+// SQLDB is the connection pool, for its statistics (Prometheus' DB stats collector takes a
+// *sql.DB). Statements go through the Store's methods, never through it.
+func (s *Store) SQLDB() *sql.DB { return s.pool }
+
+// DB exposes the GORM handle, for tests and benchmarks only: tests of other packages count the
+// statements a request runs (through its Logger) and look at rows no API shows.
 func (s *Store) DB() *gorm.DB { return s.db }
 
 func (s *Store) sqlite() bool { return s.dialect == DialectSQLite }

@@ -18,7 +18,7 @@ func TestPaginationStableUnderInserts(t *testing.T) {
 		f := newFixture(t, s)
 		var want []uuid.UUID
 		for i := 0; i < 23; i++ {
-			want = append(want, f.server(t, fmt.Sprint("s", i), store.Config{}).ID)
+			want = append(want, f.server(t, fmt.Sprint("s", i), store.McpServerConfig{}).ID)
 		}
 		seen := map[uuid.UUID]bool{}
 		var got []uuid.UUID
@@ -40,7 +40,7 @@ func TestPaginationStableUnderInserts(t *testing.T) {
 			if len(items) != 5 {
 				t.Fatalf("page of %d with a next cursor", len(items))
 			}
-			f.server(t, fmt.Sprint("late", pages), store.Config{}) // lands after the cursor
+			f.server(t, fmt.Sprint("late", pages), store.McpServerConfig{}) // lands after the cursor
 			cursor = next
 		}
 		if len(got) < len(want) {
@@ -82,7 +82,7 @@ func TestPaginationTies(t *testing.T) {
 		ctx := ctxT(t)
 		f := newFixture(t, s)
 		for i := 0; i < 7; i++ {
-			f.server(t, fmt.Sprint("s", i), store.Config{})
+			f.server(t, fmt.Sprint("s", i), store.McpServerConfig{})
 		}
 		// Give every row the same created_at, in the dialect's own stored form.
 		var first string
@@ -127,7 +127,7 @@ func TestPageLimits(t *testing.T) {
 		ctx := ctxT(t)
 		f := newFixture(t, s)
 		for i := 0; i < 3; i++ {
-			f.server(t, fmt.Sprint("s", i), store.Config{})
+			f.server(t, fmt.Sprint("s", i), store.McpServerConfig{})
 		}
 		items, next, err := s.ListMcpServers(ctx, f.env, f.account.ID, 3, "")
 		must(t, err)
@@ -157,7 +157,7 @@ func TestBadCursors(t *testing.T) {
 		ctx := ctxT(t)
 		f := newFixture(t, s)
 		for i := 0; i < 3; i++ {
-			f.server(t, fmt.Sprint("s", i), store.Config{})
+			f.server(t, fmt.Sprint("s", i), store.McpServerConfig{})
 		}
 		_, good, err := s.ListMcpServers(ctx, f.env, f.account.ID, 1, "")
 		must(t, err)

@@ -27,10 +27,10 @@ func TestCheckedPatchUnderConcurrency(t *testing.T) {
 func testCheckedPatchUnderConcurrency(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		f := newFixture(t, s)
-		m := f.server(t, "n", store.Config{Methods: []string{"list"}, Tags: []string{"contacts"}})
+		m := f.server(t, "n", store.McpServerConfig{Methods: []string{"list"}, Tags: []string{"contacts"}})
 		errForbidden := errors.New("forbidden")
 		var checks sync.Map
-		check := func(integration string, c store.Config) error {
+		check := func(integration string, c store.McpServerConfig) error {
 			checks.Store(integration, true)
 			if slices.Equal(c.Methods, []string{"search"}) && slices.Equal(c.Tags, []string{"deals"}) {
 				return errForbidden
@@ -39,9 +39,9 @@ func testCheckedPatchUnderConcurrency(t *testing.T) {
 		}
 		var wg sync.WaitGroup
 		var mu sync.Mutex
-		var bad []store.Config
+		var bad []store.McpServerConfig
 		refused := 0
-		run := func(patches []store.Patch) {
+		run := func(patches []store.McpServerPatch) {
 			defer wg.Done()
 			for i := range 60 {
 				p := patches[i%2]
@@ -64,8 +64,8 @@ func testCheckedPatchUnderConcurrency(t *testing.T) {
 		}
 		set := func(v ...string) store.Field[[]string] { return store.Field[[]string]{Set: true, Value: v} }
 		wg.Add(2)
-		go run([]store.Patch{{Methods: set("search")}, {Methods: set("list")}})
-		go run([]store.Patch{{Tags: set("deals")}, {Tags: set("contacts")}})
+		go run([]store.McpServerPatch{{Methods: set("search")}, {Methods: set("list")}})
+		go run([]store.McpServerPatch{{Tags: set("deals")}, {Tags: set("contacts")}})
 		wg.Wait()
 		if len(bad) > 0 {
 			t.Fatalf("%d writes stored the forbidden config", len(bad))
@@ -88,9 +88,9 @@ func TestExpiryAndSweep(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := ctxT(t)
 		f := newFixture(t, s)
-		live := f.server(t, "live", store.Config{ToolExposure: store.ToolExposureDiscovery, RequireAPITokenAuth: true})
+		live := f.server(t, "live", store.McpServerConfig{ToolExposure: store.ToolExposureDiscovery, RequireAPITokenAuth: true})
 		past := time.Now().Add(-time.Second)
-		_, hash := store.NewSecret(store.MCPTokenPrefix)
+		_, hash := store.NewSecret(mcpTokenPrefix)
 		gone, err := s.CreateMcpServer(ctx, f.env, store.NewMcpServer{IntegratedAccountID: f.account.ID, Name: "gone",
 			CreatedBy: uuid.New(), TokenHash: hash, ExpiresAt: &past})
 		must(t, err)
@@ -104,7 +104,7 @@ func TestExpiryAndSweep(t *testing.T) {
 			t.Errorf("by token expired: %v", err)
 		}
 		future := store.Field[time.Time]{Set: true, Value: time.Now().Add(time.Hour)}
-		if _, err := s.UpdateMcpServer(ctx, f.env, f.account.ID, gone.ID, store.Patch{ExpiresAt: future}); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.UpdateMcpServer(ctx, f.env, f.account.ID, gone.ID, store.McpServerPatch{ExpiresAt: future}); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("revive: %v", err)
 		}
 		if _, err := s.RotateMcpServerToken(ctx, f.env, f.account.ID, gone.ID, []byte("h"), nil); !errors.Is(err, store.ErrNotFound) {
@@ -119,12 +119,12 @@ func TestExpiryAndSweep(t *testing.T) {
 			t.Errorf("list: %+v", items)
 		}
 		// The bound does not count expired servers.
-		_, h2 := store.NewSecret(store.MCPTokenPrefix)
+		_, h2 := store.NewSecret(mcpTokenPrefix)
 		if _, err := s.CreateMcpServer(ctx, f.env, store.NewMcpServer{IntegratedAccountID: f.account.ID, Name: "2",
 			CreatedBy: uuid.New(), TokenHash: h2, MaxPerAccount: 2}); err != nil {
 			t.Errorf("create at 1 live + 1 expired of 2: %v", err)
 		}
-		_, h3 := store.NewSecret(store.MCPTokenPrefix)
+		_, h3 := store.NewSecret(mcpTokenPrefix)
 		if _, err := s.CreateMcpServer(ctx, f.env, store.NewMcpServer{IntegratedAccountID: f.account.ID, Name: "3",
 			CreatedBy: uuid.New(), TokenHash: h3, MaxPerAccount: 2}); !errors.Is(err, store.ErrLimitReached) {
 			t.Errorf("create over the bound: %v", err)

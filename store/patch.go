@@ -4,25 +4,24 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strings"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 )
 
 // Empty reports whether the patch sets no member (IfMatch aside).
-func (p Patch) Empty() bool {
+func (p McpServerPatch) Empty() bool {
 	return !p.Name.Set && !p.ExpiresAt.Set && !p.setsConfig()
 }
 
 // setsConfig reports whether the patch sets a member of config.
-func (p Patch) setsConfig() bool {
+func (p McpServerPatch) setsConfig() bool {
 	return p.Methods.Set || p.Tags.Set || p.ToolExposure.Set || p.RequireAPITokenAuth.Set
 }
 
 // ApplyConfig is c with the patch's config members merged in (RFC 7396): what the database
 // will store.
-func (p Patch) ApplyConfig(c Config) Config {
+func (p McpServerPatch) ApplyConfig(c McpServerConfig) McpServerConfig {
 	if p.Methods.Set {
 		c.Methods = nil
 		if !p.Methods.Null {
@@ -55,31 +54,22 @@ func (p Patch) ApplyConfig(c Config) Config {
 //     IfMatch, only when the stored version is one of IfMatch); then version moves by one
 //     and updated_at to now;
 //   - if no row changed, one SELECT tells: no such row → ErrNotFound; stored version not in
-//     IfMatch → the current row with ErrVersionMismatch; else a no-op → the stored row.
+//     IfMatch → a *VersionMismatchError with the current row; else a no-op → the stored row.
 //
 // An empty patch writes nothing and only does the SELECT. An expired server is not found.
 //
 // When p.Check is set and the patch sets a member of config, p.Check runs on the stored config
 // merged with the patch, and the update applies only at the version that config was read at
 // (see updateChecked). A stale IfMatch is ErrVersionMismatch before the check runs.
-func (s *Store) UpdateMcpServer(ctx context.Context, env, accountID, id uuid.UUID, p Patch) (McpServer, error) {
+func (s *Store) UpdateMcpServer(ctx context.Context, env, accountID, id uuid.UUID, p McpServerPatch) (McpServer, error) {
 	if p.Name.Set && p.Name.Null {
 		return McpServer{}, errors.New("store: update mcp server: name cannot be null")
 	}
 	if p.Check != nil && p.setsConfig() {
 		return s.updateChecked(ctx, env, accountID, id, p)
 	}
-	if !p.Empty() {
-		q, args := s.patchStatement(env, accountID, id, p)
-		rows, err := writeAll(ctx, s, "update mcp server", scanMcpServer, q, args...)
-		if err != nil {
-			return McpServer{}, err
-		}
-		if len(rows) == 1 {
-			return rows[0], nil
-		}
-	}
-	return unchanged(p.IfMatch, func(m McpServer) int64 { return m.Version },
+	q, args := s.patchStatement(env, accountID, id, p)
+	return applyUpdate(ctx, s, "update mcp server", scanMcpServer, q, args, p.IfMatch,
 		func() (McpServer, error) { return s.GetMcpServer(ctx, env, accountID, id) })
 }
 
@@ -110,7 +100,7 @@ func scanCheckedRow(r scanner) (checkedRow, error) {
 // it starts over; after checkAttempts such losses (a hot row) it takes the row lock instead
 // (lockedUpdateChecked), which always finishes. Either way the config checked is the config
 // the update merges into.
-func (s *Store) updateChecked(ctx context.Context, env, accountID, id uuid.UUID, p Patch) (McpServer, error) {
+func (s *Store) updateChecked(ctx context.Context, env, accountID, id uuid.UUID, p McpServerPatch) (McpServer, error) {
 	for range checkAttempts {
 		cur, err := queryOne(ctx, s, "update mcp server", scanCheckedRow, checkedRowQuery+notExpired("m."),
 			id, accountID, env, s.bindTime(now()))
@@ -133,7 +123,7 @@ func (s *Store) updateChecked(ctx context.Context, env, accountID, id uuid.UUID,
 // lockedUpdateChecked is updateChecked in one transaction that locks the row first
 // (PostgreSQL: FOR UPDATE; SQLite: writers are serialised), so nothing can come between the
 // read, the check and the write.
-func (s *Store) lockedUpdateChecked(ctx context.Context, env, accountID, id uuid.UUID, p Patch) (McpServer, error) {
+func (s *Store) lockedUpdateChecked(ctx context.Context, env, accountID, id uuid.UUID, p McpServerPatch) (McpServer, error) {
 	var out McpServer
 	var done bool
 	err := s.inTx(ctx, "update mcp server", func(tx *gorm.DB) error {
@@ -148,22 +138,21 @@ func (s *Store) lockedUpdateChecked(ctx context.Context, env, accountID, id uuid
 	if done || err != nil {
 		return out, err
 	}
-	return unchanged(p.IfMatch, func(m McpServer) int64 { return m.Version },
-		func() (McpServer, error) { return s.GetMcpServer(ctx, env, accountID, id) })
+	return unchanged(p.IfMatch, func() (McpServer, error) { return s.GetMcpServer(ctx, env, accountID, id) })
 }
 
 // checkAndUpdate decides a checked update on the row as read: a stale IfMatch answers
-// ErrVersionMismatch with the current row, a refused config the check's error; else it runs
+// a *VersionMismatchError with the current row, a refused config the check's error; else it runs
 // the UPDATE at the version read (on tx when non-nil) and reports whether it wrote.
-func (s *Store) checkAndUpdate(ctx context.Context, tx *gorm.DB, env, accountID, id uuid.UUID, p Patch, cur checkedRow) (McpServer, bool, error) {
+func (s *Store) checkAndUpdate(ctx context.Context, tx *gorm.DB, env, accountID, id uuid.UUID, p McpServerPatch, cur checkedRow) (McpServer, bool, error) {
 	if !versionMatches(p.IfMatch, cur.version) {
 		m, err := s.getMcpServerOn(ctx, tx, env, accountID, id)
 		if err != nil {
-			return m, true, err
+			return McpServer{}, true, err
 		}
-		return m, true, ErrVersionMismatch
+		return McpServer{}, true, &VersionMismatchError[McpServer]{Current: m}
 	}
-	if err := p.Check(cur.integration, p.ApplyConfig(Config(cur.cfg))); err != nil {
+	if err := p.Check(cur.integration, p.ApplyConfig(McpServerConfig(cur.cfg))); err != nil {
 		return McpServer{}, true, err
 	}
 	at := p
@@ -193,77 +182,50 @@ func (s *Store) getMcpServerOn(ctx context.Context, tx *gorm.DB, env, accountID,
 		id, accountID, env, s.bindTime(now())))
 }
 
-func firstOr[T any](rows []T) T {
-	var zero T
-	if len(rows) == 0 {
-		return zero
-	}
-	return rows[0]
-}
-
-// patchStatement builds the UPDATE for a non-empty patch. Per member it adds a SET term and
-// a "differs" term; the row is updated when any "differs" term holds.
-func (s *Store) patchStatement(env, accountID, id uuid.UUID, p Patch) (string, []any) {
+// patchStatement builds the UPDATE of a patch, "" when it sets nothing. Config members are
+// merged into the stored document by the database (RFC 7396), never replaced from a read.
+func (s *Store) patchStatement(env, accountID, id uuid.UUID, p McpServerPatch) (string, []any) {
 	var (
-		sets, differs       []string
-		setArgs, differArgs []any
-		distinct            = s.distinctFrom()
-		configExpr          = "config"
-		sqlitePatch         = map[string]any{}
+		u           update
+		distinct    = s.distinctFrom()
+		configExpr  = "config"
+		sqlitePatch = map[string]any{}
 	)
 	if p.Name.Set {
-		sets, setArgs = append(sets, "name = ?"), append(setArgs, p.Name.Value)
-		differs, differArgs = append(differs, "name "+distinct+" ?"), append(differArgs, p.Name.Value)
+		u.set(distinct, "name", p.Name.Value)
 	}
 	if f := p.ExpiresAt; f.Set {
-		if f.Null {
-			sets = append(sets, "expires_at = NULL")
-			differs = append(differs, "expires_at IS NOT NULL")
-		} else {
-			t := s.bindTime(f.Value)
-			sets, setArgs = append(sets, "expires_at = ?"), append(setArgs, t)
-			differs, differArgs = append(differs, "expires_at "+distinct+" ?"), append(differArgs, t)
-		}
+		u.set(distinct, "expires_at", nullable(f, s.bindTime))
 	}
 	for _, m := range configMembers(p) {
 		switch {
 		case s.sqlite() && m.null:
 			sqlitePatch[m.key] = nil // RFC 7396: null removes the member
-			differs = append(differs, "json_type(config, '$."+m.key+"') IS NOT NULL")
+			u.differs = append(u.differs, "json_type(config, '$."+m.key+"') IS NOT NULL")
 		case s.sqlite():
 			sqlitePatch[m.key] = json.RawMessage(m.value)
 			// -> gives the member as JSON text (json_extract would give a string unquoted).
-			differs = append(differs, "(config -> '$."+m.key+"') IS NOT json(?)")
-			differArgs = append(differArgs, m.value)
+			u.differs, u.differArgs = append(u.differs, "(config -> '$."+m.key+"') IS NOT json(?)"), append(u.differArgs, m.value)
 		case m.null:
 			configExpr = "(" + configExpr + " - '" + m.key + "')"
-			differs = append(differs, "config -> '"+m.key+"' IS NOT NULL")
+			u.differs = append(u.differs, "config -> '"+m.key+"' IS NOT NULL")
 		default:
 			configExpr = "(" + configExpr + " || jsonb_build_object('" + m.key + "', ?::jsonb))"
-			setArgs = append(setArgs, m.value)
-			differs = append(differs, "config -> '"+m.key+"' IS DISTINCT FROM ?::jsonb")
-			differArgs = append(differArgs, m.value)
+			u.setArgs = append(u.setArgs, m.value)
+			u.differs, u.differArgs = append(u.differs, "config -> '"+m.key+"' IS DISTINCT FROM ?::jsonb"), append(u.differArgs, m.value)
 		}
 	}
 	if len(sqlitePatch) > 0 {
 		b, _ := json.Marshal(sqlitePatch) // strings, nil and raw arrays always marshal
-		sets, setArgs = append(sets, "config = json_patch(config, ?)"), append(setArgs, string(b))
+		u.sets, u.setArgs = append(u.sets, "config = json_patch(config, ?)"), append(u.setArgs, string(b))
 	} else if configExpr != "config" {
-		sets = append(sets, "config = "+configExpr)
+		u.sets = append(u.sets, "config = "+configExpr)
 	}
-	sets, setArgs = append(sets, "version = version + 1", s.touch()), append(setArgs, s.bindTime(now()))
-
-	q := "UPDATE mcp_servers SET " + strings.Join(sets, ", ") +
-		" WHERE id = ? AND integrated_account_id = ? AND environment_id = ? AND " + notExpired("") +
-		" AND (" + strings.Join(differs, " OR ") + ")"
-	args := append(setArgs, id, accountID, env, s.bindTime(now()))
-	args = append(args, differArgs...)
-	if p.IfMatch != nil {
-		cond, arg := s.versionIn(p.IfMatch)
-		q += " AND " + cond
-		args = append(args, arg)
+	if u.empty() {
+		return "", nil
 	}
-	return q + " RETURNING " + mcpServerColumns, args
+	return s.statement("mcp_servers", u, "id = ? AND integrated_account_id = ? AND environment_id = ? AND "+notExpired(""),
+		[]any{id, accountID, env, s.bindTime(now())}, p.IfMatch, mcpServerColumns)
 }
 
 // configMember is one member of config that a patch sets: removed (null) or set to a JSON value.
@@ -274,7 +236,7 @@ type configMember struct {
 }
 
 // configMembers lists the config members the patch sets, in a fixed order.
-func configMembers(p Patch) []configMember {
+func configMembers(p McpServerPatch) []configMember {
 	var out []configMember
 	for _, l := range []struct {
 		key string

@@ -26,7 +26,7 @@ type listCase struct {
 }
 
 // apply is what the patch should make of the server (the members only).
-func apply(m store.McpServer, p store.Patch) store.McpServer {
+func apply(m store.McpServer, p store.McpServerPatch) store.McpServer {
 	if p.Name.Set {
 		m.Name = p.Name.Value
 	}
@@ -76,11 +76,11 @@ func TestPatchMatrix(t *testing.T) {
 	}
 	starts := []struct {
 		label   string
-		cfg     store.Config
+		cfg     store.McpServerConfig
 		expires *time.Time
 	}{
-		{"all-set", store.Config{Methods: []string{"m0"}, Tags: []string{"t0"}}, &e0},
-		{"unrestricted", store.Config{Tags: []string{}}, nil},
+		{"all-set", store.McpServerConfig{Methods: []string{"m0"}, Tags: []string{"t0"}}, &e0},
+		{"unrestricted", store.McpServerConfig{Tags: []string{}}, nil},
 	}
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		f := newFixture(t, s)
@@ -92,13 +92,13 @@ func TestPatchMatrix(t *testing.T) {
 					for _, m := range lists("m0") {
 						for _, tg := range lists("t0") {
 							label := fmt.Sprintf("%s name=%s expires=%s methods=%s tags=%s", st.label, n.label, e.label, m.label, tg.label)
-							_, hash := store.NewSecret(store.MCPTokenPrefix)
+							_, hash := store.NewSecret(mcpTokenPrefix)
 							start, err := s.CreateMcpServer(ctx, f.env, store.NewMcpServer{
 								IntegratedAccountID: f.account.ID, Name: "n0", Config: st.cfg, ExpiresAt: st.expires,
 								CreatedBy: uuid.New(), TokenHash: hash,
 							})
 							must(t, err)
-							p := store.Patch{Name: n.f, ExpiresAt: e.f, Methods: m.f, Tags: tg.f}
+							p := store.McpServerPatch{Name: n.f, ExpiresAt: e.f, Methods: m.f, Tags: tg.f}
 							want := apply(start, p)
 							changed := !sameMembers(want, start)
 							got, err := f.patch(t, start.ID, p)
@@ -134,11 +134,11 @@ func TestPatchNoOpMovesNothing(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		f := newFixture(t, s)
 		exp := ts("2030-06-01T12:00:00Z")
-		m := f.server(t, "n", store.Config{Methods: []string{"a", "b"}, Tags: []string{}})
-		m, err := f.patch(t, m.ID, store.Patch{ExpiresAt: set(exp)})
+		m := f.server(t, "n", store.McpServerConfig{Methods: []string{"a", "b"}, Tags: []string{}})
+		m, err := f.patch(t, m.ID, store.McpServerPatch{ExpiresAt: set(exp)})
 		must(t, err)
 		time.Sleep(2 * time.Millisecond)
-		for _, p := range []store.Patch{
+		for _, p := range []store.McpServerPatch{
 			{},
 			{IfMatch: []int64{m.Version}},
 			{IfMatch: []int64{m.Version + 3, m.Version}},
@@ -156,7 +156,7 @@ func TestPatchNoOpMovesNothing(t *testing.T) {
 		sameServer(t, f.get(t, m.ID), m)
 
 		// A real change moves version by one and updated_at to later.
-		got, err := f.patch(t, m.ID, store.Patch{Methods: set([]string{"b", "a"})})
+		got, err := f.patch(t, m.ID, store.McpServerPatch{Methods: set([]string{"b", "a"})})
 		must(t, err)
 		if got.Version != m.Version+1 || !got.UpdatedAt.After(m.UpdatedAt) {
 			t.Fatalf("change: %s -> %s", show(m), show(got))
@@ -169,7 +169,7 @@ func TestPatchConfigMerge(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := ctxT(t)
 		f := newFixture(t, s)
-		m := f.server(t, "n", store.Config{Methods: []string{"m"}, Tags: []string{"t"}})
+		m := f.server(t, "n", store.McpServerConfig{Methods: []string{"m"}, Tags: []string{"t"}})
 		stored := func() map[string]any {
 			var raw string
 			must(t, s.DB().WithContext(ctx).Raw("SELECT CAST(config AS TEXT) FROM mcp_servers WHERE id = ?", m.ID).Scan(&raw).Error)
@@ -178,16 +178,16 @@ func TestPatchConfigMerge(t *testing.T) {
 			return obj
 		}
 		steps := []struct {
-			p    store.Patch
+			p    store.McpServerPatch
 			want string
 		}{
-			{store.Patch{Methods: set([]string{"m2"})}, `{"methods":["m2"],"tags":["t"]}`},
-			{store.Patch{Tags: set([]string{})}, `{"methods":["m2"],"tags":[]}`},
-			{store.Patch{Methods: null[[]string]()}, `{"tags":[]}`},
-			{store.Patch{Methods: null[[]string]()}, `{"tags":[]}`},
-			{store.Patch{Tags: null[[]string](), Methods: set([]string{})}, `{"methods":[]}`},
-			{store.Patch{Tags: set([]string{"a", "b"}), Methods: null[[]string]()}, `{"tags":["a","b"]}`},
-			{store.Patch{Tags: null[[]string]()}, `{}`},
+			{store.McpServerPatch{Methods: set([]string{"m2"})}, `{"methods":["m2"],"tags":["t"]}`},
+			{store.McpServerPatch{Tags: set([]string{})}, `{"methods":["m2"],"tags":[]}`},
+			{store.McpServerPatch{Methods: null[[]string]()}, `{"tags":[]}`},
+			{store.McpServerPatch{Methods: null[[]string]()}, `{"tags":[]}`},
+			{store.McpServerPatch{Tags: null[[]string](), Methods: set([]string{})}, `{"methods":[]}`},
+			{store.McpServerPatch{Tags: set([]string{"a", "b"}), Methods: null[[]string]()}, `{"tags":["a","b"]}`},
+			{store.McpServerPatch{Tags: null[[]string]()}, `{}`},
 		}
 		for i, step := range steps {
 			got, err := f.patch(t, m.ID, step.p)
@@ -197,7 +197,7 @@ func TestPatchConfigMerge(t *testing.T) {
 			if obj := stored(); fmt.Sprint(obj) != fmt.Sprint(want) {
 				t.Fatalf("step %d: stored %v, want %s", i, obj, step.want)
 			}
-			var cfg store.Config
+			var cfg store.McpServerConfig
 			must(t, json.Unmarshal([]byte(step.want), &cfg))
 			if !sameList(got.Config.Methods, cfg.Methods) || !sameList(got.Config.Tags, cfg.Tags) {
 				t.Fatalf("step %d: returned %s, want %s", i, show(got), step.want)
@@ -212,11 +212,11 @@ func TestPatchComparesConfigSemantically(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := ctxT(t)
 		f := newFixture(t, s)
-		m := f.server(t, "n", store.Config{})
+		m := f.server(t, "n", store.McpServerConfig{})
 		must(t, s.DB().WithContext(ctx).Exec(
 			`UPDATE mcp_servers SET config = '{ "tags" : [ "t0" , "t1" ] ,  "methods" : [ "m0" ] }' WHERE id = ?`, m.ID).Error)
 		m = f.get(t, m.ID)
-		for _, p := range []store.Patch{
+		for _, p := range []store.McpServerPatch{
 			{Methods: set([]string{"m0"})},
 			{Tags: set([]string{"t0", "t1"})},
 			{Methods: set([]string{"m0"}), Tags: set([]string{"t0", "t1"})},
@@ -225,7 +225,7 @@ func TestPatchComparesConfigSemantically(t *testing.T) {
 			must(t, err)
 			sameServer(t, got, m)
 		}
-		got, err := f.patch(t, m.ID, store.Patch{Tags: set([]string{"t1", "t0"})})
+		got, err := f.patch(t, m.ID, store.McpServerPatch{Tags: set([]string{"t1", "t0"})})
 		must(t, err)
 		if got.Version != m.Version+1 || !sameList(got.Config.Methods, []string{"m0"}) {
 			t.Fatalf("reordered tags: %s", show(got))
@@ -236,12 +236,12 @@ func TestPatchComparesConfigSemantically(t *testing.T) {
 func TestPatchErrors(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		f := newFixture(t, s)
-		m := f.server(t, "n", store.Config{})
-		for _, p := range []store.Patch{{}, {Name: set("x")}, {Tags: null[[]string]()}} {
+		m := f.server(t, "n", store.McpServerConfig{})
+		for _, p := range []store.McpServerPatch{{}, {Name: set("x")}, {Tags: null[[]string]()}} {
 			_, err := f.patch(t, uuid.New(), p)
 			wantErr(t, err, store.ErrNotFound)
 		}
-		if _, err := f.patch(t, m.ID, store.Patch{Name: null[string]()}); err == nil {
+		if _, err := f.patch(t, m.ID, store.McpServerPatch{Name: null[string]()}); err == nil {
 			t.Fatal("null name accepted")
 		}
 		sameServer(t, f.get(t, m.ID), m)
@@ -253,11 +253,11 @@ func TestReturnedTimesAreStored(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		f := newFixture(t, s)
 		exp := time.Date(2032, 3, 4, 5, 6, 7, 891234567, time.FixedZone("z", -4*3600))
-		m := f.server(t, "n", store.Config{})
+		m := f.server(t, "n", store.McpServerConfig{})
 		for _, got := range []store.McpServer{
 			m,
-			must1(f.patch(t, m.ID, store.Patch{ExpiresAt: set(exp)})),
-			must1(f.patch(t, m.ID, store.Patch{Name: set("z")})),
+			must1(f.patch(t, m.ID, store.McpServerPatch{ExpiresAt: set(exp)})),
+			must1(f.patch(t, m.ID, store.McpServerPatch{Name: set("z")})),
 		} {
 			fresh := f.get(t, m.ID)
 			if got.Version == fresh.Version {
@@ -285,26 +285,26 @@ func must1[T any](v T, err error) T {
 
 func TestConfigJSON(t *testing.T) {
 	for _, tc := range []struct {
-		cfg  store.Config
+		cfg  store.McpServerConfig
 		json string
 	}{
-		{store.Config{}, `{}`},
-		{store.Config{Methods: []string{}}, `{"methods":[]}`},
-		{store.Config{Tags: []string{"a"}}, `{"tags":["a"]}`},
-		{store.Config{Methods: []string{"x", "y"}, Tags: []string{}}, `{"methods":["x","y"],"tags":[]}`},
+		{store.McpServerConfig{}, `{}`},
+		{store.McpServerConfig{Methods: []string{}}, `{"methods":[]}`},
+		{store.McpServerConfig{Tags: []string{"a"}}, `{"tags":["a"]}`},
+		{store.McpServerConfig{Methods: []string{"x", "y"}, Tags: []string{}}, `{"methods":["x","y"],"tags":[]}`},
 	} {
 		b, err := json.Marshal(tc.cfg)
 		must(t, err)
 		if string(b) != tc.json {
 			t.Errorf("Marshal(%#v) = %s, want %s", tc.cfg, b, tc.json)
 		}
-		var back store.Config
+		var back store.McpServerConfig
 		must(t, json.Unmarshal(b, &back))
 		if !sameList(back.Methods, tc.cfg.Methods) || !sameList(back.Tags, tc.cfg.Tags) {
 			t.Errorf("round trip of %s gave %#v", tc.json, back)
 		}
 	}
-	var c store.Config
+	var c store.McpServerConfig
 	must(t, json.Unmarshal([]byte(`{"methods":null,"tags":null}`), &c))
 	if c.Methods != nil || c.Tags != nil {
 		t.Errorf("nulls read as %#v", c)
@@ -316,19 +316,19 @@ func TestConfigJSON(t *testing.T) {
 func TestUpdatedAtNeverGoesBack(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		f := newFixture(t, s)
-		m := f.server(t, "n", store.Config{})
+		m := f.server(t, "n", store.McpServerConfig{})
 		future := time.Now().UTC().Add(time.Hour).Truncate(time.Microsecond)
 		arg := any(future)
 		if s.Dialect() == store.DialectSQLite {
 			arg = future.Format("2006-01-02 15:04:05.000000+00:00")
 		}
 		must(t, s.DB().WithContext(ctxT(t)).Exec("UPDATE mcp_servers SET updated_at = ? WHERE id = ?", arg, m.ID).Error)
-		got, err := f.patch(t, m.ID, store.Patch{Name: set("later")})
+		got, err := f.patch(t, m.ID, store.McpServerPatch{Name: set("later")})
 		must(t, err)
 		if got.Version != m.Version+1 || !got.UpdatedAt.Equal(future) {
 			t.Fatalf("patch: version %d updated_at %v, want %d and %v", got.Version, got.UpdatedAt, m.Version+1, future)
 		}
-		_, hash := store.NewSecret(store.MCPTokenPrefix)
+		_, hash := store.NewSecret(mcpTokenPrefix)
 		got, err = s.RotateMcpServerToken(ctxT(t), f.env, f.account.ID, m.ID, hash, nil)
 		must(t, err)
 		if got.Version != m.Version+2 || !got.UpdatedAt.Equal(future) {

@@ -11,6 +11,18 @@ import (
 // scanner is what a row scan function needs; *sql.Rows satisfies it.
 type scanner interface{ Scan(dest ...any) error }
 
+// scanRow scans one row into R, a row type that receives its columns (dest, in the order of
+// the statement's column list) and makes the value from them.
+func scanRow[T, R any, PR interface {
+	*R
+	dest() []any
+	value() T
+}](r scanner) (T, error) {
+	var x R
+	err := r.Scan(PR(&x).dest()...)
+	return PR(&x).value(), err
+}
+
 // queryAll runs q (with ? placeholders) and scans every row with scan.
 func queryAll[T any](ctx context.Context, s *Store, op string, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
 	return query(ctx, s, false, op, scan, q, args...)
@@ -35,7 +47,7 @@ func query[T any](ctx context.Context, s *Store, write bool, op string, scan fun
 func scanAll[T any](db *gorm.DB, op string, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
 	rows, err := db.Raw(q, args...).Rows()
 	if err != nil {
-		return nil, wrapErr(op, err)
+		return nil, wrapErr(op, translate(db, err))
 	}
 	defer func() { _ = rows.Close() }() // a no-op once Next is done; rows.Err below has the error
 	var out []T
@@ -47,7 +59,7 @@ func scanAll[T any](db *gorm.DB, op string, scan func(scanner) (T, error), q str
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, wrapErr(op, err)
+		return nil, wrapErr(op, translate(db, err))
 	}
 	return out, nil
 }
@@ -85,6 +97,15 @@ func (s *Store) exec(ctx context.Context, op, q string, args ...any) (int64, err
 		return 0, wrapErr(op, res.Error)
 	}
 	return res.RowsAffected, nil
+}
+
+// execOne is exec for a statement meant to change one row: none changed is ErrNotFound.
+func (s *Store) execOne(ctx context.Context, op, q string, args ...any) error {
+	n, err := s.exec(ctx, op, q, args...)
+	if err == nil && n == 0 {
+		return ErrNotFound
+	}
+	return err
 }
 
 // newID makes a time-ordered id (UUIDv7): new rows land at the end of the indexes.

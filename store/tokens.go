@@ -12,14 +12,16 @@ import (
 	"github.com/google/uuid"
 )
 
-// Secret prefixes: API tokens authenticate callers of the API, MCP tokens MCP clients.
+// The prefixes that mark the kinds of secret, so that a leaked one is recognisable (secret
+// scanners) and the two are never confused.
 const (
-	APITokenPrefix = "mcpapi_"
-	MCPTokenPrefix = "mcp_"
+	APITokenPrefix = "mcpapi_" // API tokens (Authorization: Bearer on the REST API)
+	MCPTokenPrefix = "mcp_"    // MCP server tokens (the last segment of an MCP server's url)
 )
 
-// NewSecret makes a URL-safe secret (prefix + 32 random bytes in unpadded base64url) and
-// the hash to store. Only the caller ever sees the secret.
+// NewSecret makes a URL-safe secret, prefix + 32 random bytes in unpadded base64url (the
+// prefix marks its kind: APITokenPrefix, MCPTokenPrefix), and the hash to store. Only the
+// caller ever sees the secret.
 func NewSecret(prefix string) (secret string, hash []byte) {
 	var b [32]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (it aborts the program instead)
@@ -130,15 +132,8 @@ func (s *Store) ListAPITokens(ctx context.Context, envName string) ([]APIToken, 
 
 // RevokeAPIToken revokes a token; ErrNotFound when there is no such token or it is revoked.
 func (s *Store) RevokeAPIToken(ctx context.Context, id uuid.UUID) error {
-	n, err := s.exec(ctx, "revoke api token",
+	return s.execOne(ctx, "revoke api token",
 		`UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, s.bindTime(now()), id)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return ErrNotFound
-	}
-	return nil
 }
 
 // Authenticate finds who a token hash speaks for; ErrNotFound when unknown or revoked.

@@ -16,7 +16,7 @@ import (
 func TestNewSecret(t *testing.T) {
 	urlSafe := regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 	seen := map[string]bool{}
-	for _, prefix := range []string{store.APITokenPrefix, store.MCPTokenPrefix} {
+	for _, prefix := range []string{apiTokenPrefix, mcpTokenPrefix} {
 		for i := 0; i < 100; i++ {
 			secret, hash := store.NewSecret(prefix)
 			body, ok := strings.CutPrefix(secret, prefix)
@@ -44,13 +44,13 @@ func TestAPITokens(t *testing.T) {
 		if n != 0 {
 			t.Fatalf("CountAPITokens on a fresh database = %d", n)
 		}
-		secret, hash := store.NewSecret(store.APITokenPrefix)
+		secret, hash := store.NewSecret(apiTokenPrefix)
 		tok, err := s.CreateAPIToken(ctx, "prod", user, hash)
 		must(t, err)
 		if tok.EnvironmentName != "prod" || tok.UserID != user || tok.RevokedAt != nil || tok.CreatedAt.Location().String() != "UTC" {
 			t.Fatalf("created %+v", tok)
 		}
-		_, hash2 := store.NewSecret(store.APITokenPrefix)
+		_, hash2 := store.NewSecret(apiTokenPrefix)
 		tok2, err := s.CreateAPIToken(ctx, "staging", user, hash2)
 		must(t, err)
 
@@ -111,7 +111,7 @@ func TestEnsureAPIToken(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := ctxT(t)
 		user := uuid.New()
-		_, hash := store.NewSecret(store.APITokenPrefix)
+		_, hash := store.NewSecret(apiTokenPrefix)
 		for i := 0; i < 3; i++ {
 			must(t, s.EnsureAPIToken(ctx, "default", user, hash))
 		}
@@ -162,16 +162,16 @@ func TestEnsureEnvironmentConcurrently(t *testing.T) {
 func TestOnlyHashesAreStored(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := ctxT(t)
-		apiSecret, apiHash := store.NewSecret(store.APITokenPrefix)
+		apiSecret, apiHash := store.NewSecret(apiTokenPrefix)
 		_, err := s.CreateAPIToken(ctx, "prod", uuid.New(), apiHash)
 		must(t, err)
 		f := newFixture(t, s)
-		mcpSecret, mcpHash := store.NewSecret(store.MCPTokenPrefix)
+		mcpSecret, mcpHash := store.NewSecret(mcpTokenPrefix)
 		m, err := s.CreateMcpServer(ctx, f.env, store.NewMcpServer{
 			IntegratedAccountID: f.account.ID, Name: "n", CreatedBy: uuid.New(), TokenHash: mcpHash,
 		})
 		must(t, err)
-		rotSecret, rotHash := store.NewSecret(store.MCPTokenPrefix)
+		rotSecret, rotHash := store.NewSecret(mcpTokenPrefix)
 		_, err = s.RotateMcpServerToken(ctx, f.env, f.account.ID, m.ID, rotHash, nil)
 		must(t, err)
 
@@ -223,7 +223,7 @@ func TestMcpServerTokens(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := ctxT(t)
 		f := newFixture(t, s)
-		_, hash := store.NewSecret(store.MCPTokenPrefix)
+		_, hash := store.NewSecret(mcpTokenPrefix)
 		m, err := s.CreateMcpServer(ctx, f.env, store.NewMcpServer{
 			IntegratedAccountID: f.account.ID, Name: "n", CreatedBy: uuid.New(), TokenHash: hash,
 		})
@@ -231,7 +231,7 @@ func TestMcpServerTokens(t *testing.T) {
 		got, err := s.McpServerByTokenHash(ctx, hash)
 		must(t, err)
 		sameServer(t, got, m)
-		_, newHash := store.NewSecret(store.MCPTokenPrefix)
+		_, newHash := store.NewSecret(mcpTokenPrefix)
 		wantErr(t, errOnly(s.RotateMcpServerToken(ctx, f.env, f.account.ID, m.ID, newHash, []int64{7})), store.ErrVersionMismatch)
 		rot, err := s.RotateMcpServerToken(ctx, f.env, f.account.ID, m.ID, newHash, []int64{m.Version})
 		must(t, err)

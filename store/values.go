@@ -98,7 +98,7 @@ type configJSON struct {
 }
 
 // MarshalJSON writes nil lists as absent keys and empty lists as [], and defaults as absent keys.
-func (c Config) MarshalJSON() ([]byte, error) {
+func (c McpServerConfig) MarshalJSON() ([]byte, error) {
 	j := configJSON{RequireAPITokenAuth: c.RequireAPITokenAuth}
 	if c.Methods != nil {
 		j.Methods = &c.Methods
@@ -114,12 +114,12 @@ func (c Config) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads absent or null keys as nil lists and [] as an empty non-nil list; an
 // absent tool_exposure is "" (all).
-func (c *Config) UnmarshalJSON(b []byte) error {
+func (c *McpServerConfig) UnmarshalJSON(b []byte) error {
 	var j configJSON
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*c = Config{ToolExposure: j.ToolExposure, RequireAPITokenAuth: j.RequireAPITokenAuth}
+	*c = McpServerConfig{ToolExposure: j.ToolExposure, RequireAPITokenAuth: j.RequireAPITokenAuth}
 	if c.ToolExposure == "all" { // never stored so, but read as what it means
 		c.ToolExposure = ToolExposureAll
 	}
@@ -133,7 +133,7 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 }
 
 // configColumn scans the config column (jsonb or JSON text).
-type configColumn Config
+type configColumn McpServerConfig
 
 func (c *configColumn) Scan(src any) error {
 	var b []byte
@@ -145,7 +145,7 @@ func (c *configColumn) Scan(src any) error {
 	default:
 		return fmt.Errorf("store: cannot scan %T as config", src)
 	}
-	var cfg Config
+	var cfg McpServerConfig
 	if err := json.Unmarshal(b, &cfg); err != nil {
 		return fmt.Errorf("store: stored config: %w", err)
 	}

@@ -162,12 +162,12 @@ func TestRotateToken(t *testing.T) {
 			t.Errorf("updated_at did not move")
 		}
 		ctx := context.Background()
-		if _, err := st.McpServerByTokenHash(ctx, store.HashSecret(*srv.Token)); err == nil {
+		if _, err := st.ResolveMcpToken(ctx, store.HashSecret(*srv.Token)); err == nil {
 			t.Error("the old token still resolves after rotation")
 		}
-		got, err := st.McpServerByTokenHash(ctx, store.HashSecret(token))
-		if err != nil || got.ID != srv.Id {
-			t.Errorf("the new token resolves to %v, %v", got.ID, err)
+		got, err := st.ResolveMcpToken(ctx, store.HashSecret(token))
+		if err != nil || got.Server.ID != srv.Id {
+			t.Errorf("the new token resolves to %v, %v", got.Server.ID, err)
 		}
 		mustStatus(t, a.do(http.MethodPost, "/integrated-account/"+acc.String()+"/mcp/"+uuid.NewString()+"/token", ""), http.StatusNotFound)
 	})

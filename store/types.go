@@ -1,9 +1,8 @@
-// Package store keeps mcpapi's data in PostgreSQL or an embedded SQLite file through GORM.
-// It speaks its own types and errors; it imports neither the generated API package nor Echo.
 package store
 
 import (
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,14 +15,41 @@ var (
 	// ErrBadCursor: a pagination cursor that this store did not issue (malformed, truncated).
 	ErrBadCursor = errors.New("invalid cursor")
 	// ErrVersionMismatch: a conditional write (If-Match) whose versions do not include the
-	// stored one; nothing was written. The value returned with it is the CURRENT row as
-	// stored, so the caller can answer 412 with the current ETag (its Version).
+	// stored one; nothing was written. The error is always a *VersionMismatchError, which
+	// carries the current row (errors.Is(err, ErrVersionMismatch) holds for it).
 	ErrVersionMismatch = errors.New("version mismatch")
 	// ErrUnavailable: the database could not be reached or timed out.
 	ErrUnavailable = errors.New("database unavailable")
 	// ErrLimitReached: the integrated account already has NewMcpServer.MaxPerAccount MCP servers.
 	ErrLimitReached = errors.New("limit reached")
 )
+
+// Versioned is a row written under If-Match: an MCP server or an integrated account.
+type Versioned interface {
+	McpServer | IntegratedAccount
+	rowVersion() int64
+}
+
+// VersionMismatchError is the error of a conditional write (If-Match) whose versions do not
+// include the stored one: nothing was written, and Current is the row as stored, so that the
+// caller can answer 412 with the current ETag (CurrentVersion).
+type VersionMismatchError[T Versioned] struct {
+	Current T
+}
+
+func (e *VersionMismatchError[T]) Error() string {
+	return "store: version mismatch: the stored version is " + strconv.FormatInt(e.CurrentVersion(), 10)
+}
+
+// Is makes errors.Is(err, ErrVersionMismatch) hold.
+func (e *VersionMismatchError[T]) Is(target error) bool { return target == ErrVersionMismatch }
+
+// CurrentVersion is the stored version (the 412's ETag), whatever the row's type: callers that
+// only need it match the error with errors.As on an interface{ CurrentVersion() int64 }.
+func (e *VersionMismatchError[T]) CurrentVersion() int64 { return e.Current.rowVersion() }
+
+func (m McpServer) rowVersion() int64         { return m.Version }
+func (a IntegratedAccount) rowVersion() int64 { return a.Version }
 
 // Principal is who an API token speaks for.
 type Principal struct {
@@ -71,9 +97,9 @@ type AccountPatch struct {
 	IfMatch []int64
 }
 
-// Config scopes the tools of an MCP server. A nil list is unrestricted (absent in JSON);
+// McpServerConfig scopes the tools of an MCP server. A nil list is unrestricted (absent in JSON);
 // an empty non-nil list allows nothing and is kept as [].
-type Config struct {
+type McpServerConfig struct {
 	Methods []string
 	Tags    []string
 	// ToolExposure is how tools/list shows the allowed tools: "" (the default, "all": each
@@ -84,7 +110,7 @@ type Config struct {
 	RequireAPITokenAuth bool
 }
 
-// Tool exposures of Config.ToolExposure.
+// Tool exposures of McpServerConfig.ToolExposure.
 const (
 	ToolExposureAll       = "" // stored as an absent key; the API says "all"
 	ToolExposureDiscovery = "discovery"
@@ -94,7 +120,7 @@ const (
 // integration (the server's "allows at least one tool" rule). The store calls it inside the
 // writing transaction, with the rows locked, on the config as it will be stored; an error it
 // returns is returned as it is and nothing is written.
-type ConfigCheck func(integration string, c Config) error
+type ConfigCheck func(integration string, c McpServerConfig) error
 
 // McpServer is one MCP server record.
 type McpServer struct {
@@ -102,7 +128,7 @@ type McpServer struct {
 	EnvironmentID       uuid.UUID
 	IntegratedAccountID uuid.UUID
 	Name                string
-	Config              Config
+	Config              McpServerConfig
 	ExpiresAt           *time.Time
 	CreatedBy           uuid.UUID
 	Version             int64
@@ -114,7 +140,7 @@ type McpServer struct {
 type NewMcpServer struct {
 	IntegratedAccountID uuid.UUID
 	Name                string
-	Config              Config
+	Config              McpServerConfig
 	ExpiresAt           *time.Time
 	CreatedBy           uuid.UUID
 	TokenHash           []byte
@@ -133,8 +159,8 @@ type Field[T any] struct {
 	Value T
 }
 
-// Patch is a partial update of an MCP server. Lists arrive already normalised.
-type Patch struct {
+// McpServerPatch is a partial update of an MCP server. Lists arrive already normalised.
+type McpServerPatch struct {
 	Name    Field[string]
 	Methods Field[[]string]
 	Tags    Field[[]string]
