@@ -8,12 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -84,16 +81,6 @@ func scanFloorRow(r pgx.Row) (floorRow, error) {
 	return m, err
 }
 
-func floorMain() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := runFloor(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "floor:", err)
-		return 1
-	}
-	return 0
-}
-
 func runFloor(ctx context.Context) error {
 	env, err1 := uuid.Parse(os.Getenv(floorEnvEnv))
 	user, err2 := uuid.Parse(os.Getenv(floorUserEnv))
@@ -125,22 +112,7 @@ func runFloor(ctx context.Context) error {
 		}
 		mux.HandleFunc("POST /mcp/{token}", mf.serve)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second}
-	fmt.Printf("listening http://%s\n", ln.Addr())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return srv.Shutdown(sctx)
+	return serveChild(ctx, mux)
 }
 
 func (f *floorServer) keys(w http.ResponseWriter, r *http.Request, withID bool) (account, id uuid.UUID, ok bool) {

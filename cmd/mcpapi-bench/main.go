@@ -60,11 +60,11 @@ type options struct {
 func childRole() (code int, ok bool) {
 	switch os.Getenv(roleEnv) {
 	case roleFloor:
-		return floorMain(), true
+		return childMain("floor", runFloor), true
 	case roleUpstream:
-		return upstreamMain(), true
+		return childMain("upstream", runUpstream), true
 	case roleSDK:
-		return sdkMain(), true
+		return childMain("sdk", runSDK), true
 	}
 	return 0, false
 }

@@ -4,12 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -31,16 +27,6 @@ const (
 	sdkPathOne  = "/mcp/one"
 	sdkPathAll  = "/mcp/all"
 )
-
-func sdkMain() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := runSDK(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "sdk:", err)
-		return 1
-	}
-	return 0
-}
 
 func trivialTool(context.Context, *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
 	return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: upstreamRecord}}}, nil
@@ -70,20 +56,5 @@ func runSDK(ctx context.Context) error {
 	mux := http.NewServeMux()
 	mux.Handle("POST "+sdkPathOne, sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return one }, opts))
 	mux.Handle("POST "+sdkPathAll, sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return all }, opts))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second}
-	fmt.Printf("listening http://%s\n", ln.Addr())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return srv.Shutdown(sctx)
+	return serveChild(ctx, mux)
 }

@@ -8,11 +8,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strconv"
 	"sync/atomic"
-	"syscall"
-	"time"
 )
 
 // The upstream is the loopback API the MCP rows' tool calls reach: a child process of the
@@ -76,16 +73,6 @@ func (l *countingListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
-func upstreamMain() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := runUpstream(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "upstream:", err)
-		return 1
-	}
-	return 0
-}
-
 // runUpstream serves the API on one listener and its connection count on another (so that
 // asking for the count adds no connection to it), and prints both addresses on one line.
 func runUpstream(ctx context.Context) error {
@@ -122,19 +109,5 @@ func runUpstream(ctx context.Context) error {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]int64{"accepted": ln.accepted.Load()})
 	})
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second}
-	csrv := &http.Server{Handler: control, ReadHeaderTimeout: 5 * time.Second}
-	fmt.Printf("listening http://%s control http://%s\n", ln.Addr(), cln.Addr())
-	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
-	go func() { errc <- csrv.Serve(cln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = csrv.Shutdown(sctx)
-	return srv.Shutdown(sctx)
+	return serveChildren(ctx, childListener{ln: ln, handler: api}, childListener{name: "control", ln: cln, handler: control})
 }
