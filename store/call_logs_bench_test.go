@@ -3,7 +3,9 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -37,7 +39,9 @@ func callLogBatch(f fixture, server uuid.UUID, n int) []store.CallLog {
 }
 
 // BenchmarkInsertCallLogs measures one batch of store.MaxCallLogBatch (500) call logs, the
-// call-log writer's full batch, on each database.
+// call-log writer's full batch, on each database; cpu-ns/op is this process's CPU (user and
+// system) per batch, the part of the cost that competes with tool calls for mcpapi's cores
+// (with SQLite, all of it; with PostgreSQL, the database's own work is elsewhere).
 func BenchmarkInsertCallLogs(b *testing.B) {
 	for _, kind := range storetest.Kinds() {
 		b.Run(kind, func(b *testing.B) {
@@ -47,11 +51,22 @@ func BenchmarkInsertCallLogs(b *testing.B) {
 			batch := callLogBatch(f, m.ID, store.MaxCallLogBatch)
 			ctx := context.Background()
 			b.ReportAllocs()
+			cpu := processCPU(b)
 			for b.Loop() {
 				if err := s.InsertCallLogs(ctx, batch); err != nil {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64((processCPU(b)-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		})
 	}
+}
+
+// processCPU is the CPU time (user and system) this process has used so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
