@@ -39,3 +39,10 @@ func (s *Store) MigrationVersion(ctx context.Context) (int64, error) {
 	v, err := provider.GetDBVersion(ctx)
 	return v, wrapErr("migration version", err)
 }
+
+// InsertCallLogRows is InsertCallLogs by the one-row prepared INSERT (SQLite's way, and
+// PostgreSQL's fallback when its connection cannot COPY), so that the fallback is tested on
+// PostgreSQL too.
+func (s *Store) InsertCallLogRows(ctx context.Context, logs []CallLog) error {
+	return s.insertCallLogRows(ctx, logs)
+}

@@ -3,6 +3,11 @@
 // batch is full and at least every FlushInterval. When the buffer is full, or a batch cannot be
 // written, entries are dropped and counted: call logs are best-effort, tool calls never wait
 // for them.
+//
+// The writer does not wait on the buffer itself: a receiver parked on a channel is woken by
+// every send, so each tool call would wake it (a scheduler round trip per call, on the cores
+// the calls need). It sleeps until the interval ends or until Record sees a full batch
+// waiting, then takes the entries in batches.
 package calllog
 
 import (
@@ -49,6 +54,8 @@ type Writer struct {
 	sink    Sink
 	opts    Options
 	ch      chan store.CallLog
+	kick    chan struct{} // a full batch is waiting (capacity 1: one wake-up pending at most)
+	kickAt  int           // entries buffered that make a full batch: Batch, or Buffer if smaller
 	closed  atomic.Bool
 	stop    chan struct{}
 	done    chan struct{}
@@ -82,6 +89,7 @@ func New(sink Sink, opts Options) *Writer {
 	w := &Writer{
 		sink: sink, opts: opts,
 		ch:   make(chan store.CallLog, opts.Buffer),
+		kick: make(chan struct{}, 1), kickAt: min(opts.Batch, opts.Buffer),
 		stop: make(chan struct{}), done: make(chan struct{}),
 		written: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "mcpapi_call_logs_written_total",
@@ -124,6 +132,13 @@ func (w *Writer) Record(e store.CallLog) {
 	case w.ch <- e:
 	default:
 		w.dropped.WithLabelValues(DropBufferFull).Inc()
+		return
+	}
+	if len(w.ch) >= w.kickAt {
+		select {
+		case w.kick <- struct{}{}:
+		default: // a wake-up is already pending
+		}
 	}
 }
 
@@ -142,51 +157,58 @@ func (w *Writer) Close(ctx context.Context) error {
 	}
 }
 
-// run collects entries into a batch and writes it when full, on the tick, and on Close.
+// run writes full batches when kicked, everything buffered on the tick and on Close.
 func (w *Writer) run() {
 	defer close(w.done)
 	tick := time.NewTicker(w.opts.FlushInterval)
 	defer tick.Stop()
 	batch := make([]store.CallLog, 0, w.opts.Batch)
-	flush := func() {
-		if len(batch) == 0 {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-		err := w.sink.InsertCallLogs(ctx, batch)
-		cancel()
-		if err != nil {
-			w.dropped.WithLabelValues(DropWriteError).Add(float64(len(batch)))
-			w.opts.Logger.Warn("call log batch dropped", "entries", len(batch), "error", err)
-		} else {
-			w.written.Add(float64(len(batch)))
-		}
-		batch = batch[:0]
-	}
 	for {
 		select {
-		case e := <-w.ch:
-			batch = append(batch, e)
-			if len(batch) == w.opts.Batch {
-				flush()
-			}
+		case <-w.kick:
+			batch = w.drain(batch, true)
 		case <-tick.C:
-			flush()
+			batch = w.drain(batch, false)
 		case <-w.stop:
-			for {
-				select {
-				case e := <-w.ch:
-					batch = append(batch, e)
-					if len(batch) == w.opts.Batch {
-						flush()
-					}
-				default:
-					flush()
-					return
-				}
-			}
+			w.drain(batch, false)
+			return
 		}
 	}
+}
+
+// drain writes the buffered entries in batches of at most Batch, in order; fullOnly leaves a
+// last partial batch in the buffer for the tick. It returns batch (emptied) for reuse.
+func (w *Writer) drain(batch []store.CallLog, fullOnly bool) []store.CallLog {
+	for !fullOnly || len(w.ch) >= w.kickAt {
+	fill:
+		for len(batch) < w.opts.Batch {
+			select {
+			case e := <-w.ch:
+				batch = append(batch, e)
+			default:
+				break fill
+			}
+		}
+		if len(batch) == 0 {
+			return batch
+		}
+		w.flush(batch)
+		batch = batch[:0]
+	}
+	return batch
+}
+
+// flush writes one batch and counts it as written or dropped.
+func (w *Writer) flush(batch []store.CallLog) {
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	err := w.sink.InsertCallLogs(ctx, batch)
+	cancel()
+	if err != nil {
+		w.dropped.WithLabelValues(DropWriteError).Add(float64(len(batch)))
+		w.opts.Logger.Warn("call log batch dropped", "entries", len(batch), "error", err)
+		return
+	}
+	w.written.Add(float64(len(batch)))
 }
 
 // truncate cuts s to at most n bytes without splitting a UTF-8 sequence.

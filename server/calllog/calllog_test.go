@@ -238,3 +238,23 @@ func TestWritesToStore(t *testing.T) {
 		}
 	})
 }
+
+// nopSink takes every batch and does nothing, so BenchmarkRecord measures the writer alone.
+type nopSink struct{}
+
+func (nopSink) InsertCallLogs(context.Context, []store.CallLog) error { return nil }
+
+// BenchmarkRecord is what one call pays to record its entry, with GOMAXPROCS×8 callers
+// recording at once (the writer's goroutine and the channel shared by all).
+func BenchmarkRecord(b *testing.B) {
+	w := calllog.New(nopSink{}, calllog.Options{Logger: quiet()})
+	defer func() { _ = w.Close(context.Background()) }()
+	e := entry(0)
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			w.Record(e)
+		}
+	})
+}
