@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -166,9 +167,14 @@ func (c *configColumn) Scan(src any) error {
 	default:
 		return fmt.Errorf("store: cannot scan %T as config", src)
 	}
+	// The column holds what MarshalJSON wrote: read it with UnmarshalJSON directly, which
+	// json.Unmarshal would call after a validating pass of its own, and the default config,
+	// the common case, without decoding at all.
 	var cfg McpServerConfig
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		return fmt.Errorf("store: stored config: %w", err)
+	if !bytes.Equal(bytes.TrimSpace(b), []byte("{}")) { // {} is the zero McpServerConfig
+		if err := cfg.UnmarshalJSON(b); err != nil {
+			return fmt.Errorf("store: stored config: %w", err)
+		}
 	}
 	*c = configColumn(cfg)
 	return nil
