@@ -127,7 +127,7 @@ func (s *Store) lockedUpdateChecked(ctx context.Context, env, accountID, id uuid
 	var out McpServer
 	var done bool
 	err := s.inTx(ctx, "update mcp server", func(tx *gorm.DB) error {
-		cur, err := one(scanAll(tx, "update mcp server", scanCheckedRow, checkedRowQuery+notExpired("m.")+
+		cur, err := one(scanAll(s, tx, "update mcp server", scanCheckedRow, checkedRowQuery+notExpired("m.")+
 			s.forUpdate("FOR UPDATE OF m"), id, accountID, env, s.bindTime(now())))
 		if err != nil {
 			return err
@@ -161,7 +161,7 @@ func (s *Store) checkAndUpdate(ctx context.Context, tx *gorm.DB, env, accountID,
 	var rows []McpServer
 	var err error
 	if tx != nil {
-		rows, err = scanAll(tx, "update mcp server", scanMcpServer, q, args...)
+		rows, err = scanAll(s, tx, "update mcp server", scanMcpServer, q, args...)
 	} else {
 		rows, err = writeAll(ctx, s, "update mcp server", scanMcpServer, q, args...)
 	}
@@ -177,7 +177,7 @@ func (s *Store) getMcpServerOn(ctx context.Context, tx *gorm.DB, env, accountID,
 	if tx == nil {
 		return s.GetMcpServer(ctx, env, accountID, id)
 	}
-	return one(scanAll(tx, "get mcp server", scanMcpServer, `SELECT `+mcpServerColumns+` FROM mcp_servers
+	return one(scanAll(s, tx, "get mcp server", scanMcpServer, `SELECT `+mcpServerColumns+` FROM mcp_servers
 		 WHERE id = ? AND integrated_account_id = ? AND environment_id = ? AND `+notExpired(""),
 		id, accountID, env, s.bindTime(now())))
 }

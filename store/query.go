@@ -40,12 +40,12 @@ func query[T any](ctx context.Context, s *Store, write bool, op string, scan fun
 		}
 		defer s.unlockWrites()
 	}
-	return scanAll(s.db.WithContext(ctx), op, scan, q, args...)
+	return scanAll(s, s.db.WithContext(ctx), op, scan, q, args...)
 }
 
-// scanAll runs q on db (the pool, or a transaction) and scans every row with scan.
-func scanAll[T any](db *gorm.DB, op string, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
-	rows, err := db.Raw(q, args...).Rows()
+// scanAll runs q on db (s's pool, or a transaction on it) and scans every row with scan.
+func scanAll[T any](s *Store, db *gorm.DB, op string, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := db.Raw(q, s.bindArgs(args)...).Rows()
 	if err != nil {
 		return nil, wrapErr(op, translate(db, err))
 	}
@@ -92,7 +92,7 @@ func (s *Store) exec(ctx context.Context, op, q string, args ...any) (int64, err
 		return 0, wrapErr(op, err)
 	}
 	defer s.unlockWrites()
-	res := s.db.WithContext(ctx).Exec(q, args...)
+	res := s.db.WithContext(ctx).Exec(q, s.bindArgs(args)...)
 	if res.Error != nil {
 		return 0, wrapErr(op, res.Error)
 	}

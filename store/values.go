@@ -1,9 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // sqliteTimeLayout is how SQLite keeps times: UTC, microseconds, fixed width, so that text
@@ -12,6 +16,24 @@ const sqliteTimeLayout = "2006-01-02 15:04:05.000000+00:00"
 
 // utc normalises a time to what the databases store: UTC, microseconds.
 func utc(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// bindArgs turns, in place, the arguments of one statement into what the driver binds directly;
+// scanAll and exec, which every statement goes through, call it, so callers pass ids as
+// uuid.UUID on both dialects. On PostgreSQL an id becomes a pgtype.UUID: pgx has no encode
+// plan for uuid.UUID, so it falls back to its driver.Valuer, fails to encode that text as
+// binary uuid, parses it back and builds two errors on the way, about 14 allocations per id
+// per statement. SQLite keeps ids as their canonical text, which uuid.UUID's Value already is.
+func (s *Store) bindArgs(args []any) []any {
+	if s.sqlite() {
+		return args
+	}
+	for i, a := range args {
+		if id, ok := a.(uuid.UUID); ok {
+			args[i] = pgtype.UUID{Bytes: id, Valid: true}
+		}
+	}
+	return args
+}
 
 // bindTime is the argument to bind for a time: a time.Time on PostgreSQL, the fixed-width
 // text on SQLite (the driver's own format trims trailing zeros, which breaks equality).
@@ -145,9 +167,14 @@ func (c *configColumn) Scan(src any) error {
 	default:
 		return fmt.Errorf("store: cannot scan %T as config", src)
 	}
+	// The column holds what MarshalJSON wrote: read it with UnmarshalJSON directly, which
+	// json.Unmarshal would call after a validating pass of its own, and the default config,
+	// the common case, without decoding at all.
 	var cfg McpServerConfig
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		return fmt.Errorf("store: stored config: %w", err)
+	if !bytes.Equal(bytes.TrimSpace(b), []byte("{}")) { // {} is the zero McpServerConfig
+		if err := cfg.UnmarshalJSON(b); err != nil {
+			return fmt.Errorf("store: stored config: %w", err)
+		}
 	}
 	*c = configColumn(cfg)
 	return nil
