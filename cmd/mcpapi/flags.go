@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -91,13 +92,23 @@ func (s *settings) env(name string) string {
 	return s.getenv(name)
 }
 
-// Parse parses the arguments; a bad environment value is an error like a bad flag.
-func (s *settings) Parse(args []string) error {
-	if err := s.fs.Parse(args); err != nil {
-		return err
+// Parse parses the arguments; a bad environment value is an error like a bad flag. run is
+// false when the command should stop without error: --help was asked for (and printed).
+func (s *settings) Parse(args []string) (run bool, err error) {
+	if run, err := parseFlags(s.fs, args); !run || err != nil {
+		return run, err
 	}
 	if len(s.errs) > 0 {
-		return s.errs[0]
+		return false, s.errs[0]
 	}
-	return nil
+	return true, nil
+}
+
+// parseFlags parses args into fs; run is false after --help, which is not an error.
+func parseFlags(fs *flag.FlagSet, args []string) (run bool, err error) {
+	err = fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return false, nil
+	}
+	return err == nil, err
 }

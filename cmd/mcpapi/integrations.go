@@ -30,10 +30,7 @@ func integrationsCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("mcpapi integrations check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { _, _ = fmt.Fprint(stderr, integrationsUsage) }
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if run, err := parseFlags(fs, args[1:]); !run || err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {

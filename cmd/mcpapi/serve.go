@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -69,10 +68,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	s.Bool(&cfg.mcpCallLog, "mcp-call-log", "MCPAPI_MCP_CALL_LOG", true, "record every MCP request in the call log read by GET /log?log_type=mcp (false: record nothing)")
 	s.Duration(&cfg.logRetention, "log-retention", "MCPAPI_LOG_RETENTION", 30*24*time.Hour, "how long MCP call logs are kept (0: forever)")
 	s.Duration(&cfg.sweepInterval, "sweep-interval", "MCPAPI_SWEEP_INTERVAL", time.Minute, "how often expired MCP servers and old call logs are deleted")
-	if err := s.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if run, err := s.Parse(args); !run || err != nil {
 		return err
 	}
 
@@ -330,10 +326,7 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	var databaseURL string
 	s := newSettings("migrate", getenv, stderr)
 	s.String(&databaseURL, "database-url", "DATABASE_URL", "", "postgres://… or sqlite://PATH; empty: ./data/mcpapi.db")
-	if err := s.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if run, err := s.Parse(args); !run || err != nil {
 		return err
 	}
 	st, err := openStore(ctx, databaseURL)

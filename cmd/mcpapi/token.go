@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -45,10 +44,7 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 		_, _ = fmt.Fprint(stderr, tokenUsage) // a hint beside the error returned; that error is what counts
 		return fmt.Errorf("token: unknown subcommand %q", args[0])
 	}
-	if err := s.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if run, err := s.Parse(args[1:]); !run || err != nil {
 		return err
 	}
 	st, err := openStore(ctx, databaseURL)
