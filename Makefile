@@ -15,7 +15,7 @@ run: data/secret.key
 
 # The key that seals integrated accounts' upstream credentials, made once for `make run`.
 data/secret.key:
-	@mkdir -p data && umask 077 && head -c 32 /dev/urandom | base64 > $@
+	@mkdir -p -m 700 data && umask 077 && head -c 32 /dev/urandom | base64 > $@
 
 build:
 	$(GO) build -o bin/mcpapi ./cmd/mcpapi
