@@ -70,6 +70,9 @@ func describe(fe *model.FieldError) string {
 
 // TestCheckJSONAllocations holds the point of the scanner: a valid body costs no allocation.
 func TestCheckJSONAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("under the race detector sync.Pool drops objects at random, so allocations are not counted (make test counts them)")
+	}
 	body := []byte(`{"name":"bench-a","config":{"tags":["a","b"],"methods":["GET"],"tool_exposure":"all"},"expires_at":null}`)
 	checkJSON(body) // fills the pool
 	if n := testing.AllocsPerRun(100, func() {
