@@ -81,8 +81,8 @@ func TestInsertCallLogsRoundTrip(t *testing.T) {
 	})
 }
 
-// TestInsertCallLogsAllOrNone: a batch with one row the database refuses (an unknown
-// environment) stores none of its rows, on every write path.
+// TestInsertCallLogsAllOrNone: a batch with one row the database refuses (an outcome its CHECK
+// constraint does not allow) stores none of its rows, on every write path.
 func TestInsertCallLogsAllOrNone(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		paths := map[string]func(context.Context, []store.CallLog) error{"InsertCallLogs": s.InsertCallLogs}
@@ -95,9 +95,9 @@ func TestInsertCallLogsAllOrNone(t *testing.T) {
 				f := newFixture(t, s)
 				m := f.server(t, "logs", store.McpServerConfig{})
 				batch := callLogBatch(f, m.ID, 20)
-				batch[13].EnvironmentID = uuid.New()
+				batch[13].Outcome = "not-an-outcome"
 				if err := insert(ctx, batch); err == nil {
-					t.Fatal("a batch with an unknown environment was stored")
+					t.Fatal("a batch with a refused row was stored")
 				}
 				page, _, err := s.ListCallLogs(ctx, f.env, store.CallLogFilter{After: time.Now().Add(-time.Hour), Before: time.Now().Add(time.Hour)}, 10, "")
 				must(t, err)
