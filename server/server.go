@@ -167,6 +167,7 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 	// The client address is the peer's, or a header's only when the peer is a trusted proxy:
 	// otherwise every request could claim its own rate-limit bucket.
 	e.IPExtractor = ClientIPExtractor(cfg.TrustedProxies)
+	e.Pre(collapseLeadingSlashes)
 	if basePath != "" {
 		e.Pre(stripBasePath(basePath))
 	}
@@ -249,6 +250,19 @@ func cleanBasePath(p string) (string, error) {
 		return "", fmt.Errorf("the base path %q must look like /prefix (segments, no query, dot segments or escapes)", p)
 	}
 	return p, nil
+}
+
+// collapseLeadingSlashes routes "//x" as "/x": clients that join a base URL ending in "/" with
+// a path starting with "/" (the platform's TypeScript SDK asks for such a base URL, since it
+// writes its MCP paths without the slash) send every REST path that way. Only the leading run
+// is collapsed: an empty segment inside the path ("/integrated-account//mcp") stays a 404.
+func collapseLeadingSlashes(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if p := c.Request().URL.Path; strings.HasPrefix(p, "//") {
+			*c.Request().URL = *withPath(c.Request(), "/"+strings.TrimLeft(p, "/")).URL
+		}
+		return next(c)
+	}
 }
 
 // stripBasePath routes "<base>/x" as "/x" and answers 404 to everything outside the base path.

@@ -164,3 +164,39 @@ func TestServeHelpListsFrontDoorSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestLeadingDoubleSlash: a client that joins a base URL ending in "/" with "/path" (the
+// platform's TypeScript SDK wants such a base URL for its MCP paths) reaches the same
+// operations; an empty segment inside a path is still no route.
+func TestLeadingDoubleSlash(t *testing.T) {
+	a := startApp(t, storetest.SQLiteURL(t))
+	send := func(method, path, body string) int {
+		t.Helper()
+		req, err := http.NewRequest(method, a.base+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+a.token)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = res.Body.Close()
+		return res.StatusCode
+	}
+	if s := send(http.MethodGet, "//healthz", ""); s != http.StatusOK {
+		t.Errorf("GET //healthz: %d", s)
+	}
+	if s := send(http.MethodPost, "//integrated-account", `{"integration":"crm"}`); s != http.StatusCreated {
+		t.Errorf("POST //integrated-account: %d", s)
+	}
+	if s := send(http.MethodGet, "///integrated-account?limit=1", ""); s != http.StatusOK {
+		t.Errorf("GET ///integrated-account: %d", s)
+	}
+	if s := send(http.MethodGet, "/integrated-account//mcp", ""); s != http.StatusNotFound {
+		t.Errorf("GET /integrated-account//mcp: %d, want 404", s)
+	}
+}
