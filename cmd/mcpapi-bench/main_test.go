@@ -274,3 +274,18 @@ func TestHasFlag(t *testing.T) {
 		t.Error("REST ops need the MCP setup")
 	}
 }
+
+// TestPairedRatio: the logging row's ratio pairs the windows of one repetition, so a drift
+// that slows both windows of a repetition does not move it.
+func TestPairedRatio(t *testing.T) {
+	win := func(requests int) result { return result{requests: requests, elapsed: time.Second} }
+	on := []result{win(90), win(450), win(1000)}
+	off := []result{win(100), win(500), win(2000)} // the machine slowed down 5× in repetition 2
+	r, ok := pairedRatio(on, off)
+	if !ok || r < 0.899 || r > 0.901 {
+		t.Errorf("paired ratio %v (%v), want the median of 0.9, 0.9, 0.5 = 0.9", r, ok)
+	}
+	if _, ok := pairedRatio(on, nil); ok {
+		t.Error("a ratio without any window of the other target")
+	}
+}
