@@ -83,7 +83,7 @@ func (s *Store) UpdateIntegratedAccount(ctx context.Context, env, id uuid.UUID, 
 	var q string
 	var args []any
 	if !u.empty() {
-		q, args = s.statement("integrated_accounts", u, "id = ? AND environment_id = ?", []any{id, env}, p.IfMatch, accountColumns)
+		q, args = s.statement("integrated_accounts", &u, "id = ? AND environment_id = ?", []any{id, env}, p.IfMatch, accountColumns)
 	}
 	return applyUpdate(ctx, s, "update integrated account", scanAccount, q, args, p.IfMatch,
 		func() (IntegratedAccount, error) { return s.GetIntegratedAccount(ctx, env, id) })

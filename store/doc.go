@@ -5,10 +5,11 @@
 // What GORM does and what SQL does: GORM opens the pool (pgx and glebarez/sqlite dialectors,
 // prepared statements, no implicit transactions), runs the transactions (inTx) and translates
 // errors: each dialect maps its driver's constraint errors to gorm.ErrForeignKeyViolated and
-// gorm.ErrDuplicatedKey (TranslateError, and translate for the rows of Raw(…).Rows()), so the
-// store parses no driver error codes but SQLite's busy and locked (sqliteCode), for which GORM
-// has no kind. The statements are written by hand, run through Raw and Exec and scanned by
-// column into the store's types: the conditional merge-patch UPDATE … RETURNING (update.go,
+// gorm.ErrDuplicatedKey (translate), so the store parses no driver error codes but SQLite's
+// busy and locked (sqliteCode), for which GORM has no kind. The statements are written by hand, run on GORM's pool (its prepared-statement
+// cache, or the transaction; scanAll and exec, not Raw and Exec, whose statement builder cost
+// ~40 allocations per statement for nothing a written statement needs) and scanned by column
+// into the store's types: the conditional merge-patch UPDATE … RETURNING (update.go,
 // patch.go: only the members sent, config merged by the database, a write only when something
 // differs and, with If-Match, only at a listed version), the checked config update, the
 // limit-guarded INSERT … SELECT, the conditional DELETE … RETURNING, the ON CONFLICT inserts,

@@ -65,8 +65,8 @@ func unavailable(err error) bool {
 // translate is GORM's error translation (gorm.Config.TranslateError) applied by hand: the
 // dialect maps its driver's constraint errors to gorm.ErrForeignKeyViolated and
 // gorm.ErrDuplicatedKey (both pinned dialects, gorm.io/driver/postgres and glebarez/sqlite,
-// implement gorm.ErrorTranslator). GORM translates the errors of Exec and of its own finishers,
-// but not those of Raw(…).Rows(), which the RETURNING statements use; scanAll calls this.
+// implement gorm.ErrorTranslator). GORM translates the errors of its own finishers; the store's
+// statements run beside them (scanAll, exec), which call this.
 func translate(db *gorm.DB, err error) error {
 	if t, ok := db.Dialector.(gorm.ErrorTranslator); ok && err != nil {
 		return t.Translate(err)

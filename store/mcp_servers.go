@@ -59,7 +59,7 @@ func (s *Store) CreateMcpServer(ctx context.Context, env uuid.UUID, n NewMcpServ
 	}
 	var m McpServer
 	err = s.inTx(ctx, "create mcp server", func(tx *gorm.DB) error {
-		integ, err := one(scanAll(s, tx, "create mcp server", scanString,
+		integ, err := one(scanAll(ctx, s, tx, "create mcp server", scanString,
 			`SELECT integration FROM integrated_accounts WHERE id = ? AND environment_id = ?`+s.forUpdate("FOR NO KEY UPDATE"),
 			n.IntegratedAccountID, env))
 		if err != nil {
@@ -70,7 +70,7 @@ func (s *Store) CreateMcpServer(ctx context.Context, env uuid.UUID, n NewMcpServ
 				return err
 			}
 		}
-		rows, err := scanAll(s, tx, "create mcp server", scanMcpServer, insert+` RETURNING `+mcpServerColumns, args...)
+		rows, err := scanAll(ctx, s, tx, "create mcp server", scanMcpServer, insert+` RETURNING `+mcpServerColumns, args...)
 		if err != nil {
 			return err
 		}

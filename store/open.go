@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -31,6 +33,9 @@ type Store struct {
 	pool    *sql.DB // what db runs on
 	dialect string
 	writes  chan struct{} // SQLite: one writer at a time in this process (see lockWrites)
+
+	rebound  sync.Map     // statement text → its PostgreSQL form (see rebind)
+	reboundN atomic.Int64 // entries stored in rebound
 }
 
 // Open connects to databaseURL: postgres:// or postgresql:// for PostgreSQL (pgx),

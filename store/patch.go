@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -127,7 +128,7 @@ func (s *Store) lockedUpdateChecked(ctx context.Context, env, accountID, id uuid
 	var out McpServer
 	var done bool
 	err := s.inTx(ctx, "update mcp server", func(tx *gorm.DB) error {
-		cur, err := one(scanAll(s, tx, "update mcp server", scanCheckedRow, checkedRowQuery+notExpired("m.")+
+		cur, err := one(scanAll(ctx, s, tx, "update mcp server", scanCheckedRow, checkedRowQuery+notExpired("m.")+
 			s.forUpdate("FOR UPDATE OF m"), id, accountID, env, s.bindTime(now())))
 		if err != nil {
 			return err
@@ -161,7 +162,7 @@ func (s *Store) checkAndUpdate(ctx context.Context, tx *gorm.DB, env, accountID,
 	var rows []McpServer
 	var err error
 	if tx != nil {
-		rows, err = scanAll(s, tx, "update mcp server", scanMcpServer, q, args...)
+		rows, err = scanAll(ctx, s, tx, "update mcp server", scanMcpServer, q, args...)
 	} else {
 		rows, err = writeAll(ctx, s, "update mcp server", scanMcpServer, q, args...)
 	}
@@ -177,7 +178,7 @@ func (s *Store) getMcpServerOn(ctx context.Context, tx *gorm.DB, env, accountID,
 	if tx == nil {
 		return s.GetMcpServer(ctx, env, accountID, id)
 	}
-	return one(scanAll(s, tx, "get mcp server", scanMcpServer, `SELECT `+mcpServerColumns+` FROM mcp_servers
+	return one(scanAll(ctx, s, tx, "get mcp server", scanMcpServer, `SELECT `+mcpServerColumns+` FROM mcp_servers
 		 WHERE id = ? AND integrated_account_id = ? AND environment_id = ? AND `+notExpired(""),
 		id, accountID, env, s.bindTime(now())))
 }
@@ -185,47 +186,68 @@ func (s *Store) getMcpServerOn(ctx context.Context, tx *gorm.DB, env, accountID,
 // patchStatement builds the UPDATE of a patch, "" when it sets nothing. Config members are
 // merged into the stored document by the database (RFC 7396), never replaced from a read.
 func (s *Store) patchStatement(env, accountID, id uuid.UUID, p McpServerPatch) (string, []any) {
-	var (
-		u           update
-		distinct    = s.distinctFrom()
-		configExpr  = "config"
-		sqlitePatch = map[string]any{}
-	)
+	var u update
+	distinct := s.distinctFrom()
 	if p.Name.Set {
 		u.set(distinct, "name", p.Name.Value)
 	}
 	if f := p.ExpiresAt; f.Set {
 		u.set(distinct, "expires_at", nullable(f, s.bindTime))
 	}
-	for _, m := range configMembers(p) {
-		switch {
-		case s.sqlite() && m.null:
-			sqlitePatch[m.key] = nil // RFC 7396: null removes the member
-			u.differs = append(u.differs, "json_type(config, '$."+m.key+"') IS NOT NULL")
-		case s.sqlite():
-			sqlitePatch[m.key] = json.RawMessage(m.value)
-			// -> gives the member as JSON text (json_extract would give a string unquoted).
-			u.differs, u.differArgs = append(u.differs, "(config -> '$."+m.key+"') IS NOT json(?)"), append(u.differArgs, m.value)
-		case m.null:
-			configExpr = "(" + configExpr + " - '" + m.key + "')"
-			u.differs = append(u.differs, "config -> '"+m.key+"' IS NOT NULL")
-		default:
-			configExpr = "(" + configExpr + " || jsonb_build_object('" + m.key + "', ?::jsonb))"
-			u.setArgs = append(u.setArgs, m.value)
-			u.differs, u.differArgs = append(u.differs, "config -> '"+m.key+"' IS DISTINCT FROM ?::jsonb"), append(u.differArgs, m.value)
-		}
-	}
-	if len(sqlitePatch) > 0 {
-		b, _ := json.Marshal(sqlitePatch) // strings, nil and raw arrays always marshal
-		u.sets, u.setArgs = append(u.sets, "config = json_patch(config, ?)"), append(u.setArgs, string(b))
-	} else if configExpr != "config" {
-		u.sets = append(u.sets, "config = "+configExpr)
+	if members := configMembers(p); s.sqlite() {
+		s.sqliteConfigPatch(&u, members)
+	} else {
+		postgresConfigPatch(&u, members)
 	}
 	if u.empty() {
 		return "", nil
 	}
-	return s.statement("mcp_servers", u, "id = ? AND integrated_account_id = ? AND environment_id = ? AND "+notExpired(""),
-		[]any{id, accountID, env, s.bindTime(now())}, p.IfMatch, mcpServerColumns)
+	return s.statement("mcp_servers", &u, mcpServerWhere, []any{id, accountID, env, s.bindTime(now())}, p.IfMatch, mcpServerColumns)
+}
+
+// mcpServerWhere selects one MCP server that has not expired, by id, account and environment.
+var mcpServerWhere = "id = ? AND integrated_account_id = ? AND environment_id = ? AND " + notExpired("")
+
+// sqliteConfigPatch sets config to json_patch(config, <the members as one JSON object>).
+func (s *Store) sqliteConfigPatch(u *update, members []configMember) {
+	if len(members) == 0 {
+		return
+	}
+	patch := make(map[string]any, len(members))
+	for _, m := range members {
+		if m.null {
+			patch[m.key] = nil // RFC 7396: null removes the member
+			u.addDiffer("json_type(config, '$.", m.key, "') IS NOT NULL")
+			continue
+		}
+		patch[m.key] = json.RawMessage(m.value)
+		// -> gives the member as JSON text (json_extract would give a string unquoted).
+		u.addDiffer("(config -> '$.", m.key, "') IS NOT json(?)")
+		u.differArgs = append(u.differArgs, m.value)
+	}
+	b, _ := json.Marshal(patch) // strings, nil and raw arrays always marshal
+	u.addSet("config = json_patch(config, ?)")
+	u.setArgs = append(u.setArgs, string(b))
+}
+
+// postgresConfigPatch sets config to config with each member set (||) or removed (-), in order:
+// "config = ((config || jsonb_build_object('methods', ?::jsonb)) - 'tags')".
+func postgresConfigPatch(u *update, members []configMember) {
+	if len(members) == 0 {
+		return
+	}
+	u.addSet("config = ", strings.Repeat("(", len(members)), "config")
+	for _, m := range members {
+		if m.null {
+			writeStrings(&u.sets, " - '", m.key, "')")
+			u.addDiffer("config -> '", m.key, "' IS NOT NULL")
+			continue
+		}
+		writeStrings(&u.sets, " || jsonb_build_object('", m.key, "', ?::jsonb))")
+		u.setArgs = append(u.setArgs, m.value)
+		u.addDiffer("config -> '", m.key, "' IS DISTINCT FROM ?::jsonb")
+		u.differArgs = append(u.differArgs, m.value)
+	}
 }
 
 // configMember is one member of config that a patch sets: removed (null) or set to a JSON value.

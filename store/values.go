@@ -113,21 +113,15 @@ func parseDBTime(src any) (time.Time, error) {
 // require_api_token_auth only when true), so that a value set to its default and an absent one
 // are the same stored document.
 type configJSON struct {
-	Methods             *[]string `json:"methods,omitempty"`
-	Tags                *[]string `json:"tags,omitempty"`
-	ToolExposure        string    `json:"tool_exposure,omitempty"`
-	RequireAPITokenAuth bool      `json:"require_api_token_auth,omitempty"`
+	Methods             []string `json:"methods,omitzero"` // nil: absent; empty: []
+	Tags                []string `json:"tags,omitzero"`
+	ToolExposure        string   `json:"tool_exposure,omitempty"`
+	RequireAPITokenAuth bool     `json:"require_api_token_auth,omitempty"`
 }
 
 // MarshalJSON writes nil lists as absent keys and empty lists as [], and defaults as absent keys.
 func (c McpServerConfig) MarshalJSON() ([]byte, error) {
-	j := configJSON{RequireAPITokenAuth: c.RequireAPITokenAuth}
-	if c.Methods != nil {
-		j.Methods = &c.Methods
-	}
-	if c.Tags != nil {
-		j.Tags = &c.Tags
-	}
+	j := configJSON{Methods: c.Methods, Tags: c.Tags, RequireAPITokenAuth: c.RequireAPITokenAuth}
 	if c.ToolExposure != ToolExposureAll {
 		j.ToolExposure = c.ToolExposure
 	}
@@ -141,15 +135,10 @@ func (c *McpServerConfig) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*c = McpServerConfig{ToolExposure: j.ToolExposure, RequireAPITokenAuth: j.RequireAPITokenAuth}
+	// encoding/json leaves a list nil for an absent key or null, and makes [] an empty non-nil list.
+	*c = McpServerConfig{Methods: j.Methods, Tags: j.Tags, ToolExposure: j.ToolExposure, RequireAPITokenAuth: j.RequireAPITokenAuth}
 	if c.ToolExposure == "all" { // never stored so, but read as what it means
 		c.ToolExposure = ToolExposureAll
-	}
-	if j.Methods != nil {
-		c.Methods = nonNil(*j.Methods)
-	}
-	if j.Tags != nil {
-		c.Tags = nonNil(*j.Tags)
 	}
 	return nil
 }
