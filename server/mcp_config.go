@@ -70,21 +70,22 @@ func storeConfig(c *model.McpServerConfig) store.McpServerConfig {
 // apiConfig is the response's config: lists as stored, tool_exposure and
 // require_api_token_auth always present.
 func apiConfig(c store.McpServerConfig) model.McpServerConfig {
-	var out model.McpServerConfig
+	// The API's members are pointers; they point into one value (one allocation, not four).
+	v := &struct {
+		methods, tags []string
+		exposure      model.ToolExposure
+		require       bool
+	}{c.Methods, c.Tags, model.ToolExposureAll, c.RequireAPITokenAuth}
+	if c.ToolExposure == store.ToolExposureDiscovery {
+		v.exposure = model.ToolExposureDiscovery
+	}
+	out := model.McpServerConfig{ToolExposure: &v.exposure, RequireApiTokenAuth: &v.require}
 	if c.Methods != nil {
-		m := c.Methods
-		out.Methods = &m
+		out.Methods = &v.methods
 	}
 	if c.Tags != nil {
-		t := c.Tags
-		out.Tags = &t
+		out.Tags = &v.tags
 	}
-	exposure := model.ToolExposureAll
-	if c.ToolExposure == store.ToolExposureDiscovery {
-		exposure = model.ToolExposureDiscovery
-	}
-	require := c.RequireAPITokenAuth
-	out.ToolExposure, out.RequireApiTokenAuth = &exposure, &require
 	return out
 }
 

@@ -53,7 +53,8 @@ func accessLog(log *slog.Logger, routes routeTable, m *metrics) echo.MiddlewareF
 			}
 			op, _ := routes.lookup(c)
 			m.observe(c, op.id, start)
-			attrs := []slog.Attr{
+			attrs := make([]slog.Attr, 0, 8) // room for environment_id: no second array
+			attrs = append(attrs,
 				slog.String("request_id", requestID(c)),
 				slog.String("method", c.Request().Method),
 				slog.String("route", c.Path()),
@@ -61,7 +62,7 @@ func accessLog(log *slog.Logger, routes routeTable, m *metrics) echo.MiddlewareF
 				slog.String("operation_id", op.id),
 				slog.Int("status", c.Response().Status),
 				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-			}
+			)
 			if p, ok := principalFrom(c.Request().Context()); ok {
 				attrs = append(attrs, slog.String("environment_id", p.EnvironmentID.String()))
 			}
