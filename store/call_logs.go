@@ -10,7 +10,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
-	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // Outcomes of an MCP call (CallLog.Outcome).
@@ -105,7 +104,7 @@ func (s *Store) InsertCallLogs(ctx context.Context, logs []CallLog) error {
 	var err error
 	if s.sqlite() {
 		err = s.insertCallLogRows(ctx, logs)
-	} else if err = s.copyCallLogs(ctx, logs); errors.Is(err, errNoCopy) {
+	} else if err = s.copyCallLogs(ctx, logs); errors.Is(err, errNotPgx) {
 		err = s.insertCallLogRows(ctx, logs)
 	}
 	return wrapErr("insert call logs", translate(s.db, err))
@@ -140,30 +139,17 @@ func (s *Store) bindLogID(id uuid.UUID) any {
 
 // copyCallLogs runs COPY mcp_call_logs FROM STDIN on a pooled connection's *pgx.Conn.
 func (s *Store) copyCallLogs(ctx context.Context, logs []CallLog) error {
-	conn, err := s.pool.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = conn.Close() }() // back to the pool
 	t := now()
 	row := make([]any, callLogColumnCount)
 	src := pgx.CopyFromSlice(len(logs), func(i int) ([]any, error) {
 		s.callLogRow(row, &logs[i], t)
 		return row, nil
 	})
-	return conn.Raw(func(dc any) error {
-		c, ok := dc.(*stdlib.Conn)
-		if !ok {
-			// Not pgx underneath (the pinned GORM driver always is): the rows one by one.
-			return errNoCopy
-		}
-		_, err := c.Conn().CopyFrom(ctx, pgx.Identifier{"mcp_call_logs"}, callLogCopyColumns, src)
+	return s.onPgx(ctx, func(c *pgx.Conn) error {
+		_, err := c.CopyFrom(ctx, pgx.Identifier{"mcp_call_logs"}, callLogCopyColumns, src)
 		return err
 	})
 }
-
-// errNoCopy says the PostgreSQL connection cannot COPY; InsertCallLogs then falls back.
-var errNoCopy = errors.New("store: the PostgreSQL connection is not pgx's")
 
 // insertCallLogRows runs one prepared single-row INSERT per row in one transaction (on SQLite
 // BEGIN IMMEDIATE, see sqliteDSN): one commit, one statement compiled once per batch. It is

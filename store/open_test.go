@@ -6,8 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/mcpapi/mcpapi/store"
 	"github.com/mcpapi/mcpapi/store/storetest"
@@ -179,5 +182,45 @@ func TestSQLiteIsSynchronousFull(t *testing.T) {
 		if level != 2 {
 			t.Fatalf("PRAGMA synchronous = %d, want 2 (FULL)", level)
 		}
+	}
+}
+
+// TestServerSideDisconnects: after PostgreSQL ends every connection of the pool (a restart, a
+// failover, an administrator), the store finds the broken ones before it sends on them
+// (database/sql's session check when it hands a connection out, which the statements on pgx's
+// own API go through as well: pgx's CheckConn, at most once a second per connection), and
+// every read and write then succeeds on new ones.
+func TestServerSideDisconnects(t *testing.T) {
+	url := storetest.Open(t, storetest.Postgres)
+	s := storetest.OpenStore(t, url)
+	f := newFixture(t, s)
+	ctx := ctxT(t)
+	// Several connections in the pool.
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if _, err := s.GetIntegratedAccount(ctx, f.env, f.account.ID); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	admin, err := pgx.Connect(ctx, url)
+	must(t, err)
+	defer func() { _ = admin.Close(ctx) }()
+	var ended int
+	must(t, admin.QueryRow(ctx, `SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid()) t`).Scan(&ended))
+	if ended == 0 {
+		t.Fatal("no connection of the pool was ended")
+	}
+	time.Sleep(1100 * time.Millisecond)
+	for i := range 50 {
+		if _, err := s.GetIntegratedAccount(ctx, f.env, f.account.ID); err != nil {
+			t.Fatalf("read %d after %d connections were ended: %v", i, ended, err)
+		}
+	}
+	if _, err := s.UpdateIntegratedAccount(ctx, f.env, f.account.ID, store.AccountPatch{TenantID: store.Field[string]{Set: true, Value: "t1"}}); err != nil {
+		t.Fatalf("write after the connections were ended: %v", err)
 	}
 }
