@@ -85,7 +85,7 @@ func TestQuick(t *testing.T) {
 			t.Errorf("memory row without the 8 × 4 × 1 MiB bound: %q", strings.Join(f, " "))
 		}
 	}
-	// The call-log row states the ratio on ÷ off and issue 12's target.
+	// The call-log row states the ratio on ÷ off and its target.
 	if f := findRow(out, strings.ToUpper(opMCPCallNoLog), targetServer); f != nil {
 		if line := strings.Join(f, " "); !strings.Contains(line, "≥ 0.9:") {
 			t.Errorf("call-log row without the ratio and target: %q", line)

@@ -25,7 +25,7 @@ const (
 	opMCPCall = "mcp-call"
 	opMCPList = "mcp-list"
 	opMCPMem  = "mcp-mem"
-	// opMCPCallNoLog is issue 12's logging-overhead row: the tools/call of opMCPCall on mcpapi
+	// opMCPCallNoLog is the logging-overhead row: the tools/call of opMCPCall on mcpapi
 	// (call log on, the default) and on a second mcpapi serve with --mcp-call-log=false, on the
 	// same database, tokens and upstream, interleaved.
 	opMCPCallNoLog = "mcp-call-nolog"
@@ -45,7 +45,7 @@ const (
 	// mcpAccounts × mcpServersPer MCP servers are created; each request picks one's token.
 	mcpAccounts   = 4
 	mcpServersPer = 4
-	// memConcurrency is the memory row's number of concurrent calls: issue 10's bound is
+	// memConcurrency is the memory row's number of concurrent calls: the memory bound is
 	// memConcurrency × 4 × the limit above the idle process.
 	memConcurrency = 8
 	// defaultUpstreamLimit is the body size of the memory row when serve has no

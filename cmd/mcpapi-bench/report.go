@@ -469,7 +469,7 @@ func (b *bench) mcpTable(w *stickyWriter) error {
 		len(b.mcpTokens), len(b.mcpTokens), mcpProtocolVersion, callTool, benchTools, benchTools)
 	if slices.Contains(o.ops, opMCPCall) {
 		for _, c := range o.concurrency {
-			if line := b.issueTargets(c); line != "" {
+			if line := b.dataPlaneTargets(c); line != "" {
 				w.printf("%s\n", line)
 			}
 		}
@@ -478,11 +478,11 @@ func (b *bench) mcpTable(w *stickyWriter) error {
 	return w.err
 }
 
-// issueTargets measures MCP-CALL at concurrency c against issue 10's targets (stated for
-// c=32): target 1, req/s ≥ 0.8 × the SDK alone's, p99 ≤ 3 × the floor's, upstream CPU per
-// call ≤ 1.5 × the floor's, CPU per call ≤ the SDK alone's + 150 µs; target 2, req/s ≥ 0.6 ×
+// dataPlaneTargets measures MCP-CALL at concurrency c against the data plane's targets (stated
+// for c=32): speed, req/s ≥ 0.8 × the SDK alone's, p99 ≤ 3 × the floor's, upstream CPU per
+// call ≤ 1.5 × the floor's, CPU per call ≤ the SDK alone's + 150 µs; overhead, req/s ≥ 0.6 ×
 // the floor's.
-func (b *bench) issueTargets(c int) string {
+func (b *bench) dataPlaneTargets(c int) string {
 	m := b.summarize(resultKey{opMCPCall, c, targetServer})
 	f := b.summarize(resultKey{opMCPCall, c, targetFloor})
 	s := b.summarize(resultKey{opMCPCall, c, targetSDK})
@@ -505,8 +505,8 @@ func (b *bench) issueTargets(c int) string {
 	if m.cpu >= 0 && s.cpu >= 0 {
 		parts = append(parts, fmt.Sprintf("CPU %.0f µs vs sdk %.0f + 150 (%s)", m.cpu, s.cpu, mark(m.cpu <= s.cpu+150)))
 	}
-	parts = append(parts, fmt.Sprintf("target 2: req/s %.2f × floor (≥ 0.6: %s)", m.rps/f.rps, mark(m.rps >= 0.6*f.rps)))
-	return fmt.Sprintf("issue 10 at c=%d (its targets are for c=32): target 1: %s", c, strings.Join(parts, "; "))
+	parts = append(parts, fmt.Sprintf("overhead: req/s %.2f × floor (≥ 0.6: %s)", m.rps/f.rps, mark(m.rps >= 0.6*f.rps)))
+	return fmt.Sprintf("data-plane targets at c=%d (stated for c=32): speed: %s", c, strings.Join(parts, "; "))
 }
 
 // memTable is the memory row: the repetition that grew mcpapi's resident set the most.
@@ -612,12 +612,12 @@ func pairedRatio(on, off []result) (float64, bool) {
 	return median(ratios), true
 }
 
-// callLogTableTarget is issue 12's bound: tools/call throughput with the call log on is at
+// callLogTableTarget is the logging bound: tools/call throughput with the call log on is at
 // least this fraction of its throughput with it off.
 const callLogTableTarget = 0.9
 
 // callLogTable is the call-log row: per concurrency, tools/call on mcpapi (call log on) and on
-// the second server started with --mcp-call-log=false, and the ratio on/off against issue 12's
+// the second server started with --mcp-call-log=false, and the ratio on/off against its
 // target.
 func (b *bench) callLogTable(w *stickyWriter) error {
 	if !slices.Contains(b.opts.ops, opMCPCallNoLog) {
@@ -660,6 +660,6 @@ func (b *bench) callLogTable(w *stickyWriter) error {
 	}
 	w.printf("\nMCP-CALL-NOLOG: the tools/call of MCP-CALL on mcpapi (call log on, the default) and on %s, a second mcpapi serve with the same\n"+
 		"flags plus --mcp-call-log=false on the same database, tokens and upstream, interleaved; on ÷ off: the median over repetitions of req/s with the log over req/s without in the same repetition\n"+
-		"(issue 12: ≥ %.1f). Every answer is checked as in MCP-CALL.\n\n", targetNoLog, callLogTableTarget)
+		"(target: ≥ %.1f). Every answer is checked as in MCP-CALL.\n\n", targetNoLog, callLogTableTarget)
 	return w.err
 }

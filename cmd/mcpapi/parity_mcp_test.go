@@ -16,7 +16,8 @@ import (
 	"github.com/mcpapi/mcpapi/store/storetest"
 )
 
-// The end-to-end tests of issue 12's MCP features: the real server started through run(), on
+// The end-to-end tests of the MCP features modelled on the platform (tool exposure, API-token
+// auth, call logs, its SDK's request shapes): the real server started through run(), on
 // SQLite and PostgreSQL, the official go-sdk client (or raw HTTP for the platform's own SDK's
 // shapes), a loopback upstream that records what reaches it. They go through HTTP only, so the
 // store's and the server's internals can change under them.

@@ -17,7 +17,7 @@ import (
 	"github.com/mcpapi/mcpapi/store"
 )
 
-// Issue 11's scale measurements: tools/list of a 1,000-operation integration (server time per
+// Scale measurements: tools/list of a 1,000-operation integration (server time per
 // request, target ≤ 20 ms) and the memory one more distinct config costs (target ≤ 10 KB).
 
 // generated1000 is a catalogue with the generated 1,000-operation integration "generated"
@@ -50,7 +50,7 @@ func listRequest(token, version string) *http.Request {
 // the handler (token → cached target → the lean path's filter pass over the integration's
 // pre-encoded definitions → the answer), per config: all 1,000 tools (one page: the SDK's page
 // size is 1,000), methods [read] (400), tags [group3] (100). ns/op is the server time of one
-// request; issue 11's target is ≤ 20 ms.
+// request; the target is ≤ 20 ms.
 func BenchmarkToolsList1000(b *testing.B) {
 	cat := generated1000(b)
 	for _, bc := range []struct {
@@ -93,7 +93,7 @@ func BenchmarkToolsList1000(b *testing.B) {
 
 // TestMemoryPerDistinctConfig: 1,000 MCP servers of the 1,000-operation integration, each with
 // its own config, each resolved once and then cached (as served, with --auth-cache-ttl) and
-// listed: the heap grows by at most 10 KB per config (issue 11), because a config is a filter
+// listed: the heap grows by at most 10 KB per config, because a config is a filter
 // over the integration's tool set, built once, and never a copy of it. A second round costs no
 // lookups, so the configs are really held (in the token cache) while the heap is measured.
 func TestMemoryPerDistinctConfig(t *testing.T) {
