@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Outcomes of an MCP call (CallLog.Outcome).
@@ -121,20 +120,10 @@ func (s *Store) callLogRow(row []any, l *CallLog, t time.Time) {
 	if !l.CreatedAt.IsZero() {
 		created = l.CreatedAt
 	}
-	row[0], row[1], row[2], row[3] = s.bindLogID(id), s.bindLogID(l.EnvironmentID), s.bindLogID(l.IntegratedAccountID), s.bindLogID(l.McpServerID)
+	row[0], row[1], row[2], row[3] = s.bindID(id), s.bindID(l.EnvironmentID), s.bindID(l.IntegratedAccountID), s.bindID(l.McpServerID)
 	row[4], row[5], row[6], row[7] = l.Integration, l.McpMethod, nullString(l.ToolName), l.Outcome
 	row[8], row[9], row[10], row[11] = l.HTTPStatus, nullInt(l.UpstreamStatus), l.DurationMs, nullInt64(l.UpstreamDurationMs)
 	row[12], row[13], row[14], row[15] = nullString(l.ClientName), nullString(l.ClientVersion), l.RequestID, s.bindTime(created)
-}
-
-// bindLogID binds an id as pgx's own UUID on PostgreSQL: pgx encodes a uuid.UUID through its
-// driver.Valuer, as text parsed back (after a failed plan), 8 allocations per id against one.
-// SQLite binds the uuid.UUID (its text).
-func (s *Store) bindLogID(id uuid.UUID) any {
-	if s.sqlite() {
-		return id
-	}
-	return pgtype.UUID{Bytes: id, Valid: true}
 }
 
 // copyCallLogs runs COPY mcp_call_logs FROM STDIN on a pooled connection's *pgx.Conn.

@@ -17,22 +17,30 @@ const sqliteTimeLayout = "2006-01-02 15:04:05.000000+00:00"
 // utc normalises a time to what the databases store: UTC, microseconds.
 func utc(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
-// bindArgs turns, in place, the arguments of one statement into what the driver binds directly;
-// scanAll and exec, which every statement goes through, call it, so callers pass ids as
-// uuid.UUID on both dialects. On PostgreSQL an id becomes a pgtype.UUID: pgx has no encode
-// plan for uuid.UUID, so it falls back to its driver.Valuer, fails to encode that text as
-// binary uuid, parses it back and builds two errors on the way, about 14 allocations per id
-// per statement. SQLite keeps ids as their canonical text, which uuid.UUID's Value already is.
+// bindArgs turns, in place, the arguments of one statement into what the driver binds directly
+// (ids: bindID); scanAll and exec, which every statement goes through, call it, so callers
+// pass ids as uuid.UUID on both dialects.
 func (s *Store) bindArgs(args []any) []any {
 	if s.sqlite() {
 		return args
 	}
 	for i, a := range args {
 		if id, ok := a.(uuid.UUID); ok {
-			args[i] = pgtype.UUID{Bytes: id, Valid: true}
+			args[i] = s.bindID(id)
 		}
 	}
 	return args
+}
+
+// bindID is the argument to bind for an id. On PostgreSQL a pgtype.UUID: pgx has no encode
+// plan for uuid.UUID, so it falls back to its driver.Valuer, fails to encode that text as
+// binary uuid, parses it back and builds two errors on the way, about 14 allocations per id
+// per statement. SQLite keeps ids as their canonical text, which uuid.UUID's Value already is.
+func (s *Store) bindID(id uuid.UUID) any {
+	if s.sqlite() {
+		return id
+	}
+	return pgtype.UUID{Bytes: id, Valid: true}
 }
 
 // bindTime is the argument to bind for a time: a time.Time on PostgreSQL, the fixed-width
