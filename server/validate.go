@@ -33,7 +33,28 @@ func LoadSpec() (*openapi3.T, error) {
 	return doc, nil
 }
 
-var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+// isUUIDText reports whether s is a UUID's canonical text form: 8-4-4-4-12 hex digits, either
+// case (a loop: every request checks two or three ids, which a regular expression made 2% of
+// a PATCH's CPU).
+func isUUIDText(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
 
 // FormatValidators are the string formats the spec relies on, checked the way the server parses
 // them: "uuid" is any RFC 9562 text form (every version, v7 included), "date-time" is RFC 3339
@@ -47,7 +68,7 @@ func FormatValidators() []openapi3.SchemaValidationOption {
 
 var stringFormats = map[string]openapi3.StringFormatValidator{
 	"uuid": openapi3.NewCallbackValidator(func(s string) error {
-		if !uuidPattern.MatchString(s) {
+		if !isUUIDText(s) {
 			return errors.New("must be a UUID")
 		}
 		return nil
