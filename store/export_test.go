@@ -46,3 +46,9 @@ func (s *Store) MigrationVersion(ctx context.Context) (int64, error) {
 func (s *Store) InsertCallLogRows(ctx context.Context, logs []CallLog) error {
 	return s.insertCallLogRows(ctx, logs)
 }
+
+// Exec runs a written statement the way the store runs its own (exec), for the benchmarks that
+// compare it with GORM's builders.
+func (s *Store) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	return s.exec(ctx, "exec", q, args...)
+}

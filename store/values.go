@@ -144,7 +144,7 @@ func (c *McpServerConfig) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	// encoding/json leaves a list nil for an absent key or null, and makes [] an empty non-nil list.
-	*c = McpServerConfig{Methods: j.Methods, Tags: j.Tags, ToolExposure: j.ToolExposure, RequireAPITokenAuth: j.RequireAPITokenAuth}
+	*c = McpServerConfig(j)
 	if c.ToolExposure == "all" { // never stored so, but read as what it means
 		c.ToolExposure = ToolExposureAll
 	}
