@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -326,20 +327,68 @@ func upstreamFailure(resp *http.Response, body []byte) string {
 	return msg + ": " + strings.ToValidUTF8(string(b), "\uFFFD")
 }
 
-// appendCallResult appends the result of tools/call for a protocol version class:
-// structuredContent only where the version defines it (2025-06-18 on).
+// appendCallResult appends the result of tools/call for a protocol version class (what
+// writeCallResult writes).
 func appendCallResult(b []byte, r *toolResult, c versionClass) []byte {
-	b = append(b, `{"content":[{"type":"text","text":`...)
-	b = appendString(b, r.text)
-	b = append(b, `}]`...)
+	buf := bytes.NewBuffer(b)
+	buf.Grow(callResultLen(r, c))
+	writeCallResult(buf, r, c)
+	return buf.Bytes()
+}
+
+// writeCallResult writes the result of tools/call for a protocol version class:
+// structuredContent only where the version defines it (2025-06-18 on). The text is escaped
+// through a small buffer as it is written, so an answer of the upstream limit is never held a
+// second and third time (escaped, then inside the encoded answer) while it is sent.
+func writeCallResult(w io.Writer, r *toolResult, c versionClass) {
+	_, _ = io.WriteString(w, `{"content":[{"type":"text","text":`)
+	writeString(w, r.text)
+	_, _ = io.WriteString(w, `}]`)
 	if r.structured != nil && c >= class20250618 {
-		b = append(b, `,"structuredContent":`...)
-		b = append(b, r.structured...)
+		_, _ = io.WriteString(w, `,"structuredContent":`)
+		_, _ = w.Write(r.structured)
 	}
 	if r.isError {
-		b = append(b, `,"isError":true`...)
+		_, _ = io.WriteString(w, `,"isError":true`)
 	}
-	return append(b, '}')
+	_, _ = io.WriteString(w, "}")
+}
+
+// callResultLen is the length of what writeCallResult writes.
+func callResultLen(r *toolResult, c versionClass) int {
+	n := len(`{"content":[{"type":"text","text":`) + int(escapedLen(r.text)) + len(`}]`) + len("}")
+	if r.structured != nil && c >= class20250618 {
+		n += len(`,"structuredContent":`) + len(r.structured)
+	}
+	if r.isError {
+		n += len(`,"isError":true`)
+	}
+	return n
+}
+
+// escapeChunk is how much of a string writeString escapes at a time.
+const escapeChunk = 16 << 10
+
+// escapeBufs holds writeString's buffers: at most 6 × escapeChunk each (all control characters).
+var escapeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2*escapeChunk); return &b }}
+
+// writeString writes s (valid UTF-8) as a JSON string, as appendString does, escaping it a
+// chunk at a time (escaping is byte by byte, so any cut is safe).
+func writeString(w io.Writer, s []byte) {
+	bp := escapeBufs.Get().(*[]byte)
+	b := append((*bp)[:0], '"')
+	for {
+		n := min(len(s), escapeChunk)
+		b = appendEscaped(b, s[:n])
+		if s = s[n:]; len(s) == 0 {
+			break
+		}
+		_, _ = w.Write(b)
+		b = b[:0]
+	}
+	_, _ = w.Write(append(b, '"'))
+	*bp = b[:0]
+	escapeBufs.Put(bp)
 }
 
 const hexDigits = "0123456789abcdef"
@@ -348,6 +397,11 @@ const hexDigits = "0123456789abcdef"
 // and & alone (the answer is never HTML).
 func appendString[T string | []byte](b []byte, s T) []byte {
 	b = append(b, '"')
+	return append(appendEscaped(b, s), '"')
+}
+
+// appendEscaped appends s (valid UTF-8) escaped as the inside of a JSON string.
+func appendEscaped[T string | []byte](b []byte, s T) []byte {
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -369,8 +423,7 @@ func appendString[T string | []byte](b []byte, s T) []byte {
 		}
 		start = i + 1
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
 }
 
 // escapedLen is the length of appendString's output for s.

@@ -1,6 +1,9 @@
 package mcp
 
 import (
+	"bytes"
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -54,5 +57,43 @@ func TestAppendString(t *testing.T) {
 	}
 	if n := escapedLen([]byte(in)); n != int64(len(got)) {
 		t.Errorf("escapedLen %d, len %d", n, len(got))
+	}
+}
+
+// writeCallResult writes, chunk by chunk, exactly the bytes appendString and the encoded
+// result would be, for texts around and across the chunk size with escapes at the cuts, and
+// callResultLen is their length (it is the answer's Content-Length).
+func TestWriteCallResultMatchesTheEncoding(t *testing.T) {
+	for _, n := range []int{0, 1, escapeChunk - 1, escapeChunk, escapeChunk + 1, 3*escapeChunk + 7} {
+		for _, fill := range []byte{'a', '"', '\n', 0x01, '\\'} {
+			text := make([]byte, n)
+			for i := range text {
+				text[i] = 'x'
+				if i%97 == 0 || i == escapeChunk-1 || i == escapeChunk {
+					text[i] = fill
+				}
+			}
+			var sb strings.Builder
+			writeString(&sb, text)
+			if want := string(appendString(nil, text)); sb.String() != want {
+				t.Fatalf("n=%d fill=%q: writeString differs from appendString", n, fill)
+			}
+			for _, r := range []*toolResult{
+				{text: text},
+				{text: text, structured: []byte(`{"a":1}`)},
+				{text: text, isError: true},
+			} {
+				for _, c := range []versionClass{class20250326, class20250618} {
+					var out bytes.Buffer
+					writeCallResult(&out, r, c)
+					if got := appendCallResult(nil, r, c); !bytes.Equal(got, out.Bytes()) || callResultLen(r, c) != len(got) {
+						t.Fatalf("n=%d fill=%q class=%d: %d / %d bytes, length said %d", n, fill, c, len(got), out.Len(), callResultLen(r, c))
+					}
+					if !json.Valid(out.Bytes()) {
+						t.Fatalf("n=%d fill=%q: not JSON", n, fill)
+					}
+				}
+			}
+		}
 	}
 }

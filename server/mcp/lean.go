@@ -194,8 +194,7 @@ func (h *Handler) lean(ctx context.Context, w http.ResponseWriter, r *http.Reque
 			writeRPC(w, http.StatusOK, sse, req.ID, nil, rerr)
 			return method, "error", true
 		}
-		out := make([]byte, 0, escapedLen(res.text)+int64(len(res.structured))+64)
-		writeRPC(w, http.StatusOK, sse, req.ID, appendCallResult(out, res, classOf(version)), nil)
+		writeCallRPC(w, sse, req.ID, res, classOf(version))
 		return method, outcome, true
 	}
 	return method, outcome, false
@@ -256,7 +255,34 @@ func (c *call) integrationLabel() string {
 // writeRPC writes one JSON-RPC response, as plain JSON or as the one event of an SSE stream.
 // The result is written as it is, not copied.
 func writeRPC(w http.ResponseWriter, status int, sse bool, id json.RawMessage, result []byte, e *rpcError) {
-	head := make([]byte, 0, 96)
+	if e != nil {
+		result = nil
+	}
+	head, tail := rpcEnvelope(w, sse, id, e)
+	w.Header().Set("Content-Length", strconv.Itoa(len(head)+len(result)+len(tail)))
+	w.WriteHeader(status)
+	_, _ = w.Write(head)
+	if len(result) > 0 {
+		_, _ = w.Write(result)
+	}
+	_, _ = io.WriteString(w, tail)
+}
+
+// writeCallRPC is writeRPC of a tools/call result, written as it is encoded (writeCallResult):
+// an upstream answer is held once while it is sent, not three times.
+func writeCallRPC(w http.ResponseWriter, sse bool, id json.RawMessage, res *toolResult, c versionClass) {
+	head, tail := rpcEnvelope(w, sse, id, nil)
+	w.Header().Set("Content-Length", strconv.Itoa(len(head)+callResultLen(res, c)+len(tail)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(head)
+	writeCallResult(w, res, c)
+	_, _ = io.WriteString(w, tail)
+}
+
+// rpcEnvelope sets the response's media type and returns what goes before the result (the
+// whole answer but its last brace, for an error) and after it.
+func rpcEnvelope(w http.ResponseWriter, sse bool, id json.RawMessage, e *rpcError) (head []byte, tail string) {
+	head = make([]byte, 0, 96)
 	if sse {
 		head = append(head, "event: message\ndata: "...)
 	}
@@ -268,11 +294,10 @@ func writeRPC(w http.ResponseWriter, status int, sse bool, id json.RawMessage, r
 		head = append(head, `,"message":`...)
 		head = appendString(head, e.message)
 		head = append(head, '}')
-		result = nil
 	} else {
 		head = append(head, `,"result":`...)
 	}
-	tail := "}"
+	tail = "}"
 	if sse {
 		tail = "}\n\n"
 		w.Header().Set("Content-Type", "text/event-stream")
@@ -280,11 +305,5 @@ func writeRPC(w http.ResponseWriter, status int, sse bool, id json.RawMessage, r
 	} else {
 		w.Header().Set("Content-Type", "application/json")
 	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(head)+len(result)+len(tail)))
-	w.WriteHeader(status)
-	_, _ = w.Write(head)
-	if len(result) > 0 {
-		_, _ = w.Write(result)
-	}
-	_, _ = io.WriteString(w, tail)
+	return head, tail
 }
