@@ -111,6 +111,29 @@ func (c *authCache) putUnknown(key string, now time.Time) {
 	c.negative[key] = now.Add(negativeTTL)
 }
 
+// lookup is the API token hash belongs to: from the cache when it can, else by one lookup,
+// whose answer is remembered (a token for the TTL, no token for negativeTTL); ErrNotFound for
+// no token. The MCP endpoint asks it for the API token a server may require, so that an MCP
+// call costs no token lookup either; the REST middleware does the same steps with the rate
+// limits between them (verify).
+func (c *authCache) lookup(ctx context.Context, auth TokenAuthenticator, hash []byte) (store.Principal, error) {
+	key, now := string(hash), time.Now()
+	if p, ok := c.get(key, now); ok {
+		return p, nil
+	}
+	if c.unknown(key, now) {
+		return store.Principal{}, store.ErrNotFound
+	}
+	p, err := auth.Authenticate(ctx, hash)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		c.putUnknown(key, now)
+	case err == nil:
+		c.put(key, p, now)
+	}
+	return p, err
+}
+
 func unauthorized(detail, errCode string) *Problem {
 	p := newProblem(http.StatusUnauthorized, detail)
 	challenge := `Bearer realm="mcpapi"`
@@ -130,8 +153,7 @@ func unauthorized(detail, errCode string) *Problem {
 // token, a malformed header, a hash known to match nothing) and lookups that find no token
 // take from its bucket, valid tokens do not. A token verified by a lookup then counts against
 // its own limit.
-func authenticate(auth TokenAuthenticator, routes routeTable, ttl time.Duration, limits *rateLimits) echo.MiddlewareFunc {
-	cache := newAuthCache(ttl)
+func authenticate(auth TokenAuthenticator, routes routeTable, cache *authCache, limits *rateLimits) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if op, ok := routes.lookup(c); !ok || op.public {

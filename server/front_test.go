@@ -89,6 +89,68 @@ func TestLimitsBeforeLookups(t *testing.T) {
 	})
 }
 
+// TestMCPAPITokenLookupsAreCached: an MCP server that requires an API token costs no token
+// lookup per call once both tokens are cached (the API token through the REST API's cache),
+// and a bad API token sent again and again costs one lookup. Both databases.
+func TestMCPAPITokenLookupsAreCached(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, dbURL string) {
+		st := storetest.OpenStore(t, dbURL)
+		ctx := context.Background()
+		apiSecret, apiHash := store.NewSecret(store.APITokenPrefix)
+		tok, err := st.CreateAPIToken(ctx, "mcp-api-token", uuid.New(), apiHash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acc, err := st.CreateIntegratedAccount(ctx, tok.EnvironmentID, store.NewIntegratedAccount{Integration: "crm"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mcpSecret, mcpHash := store.NewSecret(store.MCPTokenPrefix)
+		if _, err := st.CreateMcpServer(ctx, tok.EnvironmentID, store.NewMcpServer{IntegratedAccountID: acc.ID, Name: "m",
+			CreatedBy: tok.UserID, TokenHash: mcpHash, Config: store.McpServerConfig{RequireAPITokenAuth: true}}); err != nil {
+			t.Fatal(err)
+		}
+		h, err := server.New(st, server.Config{PublicURL: "http://127.0.0.1:8080", AuthCacheTTL: time.Minute,
+			DisableMCPCallLog: true, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		send := func(bearer string) int {
+			req := httptest.NewRequest(http.MethodPost, "/mcp/"+mcpSecret, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+bearer)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			return rec.Code
+		}
+		counter := countStatements(st)
+		if c := send(apiSecret); c != http.StatusOK {
+			t.Fatalf("first call: %d", c)
+		}
+		if n := counter.n.Load(); n != 2 {
+			t.Errorf("first call: %d statements, want 2 (the MCP token, the API token)", n)
+		}
+		counter.n.Store(0)
+		for range 20 {
+			if c := send(apiSecret); c != http.StatusOK {
+				t.Fatalf("cached call: %d", c)
+			}
+		}
+		if n := counter.n.Load(); n != 0 {
+			t.Errorf("20 calls with both tokens cached: %d statements, want 0", n)
+		}
+		counter.n.Store(0)
+		for range 20 {
+			if c := send(store.APITokenPrefix + "not-a-token"); c != http.StatusUnauthorized {
+				t.Fatalf("bad API token: %d", c)
+			}
+		}
+		if n := counter.n.Load(); n != 1 {
+			t.Errorf("one bad API token 20 times: %d statements, want 1", n)
+		}
+	})
+}
+
 // TestIdempotencyFingerprintIsKeyed: the stored fingerprint of a create that carries a
 // credential is not the plain SHA-256 of the body (which anyone with the table could match
 // against guessed secrets), depends on the secret key, and another instance with the same key

@@ -25,7 +25,7 @@ type MCPInvalidator interface{ Invalidate() }
 
 // newMCPHandler builds the MCP endpoint on the store: a token resolves, in one query, to its
 // MCP server and integrated account, whose sealed credential is opened for the upstream calls.
-func newMCPHandler(st *store.Store, cfg Config, sealer *Sealer, limits *rateLimits, m *metrics, callLog *calllog.Writer) *mcp.Handler {
+func newMCPHandler(st *store.Store, cfg Config, sealer *Sealer, limits *rateLimits, apiTokens *authCache, m *metrics, callLog *calllog.Writer) *mcp.Handler {
 	record := func(r mcp.CallRecord) { callLog.Record(callLogEntry(r)) }
 	if cfg.DisableMCPCallLog {
 		record = nil // --mcp-call-log=false: the MCP path builds no records at all
@@ -65,10 +65,14 @@ func newMCPHandler(st *store.Store, cfg Config, sealer *Sealer, limits *rateLimi
 		AuthCacheTTL:     cfg.AuthCacheTTL,
 		Observer:         m,
 		// config.require_api_token_auth: the bearer must be a valid API token of the server's
-		// environment, looked up like the REST API's (a revoked one is refused).
-		VerifyAPIToken: func(ctx context.Context, environmentID, bearer string) bool {
-			p, err := st.Authenticate(ctx, store.HashSecret(bearer))
-			return err == nil && p.EnvironmentID.String() == environmentID
+		// environment, verified as the REST API verifies it, through the same cache (a revoked
+		// one is refused once --auth-cache-ttl has passed, as on the REST API).
+		VerifyAPIToken: func(ctx context.Context, environmentID, bearer string) (bool, error) {
+			p, err := apiTokens.lookup(ctx, st, store.HashSecret(bearer))
+			if errors.Is(err, store.ErrNotFound) {
+				return false, nil
+			}
+			return err == nil && p.EnvironmentID.String() == environmentID, err
 		},
 		CallLog: record,
 		Admit: func(r *http.Request, serverID string, stage mcp.AdmitStage) int {

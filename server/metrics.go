@@ -53,7 +53,7 @@ func newMetrics(db *sql.DB, separate bool) *metrics {
 		}),
 		mcpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mcpapi_mcp_requests_total",
-			Help: "MCP requests by JSON-RPC method (initialize, ping, tools/list, tools/call, …, other, none, batch) and outcome (ok, error, unauthorized, rate_limited, rejected).",
+			Help: "MCP requests by JSON-RPC method (initialize, ping, tools/list, tools/call, …, other, none, batch) and outcome (ok, error, unauthorized, rate_limited, unavailable, failed, rejected).",
 		}, []string{"method", "outcome"}),
 		mcpToolCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mcpapi_mcp_tool_calls_total",

@@ -148,6 +148,8 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 	}
 	routes := newRouteTable(doc)
 	limits := newRateLimits(cfg.RateLimit, cfg.RateBurst)
+	// Verified API tokens, for the REST API and for MCP servers that require one.
+	apiTokens := newAuthCache(cfg.AuthCacheTTL)
 	sealer, err := NewSealer(cfg.SecretKey)
 	if err != nil {
 		return nil, err
@@ -185,19 +187,19 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 		rejectEmptyParams,     // "/integrated-account//mcp" is no route of the spec
 		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{ // 413 ("K" would be 1000)
 			Limit: fmt.Sprint(maxBodyBytes/1024) + "KiB", Skipper: func(c echo.Context) bool { return c.Path() == mcpRoute }}), // MCP bounds its own
-		deadline(cfg.RequestTimeout),                       // a deadline for every database call
-		authenticate(st, routes, cfg.AuthCacheTTL, limits), // 401 and 429: limits before lookups
-		checkContentType(routes),                           // 415 before the validator
-		strictJSON(routes),                                 // JSON that encoding/json would let through
-		requestValidator(routes),                           // kin-openapi request validation: 400
-		idempotent(st, routes, cfg.Logger, fp),             // Idempotency-Key on creates
+		deadline(cfg.RequestTimeout),                // a deadline for every database call
+		authenticate(st, routes, apiTokens, limits), // 401 and 429: limits before lookups
+		checkContentType(routes),                    // 415 before the validator
+		strictJSON(routes),                          // JSON that encoding/json would let through
+		requestValidator(routes),                    // kin-openapi request validation: 400
+		idempotent(st, routes, cfg.Logger, fp),      // Idempotency-Key on creates
 	)
 	e.Use(composeOnce(chain))
 	api.RegisterHandlers(e, api.NewStrictHandler(h, nil)) // 8.–10. strict handler → handler → store
 	callLog := calllog.New(st, calllog.Options{Logger: cfg.Logger, Registerer: m.registry})
 	// MCP: its own protocol behind the same front door (no API token, spec validation, strict
 	// JSON or media-type checks: the route table marks it public and owning its body).
-	mcpHandler := newMCPHandler(st, cfg, sealer, limits, m, callLog)
+	mcpHandler := newMCPHandler(st, cfg, sealer, limits, apiTokens, m, callLog)
 	h.mcp = mcpHandler
 	e.Any(mcpRoute, mcpEndpoint(mcpHandler))
 	return &Server{Echo: e, basePath: basePath, metrics: m, callLog: callLog}, nil

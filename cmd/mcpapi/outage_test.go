@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"sync"
 	"testing"
@@ -110,12 +111,15 @@ func viaProxy(t *testing.T, dbURL string) (string, *tcpProxy) {
 
 // TestDatabaseOutage: with PostgreSQL cut off while clients keep PATCHing, requests fail fast with
 // 503 and Retry-After, /readyz says 503, and the service recovers by itself. Every PATCH answered
-// 200 is stored afterwards, and none answered otherwise is half-applied.
+// 200 is stored afterwards, and none answered otherwise is half-applied. An MCP token that is not
+// cached yet answers 503 too, not 401 (its client would take it for revoked), and works after.
 func TestDatabaseOutage(t *testing.T) {
 	direct := storetest.Open(t, storetest.Postgres)
 	proxied, proxy := viaProxy(t, direct)
 	a := startApp(t, proxied, "--request-timeout", "3s", "--ai-ready-check=false") // any tags
 	acc := a.newAccount()
+	mcpPath := "/mcp/" + path.Base(*a.newServer(acc).Url)
+	const mcpInitialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
 	const clients, perClient = 4, 8
 	var servers [clients][]uuid.UUID
 	for c := range clients {
@@ -177,8 +181,14 @@ func TestDatabaseOutage(t *testing.T) {
 	if ready.status != http.StatusServiceUnavailable {
 		t.Errorf("/readyz during the outage: %d", ready.status)
 	}
+	if r := a.do(http.MethodPost, mcpPath, mcpInitialize); r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+		t.Errorf("MCP during the outage: %d %v %s", r.status, r.header, r.body)
+	}
 	proxy.restore()
 	waitFor(t, 15*time.Second, func() bool { return a.do(http.MethodGet, "/readyz", "").status == http.StatusOK })
+	if r := a.do(http.MethodPost, mcpPath, mcpInitialize); r.status != http.StatusOK {
+		t.Errorf("MCP after the outage: %d %s", r.status, r.body)
+	}
 	time.Sleep(1 * time.Second)
 	close(stop)
 	wg.Wait()

@@ -405,7 +405,9 @@ type ClientInterface interface {
 	// returns the upstream JSON.
 	//
 	// The token is the credential: an unknown, rotated, deleted or expired token answers 401
-	// before any MCP processing. This endpoint is outside the REST conventions of the rest of
+	// before any MCP processing; when the database cannot tell (it is unreachable or too
+	// slow) the answer is 503 with `Retry-After`, never 401, so a client does not take its
+	// token for revoked. This endpoint is outside the REST conventions of the rest of
 	// this API: MCP's own answers (JSON-RPC errors, the transport's status codes) stand.
 	//
 	// Takes any type of body and a specified content type.
@@ -427,7 +429,9 @@ type ClientInterface interface {
 	// returns the upstream JSON.
 	//
 	// The token is the credential: an unknown, rotated, deleted or expired token answers 401
-	// before any MCP processing. This endpoint is outside the REST conventions of the rest of
+	// before any MCP processing; when the database cannot tell (it is unreachable or too
+	// slow) the answer is 503 with `Retry-After`, never 401, so a client does not take its
+	// token for revoked. This endpoint is outside the REST conventions of the rest of
 	// this API: MCP's own answers (JSON-RPC errors, the transport's status codes) stand.
 	//
 	// Takes a body of the `application/json` content type.
@@ -972,7 +976,9 @@ func (c *Client) ListLogs(ctx context.Context, params *ListLogsParams, reqEditor
 // returns the upstream JSON.
 //
 // The token is the credential: an unknown, rotated, deleted or expired token answers 401
-// before any MCP processing. This endpoint is outside the REST conventions of the rest of
+// before any MCP processing; when the database cannot tell (it is unreachable or too
+// slow) the answer is 503 with `Retry-After`, never 401, so a client does not take its
+// token for revoked. This endpoint is outside the REST conventions of the rest of
 // this API: MCP's own answers (JSON-RPC errors, the transport's status codes) stand.
 //
 // Takes any type of body and a specified content type.
@@ -1004,7 +1010,9 @@ func (c *Client) CallMcpWithBody(ctx context.Context, token string, contentType 
 // returns the upstream JSON.
 //
 // The token is the credential: an unknown, rotated, deleted or expired token answers 401
-// before any MCP processing. This endpoint is outside the REST conventions of the rest of
+// before any MCP processing; when the database cannot tell (it is unreachable or too
+// slow) the answer is 503 with `Retry-After`, never 401, so a client does not take its
+// token for revoked. This endpoint is outside the REST conventions of the rest of
 // this API: MCP's own answers (JSON-RPC errors, the transport's status codes) stand.
 //
 // Takes a body of the `application/json` content type.
@@ -2473,7 +2481,9 @@ type ClientWithResponsesInterface interface {
 	// returns the upstream JSON.
 	//
 	// The token is the credential: an unknown, rotated, deleted or expired token answers 401
-	// before any MCP processing. This endpoint is outside the REST conventions of the rest of
+	// before any MCP processing; when the database cannot tell (it is unreachable or too
+	// slow) the answer is 503 with `Retry-After`, never 401, so a client does not take its
+	// token for revoked. This endpoint is outside the REST conventions of the rest of
 	// this API: MCP's own answers (JSON-RPC errors, the transport's status codes) stand.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -2495,7 +2505,9 @@ type ClientWithResponsesInterface interface {
 	// returns the upstream JSON.
 	//
 	// The token is the credential: an unknown, rotated, deleted or expired token answers 401
-	// before any MCP processing. This endpoint is outside the REST conventions of the rest of
+	// before any MCP processing; when the database cannot tell (it is unreachable or too
+	// slow) the answer is 503 with `Retry-After`, never 401, so a client does not take its
+	// token for revoked. This endpoint is outside the REST conventions of the rest of
 	// this API: MCP's own answers (JSON-RPC errors, the transport's status codes) stand.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -4251,6 +4263,11 @@ type CallMcpResponse429Headers struct {
 	RetryAfter *int
 }
 
+// CallMcpResponse503Headers the declared response headers of an HTTP 503 response for CallMcp
+type CallMcpResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CallMcpResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4270,12 +4287,16 @@ type CallMcpResponse struct {
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalServerError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Problem
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CallMcpResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CallMcpResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CallMcpResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4316,6 +4337,11 @@ func (r CallMcpResponse) GetApplicationproblemJSON429() *TooManyRequests {
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r CallMcpResponse) GetApplicationproblemJSON500() *InternalServerError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CallMcpResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
@@ -5029,7 +5055,9 @@ func (c *ClientWithResponses) ListLogsWithResponse(ctx context.Context, params *
 // returns the upstream JSON.
 //
 // The token is the credential: an unknown, rotated, deleted or expired token answers 401
-// before any MCP processing. This endpoint is outside the REST conventions of the rest of
+// before any MCP processing; when the database cannot tell (it is unreachable or too
+// slow) the answer is 503 with `Retry-After`, never 401, so a client does not take its
+// token for revoked. This endpoint is outside the REST conventions of the rest of
 // this API: MCP's own answers (JSON-RPC errors, the transport's status codes) stand.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -5057,7 +5085,9 @@ func (c *ClientWithResponses) CallMcpWithBodyWithResponse(ctx context.Context, t
 // returns the upstream JSON.
 //
 // The token is the credential: an unknown, rotated, deleted or expired token answers 401
-// before any MCP processing. This endpoint is outside the REST conventions of the rest of
+// before any MCP processing; when the database cannot tell (it is unreachable or too
+// slow) the answer is 503 with `Retry-After`, never 401, so a client does not take its
+// token for revoked. This endpoint is outside the REST conventions of the rest of
 // this API: MCP's own answers (JSON-RPC errors, the transport's status codes) stand.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -6944,6 +6974,13 @@ func ParseCallMcpResponse(rsp *http.Response) (*CallMcpResponse, error) {
 		}
 		response.ApplicationproblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Problem
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6980,6 +7017,16 @@ func ParseCallMcpResponse(rsp *http.Response) (*CallMcpResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CallMcpResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

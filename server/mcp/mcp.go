@@ -122,7 +122,7 @@ type CallRecord struct {
 // methods outside the known set are "other"; integrations come from the catalogue.
 type Observer interface {
 	// Request is one MCP request: its JSON-RPC method and outcome (ok, error, unauthorized,
-	// rate_limited, rejected).
+	// rate_limited, unavailable, failed, rejected).
 	Request(method, outcome string)
 	// ToolCall is one tool call and its outcome (Outcome*).
 	ToolCall(integration, outcome string)
@@ -170,10 +170,10 @@ type Deps struct {
 	Admit func(r *http.Request, serverID string, stage AdmitStage) (retryAfter int)
 	// Observer counts requests and tool calls; nil counts nothing.
 	Observer Observer
-	// VerifyAPIToken tells whether bearer is a valid, unrevoked API token of environmentID.
-	// It is asked only for targets with RequireAPIToken, after the rate limits; nil refuses
-	// them all.
-	VerifyAPIToken func(ctx context.Context, environmentID, bearer string) bool
+	// VerifyAPIToken tells whether bearer is a valid, unrevoked API token of environmentID,
+	// and an error when it could not tell (see lookupFailed). It is asked only for targets with
+	// RequireAPIToken, after the rate limits; nil refuses them all.
+	VerifyAPIToken func(ctx context.Context, environmentID, bearer string) (bool, error)
 	// CallLog receives one record per request that reached an MCP server, when the answer
 	// is written, on the request's goroutine: it must not block (a buffered writer that drops
 	// when full). nil logs nothing.
@@ -212,6 +212,23 @@ const (
 )
 
 var errUnauthorized = httpError(http.StatusUnauthorized, "The MCP server token is not valid.", "WWW-Authenticate", `Bearer realm="mcp"`)
+
+var (
+	errUnavailable = httpError(http.StatusServiceUnavailable, "The service is temporarily unavailable.", "Retry-After", "1")
+	errInternal    = httpError(http.StatusInternalServerError, "An unexpected error occurred.")
+)
+
+// lookupFailed is the answer to a token lookup that failed for another reason than "no such
+// token": 503 with Retry-After when the database is unavailable, so that a client retries
+// instead of taking its token for revoked; 500 otherwise (a credential that cannot be opened,
+// say). Either way it is logged, and nothing is cached.
+func (h *Handler) lookupFailed(ctx context.Context, what string, err error) error {
+	h.log.LogAttrs(ctx, slog.LevelError, what+" not resolved", slog.String("error", err.Error()))
+	if errors.Is(err, store.ErrUnavailable) {
+		return errUnavailable
+	}
+	return errInternal
+}
 
 // maxTokenLen bounds what is hashed and looked up; real tokens are 47 characters.
 const maxTokenLen = 256
@@ -366,6 +383,10 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, token string) (e
 				outcome = "unauthorized"
 			case http.StatusTooManyRequests:
 				outcome = "rate_limited"
+			case http.StatusServiceUnavailable:
+				outcome = "unavailable"
+			case http.StatusInternalServerError:
+				outcome = "failed"
 			default:
 				outcome = "rejected"
 			}
@@ -394,8 +415,10 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, token string) (e
 			slog.String("mcp_server_id", target.ServerID), slog.String("integration", target.Integration))
 	}
 	c = &call{h: h, target: target, view: view, reqCtx: ctx, requestID: RequestIDFrom(r.Context())}
-	if target.RequireAPIToken && !h.apiTokenValid(ctx, r, target.EnvironmentID) {
-		return errUnauthorized
+	if target.RequireAPIToken {
+		if err := h.checkAPIToken(ctx, r, target.EnvironmentID); err != nil {
+			return err
+		}
 	}
 
 	body, err := h.readBody(sw, r)
@@ -425,14 +448,22 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, token string) (e
 	return nil
 }
 
-// apiTokenValid checks "Authorization: Bearer <API token>" for a server that requires it.
-func (h *Handler) apiTokenValid(ctx context.Context, r *http.Request, environmentID string) bool {
+// checkAPIToken checks "Authorization: Bearer <API token>" for a server that requires it:
+// nil when valid, errUnauthorized when not, lookupFailed's answer when it could not tell.
+func (h *Handler) checkAPIToken(ctx context.Context, r *http.Request, environmentID string) error {
 	scheme, bearer, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
 	bearer = strings.TrimSpace(bearer)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || bearer == "" || len(bearer) > maxTokenLen || h.deps.VerifyAPIToken == nil {
-		return false
+		return errUnauthorized
 	}
-	return h.deps.VerifyAPIToken(ctx, environmentID, bearer)
+	valid, err := h.deps.VerifyAPIToken(ctx, environmentID, bearer)
+	switch {
+	case err != nil:
+		return h.lookupFailed(ctx, "api token", err)
+	case !valid:
+		return errUnauthorized
+	}
+	return nil
 }
 
 // readBody reads the whole body, at most maxBody bytes (past it, 413), and checks its
@@ -509,13 +540,11 @@ func (h *Handler) authenticate(ctx context.Context, r *http.Request, token strin
 		}
 		var err error
 		target, err = h.deps.Resolve(ctx, hash)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return Target{}, h.lookupFailed(ctx, "mcp token", err)
+		}
 		if err != nil {
-			level := slog.LevelError
-			if errors.Is(err, store.ErrNotFound) {
-				level = slog.LevelDebug
-				h.cache.putUnknown(key, gen, now)
-			}
-			h.log.LogAttrs(ctx, level, "mcp token not resolved", slog.String("error", err.Error()))
+			h.cache.putUnknown(key, gen, now)
 			if err := admit("", AdmitUnknown); err != nil {
 				return Target{}, err
 			}

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -111,7 +112,10 @@ var errDatabaseDown = errors.New("database down")
 func (e *env) resolve(_ context.Context, hash []byte) (mcp.Target, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if bytes.Equal(hash, store.HashSecret("mcp_resolver_error")) {
+	switch {
+	case bytes.Equal(hash, store.HashSecret("mcp_database_down")):
+		return mcp.Target{}, fmt.Errorf("store: resolve mcp token: %w: %w", store.ErrUnavailable, errDatabaseDown)
+	case bytes.Equal(hash, store.HashSecret("mcp_resolver_error")):
 		return mcp.Target{}, errDatabaseDown
 	}
 	for token, target := range e.targets {
@@ -606,7 +610,7 @@ func post(t testing.TB, url, body string, header map[string]string) reply {
 
 const initializeBody = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}`
 
-// TestUnauthorized: an unknown token, a resolver error and an expired server all answer the
+// TestUnauthorized: an unknown token, a malformed one and an expired server all answer the
 // same 401 problem document before any MCP processing.
 func TestUnauthorized(t *testing.T) {
 	e := newEnv(t, envOptions{})
@@ -614,7 +618,7 @@ func TestUnauthorized(t *testing.T) {
 	e.serve("mcp_expires_now", mcp.Target{ExpiresAt: new(e.now)})
 	e.serve("mcp_valid", mcp.Target{ExpiresAt: new(e.now.Add(time.Hour))})
 	const want = `{"type":"about:blank","title":"Unauthorized","status":401,"detail":"The MCP server token is not valid."}`
-	for _, token := range []string{"mcp_unknown", "mcp_resolver_error", "mcp_expired", "mcp_expires_now", "not%20a%20token", strings.Repeat("x", 300)} {
+	for _, token := range []string{"mcp_unknown", "mcp_expired", "mcp_expires_now", "not%20a%20token", strings.Repeat("x", 300)} {
 		for _, body := range []string{initializeBody, `not json at all`} {
 			r := post(t, e.url+"/mcp/"+token, body, nil)
 			if r.status != http.StatusUnauthorized || r.body != want ||
@@ -631,6 +635,51 @@ func TestUnauthorized(t *testing.T) {
 	}
 	if r := post(t, e.url+"/mcp/mcp_valid", initializeBody, nil); r.status != http.StatusOK {
 		t.Errorf("valid token: %d %s", r.status, r.body)
+	}
+}
+
+// TestLookupFailures: a token lookup that fails for another reason than "no such token" is not
+// a 401 (a client would take its token for revoked): an unavailable database answers 503 with
+// Retry-After, any other failure 500; for the MCP token and for the API token a server
+// requires alike. Nothing is cached: the same token works once the lookup does.
+func TestLookupFailures(t *testing.T) {
+	var apiDown atomic.Bool
+	e := newEnv(t, envOptions{deps: func(d *mcp.Deps) {
+		d.VerifyAPIToken = func(_ context.Context, _, bearer string) (bool, error) {
+			switch {
+			case apiDown.Load():
+				return false, fmt.Errorf("store: authenticate: %w: %w", store.ErrUnavailable, errDatabaseDown)
+			case bearer == "api_broken":
+				return false, errDatabaseDown
+			}
+			return bearer == "api_good", nil
+		}
+	}})
+	required := e.url + "/mcp/" + e.serve("mcp_requires_api_token", mcp.Target{EnvironmentID: "env1", RequireAPIToken: true})
+	for _, c := range []struct {
+		name, url, auth string
+		down            bool
+		status          int
+	}{
+		{"mcp token, database down", e.url + "/mcp/mcp_database_down", "", false, http.StatusServiceUnavailable},
+		{"mcp token, other failure", e.url + "/mcp/mcp_resolver_error", "", false, http.StatusInternalServerError},
+		{"api token, database down", required, "Bearer api_good", true, http.StatusServiceUnavailable},
+		{"api token, other failure", required, "Bearer api_broken", false, http.StatusInternalServerError},
+		{"api token, valid again", required, "Bearer api_good", false, http.StatusOK},
+	} {
+		apiDown.Store(c.down)
+		for range 2 { // the second time too: a failure is not cached as "unknown"
+			r := post(t, c.url, initializeBody, map[string]string{"Authorization": c.auth})
+			if r.status != c.status {
+				t.Errorf("%s: %d %s", c.name, r.status, r.body)
+			}
+			if c.status == http.StatusServiceUnavailable && r.header.Get("Retry-After") != "1" {
+				t.Errorf("%s: Retry-After %q", c.name, r.header.Get("Retry-After"))
+			}
+			if c.status >= 500 && (r.header.Get("Content-Type") != "application/problem+json" || strings.Contains(r.body, "database down")) {
+				t.Errorf("%s: %v %s", c.name, r.header, r.body)
+			}
+		}
 	}
 }
 

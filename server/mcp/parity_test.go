@@ -45,8 +45,8 @@ func tsPost(t *testing.T, url, body string) (reply, map[string]any) {
 // lean path leaves to it), with and without the API-token requirement.
 func TestTypeScriptSDKShapes(t *testing.T) {
 	e := newEnv(t, envOptions{deps: func(d *mcp.Deps) {
-		d.VerifyAPIToken = func(_ context.Context, env, bearer string) bool {
-			return env == "env1" && bearer == "api_token_of_env1" //nolint:gosec // G101: a test bearer, not a credential
+		d.VerifyAPIToken = func(_ context.Context, env, bearer string) (bool, error) {
+			return env == "env1" && bearer == "api_token_of_env1", nil //nolint:gosec // G101: a test bearer, not a credential
 		}
 	}})
 	for _, require := range []bool{false, true} {
@@ -134,9 +134,9 @@ func TestRequireAPIToken(t *testing.T) {
 	var asked atomic.Int64
 	var limited atomic.Bool
 	e := newEnv(t, envOptions{deps: func(d *mcp.Deps) {
-		d.VerifyAPIToken = func(_ context.Context, env, bearer string) bool {
+		d.VerifyAPIToken = func(_ context.Context, env, bearer string) (bool, error) {
 			asked.Add(1)
-			return env == "env1" && bearer == "api_good"
+			return env == "env1" && bearer == "api_good", nil
 		}
 		d.Admit = func(*http.Request, string, mcp.AdmitStage) int {
 			if limited.Load() {
