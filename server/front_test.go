@@ -124,29 +124,24 @@ func TestMCPAPITokenLookupsAreCached(t *testing.T) {
 			return rec.Code
 		}
 		counter := countStatements(st)
-		if c := send(apiSecret); c != http.StatusOK {
-			t.Fatalf("first call: %d", c)
-		}
-		if n := counter.n.Load(); n != 2 {
-			t.Errorf("first call: %d statements, want 2 (the MCP token, the API token)", n)
-		}
-		counter.n.Store(0)
-		for range 20 {
-			if c := send(apiSecret); c != http.StatusOK {
-				t.Fatalf("cached call: %d", c)
+		for _, phase := range []struct {
+			name, bearer  string
+			times, status int
+			statements    int64
+		}{
+			{"first call (the MCP token, the API token)", apiSecret, 1, http.StatusOK, 2},
+			{"20 calls with both tokens cached", apiSecret, 20, http.StatusOK, 0},
+			{"one bad API token 20 times", store.APITokenPrefix + "not-a-token", 20, http.StatusUnauthorized, 1},
+		} {
+			counter.n.Store(0)
+			for range phase.times {
+				if c := send(phase.bearer); c != phase.status {
+					t.Fatalf("%s: %d", phase.name, c)
+				}
 			}
-		}
-		if n := counter.n.Load(); n != 0 {
-			t.Errorf("20 calls with both tokens cached: %d statements, want 0", n)
-		}
-		counter.n.Store(0)
-		for range 20 {
-			if c := send(store.APITokenPrefix + "not-a-token"); c != http.StatusUnauthorized {
-				t.Fatalf("bad API token: %d", c)
+			if n := counter.n.Load(); n != phase.statements {
+				t.Errorf("%s: %d statements, want %d", phase.name, n, phase.statements)
 			}
-		}
-		if n := counter.n.Load(); n != 1 {
-			t.Errorf("one bad API token 20 times: %d statements, want 1", n)
 		}
 	})
 }
